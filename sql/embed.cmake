@@ -1,0 +1,18 @@
+# Writes a C file holding every migration as a byte array plus a table of
+# {version, name, sql}. Hex-encoding avoids any escaping of the SQL text.
+set(body "#include \"migrations.h\"\n\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS FILES)
+  get_filename_component(base ${f} NAME_WE)
+  string(SUBSTRING ${base} 0 3 ver)
+  math(EXPR ver "${ver}")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char m${i}[] = {${bytes}0x00};\n")
+  string(APPEND table "    {${ver}, \"${base}\", m${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst migration_t migrations[] = {\n${table}};\n")
+string(APPEND body "const int migrations_count = ${i};\n")
+file(WRITE ${OUT} "${body}")
