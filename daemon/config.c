@@ -1,0 +1,203 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+typedef enum { OPT_STRING, OPT_INT } opt_type_t;
+
+typedef struct {
+    const char *name;
+    opt_type_t type;
+    size_t offset;
+    const char *default_value;
+    long min, max;  /* OPT_INT bounds */
+    const char *help;
+} option_t;
+
+#define STR(field, def, help) {#field, OPT_STRING, offsetof(config_t, field), def, 0, 0, help}
+#define INT(field, def, lo, hi, help) {#field, OPT_INT, offsetof(config_t, field), def, lo, hi, help}
+
+static const option_t options[] = {
+    STR(listen_address, "127.0.0.1", "address to listen on (IPv4 or IPv6 literal)"),
+    INT(listen_port, "7443", 0, 65535, "TCP port; 0 picks a free one (see port_file)"),
+    STR(port_file, "", "file the daemon writes its listening port to once ready"),
+    STR(tls_cert, "", "server certificate chain (PEM)"),
+    STR(tls_key, "", "server private key (PEM)"),
+    STR(tls_ca, "", "CA bundle that client certificates must chain to (PEM)"),
+    STR(db_conninfo, "dbname=branchline", "libpq connection string of the daemon's role"),
+    STR(migrate_conninfo, "", "libpq connection string of the owner role for `migrate` (default: db_conninfo)"),
+    INT(workers, "0", 0, 256, "worker threads, each with its own event loop; 0 = one per core"),
+    INT(db_pool_size, "2", 1, 64, "database connections per worker"),
+    INT(db_queue_max, "4096", 1, 1000000, "requests a worker queues while its database connections are busy"),
+    INT(db_startup_timeout_ms, "30000", 0, 3600000, "how long start-up waits for the database"),
+    INT(max_frame_size, "1048576", 64, 67108864, "largest frame accepted, in bytes"),
+    INT(max_connections, "20000", 1, 1000000, "client connections held at once"),
+    INT(max_inflight_per_conn, "256", 1, 65536, "requests in flight per connection before reading pauses"),
+    INT(handshake_timeout_ms, "10000", 100, 600000, "TLS handshake must finish within this"),
+    INT(frame_timeout_ms, "10000", 100, 600000, "a started frame must arrive whole within this"),
+    INT(idle_timeout_ms, "300000", 1000, 86400000, "a connection with nothing in flight is closed after this"),
+    INT(shutdown_timeout_ms, "10000", 0, 600000, "on SIGTERM, how long in-flight requests may take"),
+    STR(log_level, "info", "debug, info, warn or error"),
+};
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static const option_t *option_find(const char *name)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (strcmp(options[i].name, name) == 0)
+            return &options[i];
+    return NULL;
+}
+
+int config_set(config_t *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+    const option_t *opt = option_find(name);
+    if (!opt) {
+        snprintf(err, errlen, "unknown option '%s'", name);
+        return -1;
+    }
+    void *slot = (char *)cfg + opt->offset;
+    if (opt->type == OPT_STRING) {
+        char *copy = strdup(value);
+        if (!copy) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*(char **)slot);
+        *(char **)slot = copy;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0') {
+        snprintf(err, errlen, "option '%s': '%s' is not an integer", name, value);
+        return -1;
+    }
+    if (v < opt->min || v > opt->max) {
+        snprintf(err, errlen, "option '%s': %ld is outside %ld..%ld", name, v, opt->min, opt->max);
+        return -1;
+    }
+    *(int *)slot = (int)v;
+    return 0;
+}
+
+config_t *config_new(void)
+{
+    config_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return NULL;
+    char err[128];
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (config_set(cfg, options[i].name, options[i].default_value, err, sizeof err) != 0) {
+            config_free(cfg);
+            return NULL;
+        }
+    }
+    return cfg;
+}
+
+void config_free(config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (options[i].type == OPT_STRING)
+            free(*(char **)((char *)cfg + options[i].offset));
+    free(cfg);
+}
+
+typedef struct {
+    config_t *cfg;
+    char *err;
+    size_t errlen;
+    int failed;
+} ini_ctx_t;
+
+static int ini_on_entry(void *user, const char *section, const char *name, const char *value)
+{
+    ini_ctx_t *ctx = user;
+    if (section[0] != '\0' && strcmp(section, "branchd") != 0)
+        return 1; /* other programs' sections are theirs */
+    if (ctx->failed)
+        return 0;
+    if (config_set(ctx->cfg, name, value, ctx->err, ctx->errlen) != 0) {
+        ctx->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    char inner[256] = "";
+    ini_ctx_t ctx = {cfg, inner, sizeof inner, 0};
+    int rc = ini_parse(path, ini_on_entry, &ctx);
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, rc, inner[0] ? inner : "syntax error");
+        return -1;
+    }
+    return 0;
+}
+
+static int readable(const char *what, const char *path, char *err, size_t errlen)
+{
+    if (path[0] == '\0') {
+        snprintf(err, errlen, "option '%s' is required", what);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "option '%s': cannot read %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int config_validate(const config_t *cfg, int need_tls, char *err, size_t errlen)
+{
+    log_level_t level;
+    if (log_level_parse(cfg->log_level, &level) != 0) {
+        snprintf(err, errlen, "option 'log_level': '%s' is not debug, info, warn or error", cfg->log_level);
+        return -1;
+    }
+    if (!need_tls)
+        return 0;
+    if (readable("tls_cert", cfg->tls_cert, err, errlen) ||
+        readable("tls_key", cfg->tls_key, err, errlen) ||
+        readable("tls_ca", cfg->tls_ca, err, errlen))
+        return -1;
+    return 0;
+}
+
+void config_print_options(FILE *out)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", options[i].name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(out, "  %-28s %s (default: %s)\n", flag, options[i].help,
+                options[i].default_value[0] ? options[i].default_value : "none");
+    }
+}
+
+void config_log(const config_t *cfg)
+{
+    log_info("config", "listen=%s:%d workers=%d db_pool_size=%d max_connections=%d "
+             "max_frame_size=%d handshake_timeout_ms=%d frame_timeout_ms=%d idle_timeout_ms=%d",
+             cfg->listen_address, cfg->listen_port, cfg->workers, cfg->db_pool_size,
+             cfg->max_connections, cfg->max_frame_size, cfg->handshake_timeout_ms,
+             cfg->frame_timeout_ms, cfg->idle_timeout_ms);
+}

@@ -1,0 +1,55 @@
+/*
+ * branchd configuration: one declarative option table (config.c) drives the
+ * INI file parser, the command-line flags, validation and --help.
+ */
+#ifndef BRANCHD_CONFIG_H
+#define BRANCHD_CONFIG_H
+
+#include <stdio.h>
+
+typedef struct {
+    char *listen_address;
+    int listen_port;
+    char *port_file;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
+    char *db_conninfo;
+    char *migrate_conninfo;
+    int workers;
+    int db_pool_size;
+    int db_queue_max;
+    int db_startup_timeout_ms;
+    int max_frame_size;
+    int max_connections;
+    int max_inflight_per_conn;
+    int handshake_timeout_ms;
+    int frame_timeout_ms;
+    int idle_timeout_ms;
+    int shutdown_timeout_ms;
+    char *log_level;
+} config_t;
+
+/* A config holding every default. */
+config_t *config_new(void);
+void config_free(config_t *cfg);
+
+/* Sets one option by name ("listen_port") from text; 0, or -1 with err. */
+int config_set(config_t *cfg, const char *name, const char *value, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Reads an INI file (keys at top level or in [branchd]); 0 or -1 with err. */
+int config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Checks what single options cannot: required files, consistency. */
+int config_validate(const config_t *cfg, int need_tls, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Prints one line per option: flag, default, description. */
+void config_print_options(FILE *out);
+
+/* Logs the effective configuration, one event. */
+void config_log(const config_t *cfg);
+
+#endif

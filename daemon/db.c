@@ -1,0 +1,426 @@
+#include "db.h"
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+typedef struct db_query {
+    stmt_id_t stmt;
+    int nparams;
+    char **values;
+    db_callback_t cb;
+    void *arg;
+    struct db_query *next;
+} db_query_t;
+
+typedef enum { DBC_DOWN, DBC_CONNECTING, DBC_PREPARING, DBC_IDLE, DBC_BUSY } dbc_state_t;
+
+static const char *const dbc_state_names[] = {"down", "connecting", "preparing", "idle", "busy"};
+
+typedef struct db_conn {
+    db_pool_t *pool;
+    int index;
+    dbc_state_t state;
+    PGconn *pg;
+    struct event *io;
+    struct event *retry;
+    int backoff_ms;
+    int prepare_next;
+    db_query_t *current;
+    PGresult *last;
+} db_conn_t;
+
+struct db_pool {
+    struct event_base *base;
+    char *conninfo;
+    db_conn_t *conns;
+    int size;
+    db_query_t *head, *tail;
+    int queued, queue_max;
+    unsigned worker;
+};
+
+static void dbc_connect(db_conn_t *c);
+static void dbc_pump(db_pool_t *pool);
+
+static void query_free(db_query_t *q)
+{
+    if (!q)
+        return;
+    for (int i = 0; i < q->nparams; i++)
+        free(q->values[i]);
+    free(q->values);
+    free(q);
+}
+
+static void query_fail(db_query_t *q, status_code_t code, const char *message)
+{
+    db_result_t res = {code, message, "", NULL};
+    q->cb(q->arg, &res);
+    query_free(q);
+}
+
+static void dbc_set_state(db_conn_t *c, dbc_state_t state, const char *why)
+{
+    if (c->state == state)
+        return;
+    log_emit(state == DBC_DOWN ? LOG_WARN : LOG_DEBUG, "db_state",
+             "worker=%u db_conn=%d from=%s to=%s%s%s", c->pool->worker, c->index,
+             dbc_state_names[c->state], dbc_state_names[state], why ? " reason=" : "",
+             why ? why : "");
+    c->state = state;
+}
+
+int db_pool_up(const db_pool_t *pool)
+{
+    int up = 0;
+    for (int i = 0; i < pool->size; i++)
+        up += pool->conns[i].state >= DBC_PREPARING;
+    return up;
+}
+
+static void fail_queue(db_pool_t *pool, const char *message)
+{
+    while (pool->head) {
+        db_query_t *q = pool->head;
+        pool->head = q->next;
+        pool->queued--;
+        query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, message);
+    }
+    pool->tail = NULL;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    dbc_connect(arg);
+}
+
+/* The connection is gone: fail its query, schedule a reconnect. */
+static void dbc_lost(db_conn_t *c, const char *why)
+{
+    char quoted[256];
+    log_warn("db_lost", "worker=%u db_conn=%d error=%s retry_ms=%d", c->pool->worker,
+             c->index, log_quote(quoted, sizeof quoted, why), c->backoff_ms);
+    if (c->io) {
+        event_free(c->io);
+        c->io = NULL;
+    }
+    PQclear(c->last);
+    c->last = NULL;
+    PQfinish(c->pg);
+    c->pg = NULL;
+    dbc_set_state(c, DBC_DOWN, "lost");
+    db_query_t *q = c->current;
+    c->current = NULL;
+    if (q)
+        query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database connection lost");
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    if (db_pool_up(c->pool) == 0)
+        fail_queue(c->pool, "database unavailable");
+}
+
+static void dbc_watch(db_conn_t *c, short what, event_callback_fn cb)
+{
+    if (c->io)
+        event_free(c->io);
+    c->io = event_new(c->pool->base, PQsocket(c->pg), what, cb, c);
+    if (!c->io || event_add(c->io, NULL) != 0)
+        dbc_lost(c, "cannot watch the database socket");
+}
+
+static void dbc_send_prepare(db_conn_t *c)
+{
+    const stmt_def_t *def = stmt_def((stmt_id_t)c->prepare_next);
+    if (!PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL))
+        dbc_lost(c, PQerrorMessage(c->pg));
+}
+
+static void dbc_send_current(db_conn_t *c)
+{
+    db_query_t *q = c->current;
+    const stmt_def_t *def = stmt_def(q->stmt);
+    if (!PQsendQueryPrepared(c->pg, def->name, q->nparams, (const char *const *)q->values,
+                             NULL, NULL, 0)) {
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    /* Statements are small: a full send buffer is rare, so flush inline and
+     * let the read handler finish any remainder. */
+    if (PQflush(c->pg) < 0)
+        dbc_lost(c, PQerrorMessage(c->pg));
+}
+
+/* One statement (prepare or query) has produced all its results. */
+static void dbc_complete(db_conn_t *c)
+{
+    PGresult *res = c->last;
+    c->last = NULL;
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (c->state == DBC_PREPARING) {
+        if (!ok) {
+            char why[512];
+            snprintf(why, sizeof why, "prepare %s: %s", stmt_def((stmt_id_t)c->prepare_next)->name,
+                     res ? PQresultErrorMessage(res) : "no result");
+            PQclear(res);
+            dbc_lost(c, why);
+            return;
+        }
+        PQclear(res);
+        if (++c->prepare_next < STMT_COUNT) {
+            dbc_send_prepare(c);
+            return;
+        }
+        c->backoff_ms = BACKOFF_MIN_MS;
+        dbc_set_state(c, DBC_IDLE, "ready");
+        dbc_pump(c->pool);
+        return;
+    }
+    db_query_t *q = c->current;
+    c->current = NULL;
+    dbc_set_state(c, DBC_IDLE, NULL);
+    db_result_t out = {BRANCHLINE__V1__STATUS__CODE__OK, "", "", res};
+    if (!ok)
+        out.code = db_map_error(res, &out.message, &out.field);
+    q->cb(q->arg, &out);
+    query_free(q);
+    PQclear(res);
+    dbc_pump(c->pool);
+}
+
+static void dbc_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    db_conn_t *c = arg;
+    if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    if (PQflush(c->pg) < 0) {
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    while (c->pg && (c->state == DBC_PREPARING || c->state == DBC_BUSY) && !PQisBusy(c->pg)) {
+        PGresult *res = PQgetResult(c->pg);
+        if (!res) {
+            dbc_complete(c);
+            continue;
+        }
+        /* Keep the last result; an error result wins over later ones. */
+        if (c->last && PQresultStatus(c->last) == PGRES_FATAL_ERROR)
+            PQclear(res);
+        else {
+            PQclear(c->last);
+            c->last = res;
+        }
+    }
+}
+
+static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    db_conn_t *c = arg;
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        dbc_watch(c, EV_READ, dbc_connect_step);
+        return;
+    case PGRES_POLLING_WRITING:
+        dbc_watch(c, EV_WRITE, dbc_connect_step);
+        return;
+    case PGRES_POLLING_OK:
+        break;
+    default:
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    if (PQsetnonblocking(c->pg, 1) != 0) {
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    dbc_set_state(c, DBC_PREPARING, NULL);
+    c->prepare_next = 0;
+    dbc_watch(c, EV_READ | EV_PERSIST, dbc_readable);
+    if (c->io)
+        dbc_send_prepare(c);
+}
+
+static void notice_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug("db_notice", "message_len=%zu", strlen(message));
+}
+
+static void dbc_connect(db_conn_t *c)
+{
+    c->pg = PQconnectStart(c->pool->conninfo);
+    dbc_set_state(c, DBC_CONNECTING, NULL);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        dbc_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    PQsetNoticeProcessor(c->pg, notice_quiet, NULL);
+    dbc_watch(c, EV_WRITE, dbc_connect_step);
+}
+
+static void dbc_pump(db_pool_t *pool)
+{
+    for (int i = 0; i < pool->size && pool->head; i++) {
+        db_conn_t *c = &pool->conns[i];
+        if (c->state != DBC_IDLE)
+            continue;
+        db_query_t *q = pool->head;
+        pool->head = q->next;
+        if (!pool->head)
+            pool->tail = NULL;
+        pool->queued--;
+        q->next = NULL;
+        c->current = q;
+        dbc_set_state(c, DBC_BUSY, NULL);
+        dbc_send_current(c);
+    }
+}
+
+void db_submit(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
+               db_callback_t cb, void *arg)
+{
+    db_query_t *q = calloc(1, sizeof *q);
+    if (q) {
+        q->cb = cb;
+        q->arg = arg;
+        q->stmt = stmt;
+        q->values = calloc((size_t)nparams + 1, sizeof *q->values);
+    }
+    if (!q || !q->values) {
+        db_result_t res = {BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory", "", NULL};
+        free(q);
+        cb(arg, &res);
+        return;
+    }
+    for (int i = 0; i < nparams; i++, q->nparams++) {
+        if (values[i] && !(q->values[i] = strdup(values[i]))) {
+            query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+    }
+    if (db_pool_up(pool) == 0) {
+        query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database unavailable");
+        return;
+    }
+    if (pool->queued >= pool->queue_max) {
+        query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "database queue full");
+        return;
+    }
+    if (pool->tail)
+        pool->tail->next = q;
+    else
+        pool->head = q;
+    pool->tail = q;
+    pool->queued++;
+    dbc_pump(pool);
+}
+
+db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
+                       int queue_max, unsigned worker_index)
+{
+    db_pool_t *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->base = base;
+    pool->size = size;
+    pool->queue_max = queue_max;
+    pool->worker = worker_index;
+    pool->conninfo = strdup(conninfo);
+    pool->conns = calloc((size_t)size, sizeof *pool->conns);
+    if (!pool->conninfo || !pool->conns)
+        goto fail;
+    for (int i = 0; i < size; i++) {
+        db_conn_t *c = &pool->conns[i];
+        c->pool = pool;
+        c->index = i;
+        c->state = DBC_DOWN;
+        c->backoff_ms = BACKOFF_MIN_MS;
+        c->retry = evtimer_new(base, retry_cb, c);
+        if (!c->retry)
+            goto fail;
+    }
+    return pool;
+fail:
+    db_pool_free(pool);
+    return NULL;
+}
+
+void db_pool_start(db_pool_t *pool)
+{
+    for (int i = 0; i < pool->size; i++)
+        dbc_connect(&pool->conns[i]);
+}
+
+void db_pool_free(db_pool_t *pool)
+{
+    if (!pool)
+        return;
+    fail_queue(pool, "server shutting down");
+    for (int i = 0; pool->conns && i < pool->size; i++) {
+        db_conn_t *c = &pool->conns[i];
+        if (c->current)
+            query_fail(c->current, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "server shutting down");
+        if (c->io)
+            event_free(c->io);
+        if (c->retry)
+            event_free(c->retry);
+        PQclear(c->last);
+        PQfinish(c->pg);
+    }
+    free(pool->conns);
+    free(pool->conninfo);
+    free(pool);
+}
+
+status_code_t db_map_error(const PGresult *res, const char **message, const char **field)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *column = res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL;
+    *field = column ? column : "";
+    *message = "internal database error";
+    if (!state)
+        return BRANCHLINE__V1__STATUS__CODE__INTERNAL;
+    /* Our own functions raise SQLSTATE BLnnn, nnn being the status code. */
+    if (state[0] == 'B' && state[1] == 'L') {
+        int code = atoi(state + 2);
+        *message = primary ? primary : "rejected";
+        if (code > 0 && code <= BRANCHLINE__V1__STATUS__CODE__UNAUTHENTICATED)
+            return (status_code_t)code;
+        return BRANCHLINE__V1__STATUS__CODE__INTERNAL;
+    }
+    static const struct { const char *prefix; status_code_t code; const char *message; } map[] = {
+        {"23505", BRANCHLINE__V1__STATUS__CODE__ALREADY_EXISTS, "already exists"},
+        {"23503", BRANCHLINE__V1__STATUS__CODE__FAILED_PRECONDITION, "still referenced or missing reference"},
+        {"23", BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "constraint violated"},
+        {"22", BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "invalid value"},
+        {"40", BRANCHLINE__V1__STATUS__CODE__ABORTED, "transaction conflict, retry"},
+        {"57014", BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "statement timed out"},
+        {"57P", BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database shutting down"},
+        {"08", BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database connection failure"},
+        {"42501", BRANCHLINE__V1__STATUS__CODE__PERMISSION_DENIED, "permission denied"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (strncmp(state, map[i].prefix, strlen(map[i].prefix)) == 0) {
+            *message = map[i].message;
+            return map[i].code;
+        }
+    }
+    return BRANCHLINE__V1__STATUS__CODE__INTERNAL;
+}

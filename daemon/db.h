@@ -1,0 +1,50 @@
+/*
+ * Asynchronous PostgreSQL access for one worker: a small pool of
+ * non-blocking libpq connections driven by the worker's event loop. Every
+ * statement is prepared once per connection (db_statements.c). Queries wait
+ * in a FIFO when every connection is busy; when no connection is up they
+ * fail at once with UNAVAILABLE, and lost connections come back by
+ * themselves with exponential backoff.
+ */
+#ifndef BRANCHD_DB_H
+#define BRANCHD_DB_H
+
+#include <libpq-fe.h>
+
+#include "db_statements.h"
+#include "status.h"
+
+struct event_base;
+typedef struct db_pool db_pool_t;
+
+typedef struct {
+    status_code_t code;       /* OK, or the mapped failure */
+    const char *message;      /* for failures; never contains parameters */
+    const char *field;        /* request field a failure is about, or "" */
+    const PGresult *result;   /* the last result on success, else NULL */
+} db_result_t;
+
+/* Called exactly once per submitted query, on the worker's thread. */
+typedef void (*db_callback_t)(void *arg, const db_result_t *res);
+
+db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
+                       int queue_max, unsigned worker_index);
+void db_pool_free(db_pool_t *pool);
+
+/* Starts connecting every connection. */
+void db_pool_start(db_pool_t *pool);
+
+/* How many connections are usable right now. */
+int db_pool_up(const db_pool_t *pool);
+
+/*
+ * Runs a prepared statement. `values` are copied; NULL entries are SQL
+ * NULLs. The callback may run before this returns (immediate failure).
+ */
+void db_submit(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
+               db_callback_t cb, void *arg);
+
+/* Maps a failed PGresult to a status (SQLSTATE BLnnn carries code nnn). */
+status_code_t db_map_error(const PGresult *res, const char **message, const char **field);
+
+#endif

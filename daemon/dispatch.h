@@ -1,0 +1,38 @@
+/*
+ * The dispatch table: operation -> handler, the roles allowed to call it and
+ * whether it writes. Adding an operation is adding a row in dispatch.c; the
+ * authorization tests read the same table.
+ */
+#ifndef BRANCHD_DISPATCH_H
+#define BRANCHD_DISPATCH_H
+
+#include <stdbool.h>
+
+#include "request.h"
+
+typedef void (*handler_fn)(request_t *req);
+
+typedef enum {
+    ROLE_NONE_NEEDED = 1 << 0, /* any verified certificate, principal or not */
+    ROLE_OPERATOR = 1 << 1,
+    ROLE_ADMIN = 1 << 2,
+    ROLE_UNIT_ADMIN = 1 << 3,
+    ROLE_BRANCH = 1 << 4,
+    ROLE_VIEWER = 1 << 5,
+} role_mask_t;
+
+typedef struct {
+    Branchline__V1__Request__OpCase op;
+    const char *name;
+    handler_fn handler;
+    unsigned roles;
+    bool writes;
+} dispatch_entry_t;
+
+const dispatch_entry_t *dispatch_lookup(Branchline__V1__Request__OpCase op);
+const dispatch_entry_t *dispatch_table(unsigned *count);
+
+/* Validates the envelope and runs the handler; always ends in request_finish. */
+void dispatch_request(request_t *req);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * branchd: start-up, command line, signals. Serving itself lives in
+ * server.c (threads and loops), conn.c (connections) and dispatch.c.
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "migrate.h"
+#include "server.h"
+#include "tls.h"
+
+typedef enum { MODE_SERVE, MODE_MIGRATE, MODE_CHECK_CONFIG } mode_t_;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: branchd [serve] [--config FILE] [--OPTION VALUE ...]\n"
+            "       branchd migrate [--config FILE] [--conninfo CONNINFO]\n"
+            "       branchd --check-config --config FILE\n"
+            "       branchd --help | --version\n"
+            "\n"
+            "serve     run the daemon (the default)\n"
+            "migrate   apply the schema migrations built into this binary (as the owner role)\n"
+            "\n"
+            "Every option can be set in the INI file (key = value, top level or [branchd])\n"
+            "and overridden on the command line as --key-with-dashes VALUE:\n");
+    config_print_options(out);
+    fprintf(out, "\nExit status: 0 on success, 1 on a runtime error, 2 on a usage or configuration error.\n");
+}
+
+/* Flag name "--listen-port" -> option name "listen_port". */
+static void flag_to_option(const char *flag, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", flag + 2);
+    for (char *p = out; *p; p++)
+        if (*p == '-')
+            *p = '_';
+}
+
+static int parse_args(int argc, char **argv, config_t *cfg, mode_t_ *mode)
+{
+    char err[512];
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "migrate") == 0) {
+        *mode = MODE_MIGRATE;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "serve") == 0) {
+        i++;
+    }
+    /* The file first, so that flags override it wherever they stand. */
+    for (int j = i; j < argc - 1; j++) {
+        if (strcmp(argv[j], "--config") == 0 && config_load_file(cfg, argv[j + 1], err, sizeof err) != 0) {
+            fprintf(stderr, "branchd: %s\n", err);
+            return -1;
+        }
+    }
+    for (; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("branchd %s (protocol %u, schema %d)\n", BRANCHLINE_VERSION, 1u,
+                   migrate_expected_version());
+            exit(0);
+        }
+        if (strcmp(arg, "--check-config") == 0) {
+            *mode = MODE_CHECK_CONFIG;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "branchd: unexpected argument '%s' (see --help)\n", arg);
+            return -1;
+        }
+        char name[128];
+        const char *eq = strchr(arg, '=');
+        const char *value;
+        flag_to_option(arg, name, sizeof name);
+        if (eq) {
+            name[eq - arg - 2] = '\0';
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(stderr, "branchd: %s needs a value\n", arg);
+            return -1;
+        }
+        if (strcmp(name, "config") == 0)
+            continue;
+        if (strcmp(name, "conninfo") == 0)
+            strcpy(name, "migrate_conninfo");
+        if (config_set(cfg, name, value, err, sizeof err) != 0) {
+            fprintf(stderr, "branchd: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run_migrate(const config_t *cfg)
+{
+    const char *conninfo = cfg->migrate_conninfo[0] ? cfg->migrate_conninfo : cfg->db_conninfo;
+    char err[1024];
+    int applied = 0;
+    if (migrate_run(conninfo, &applied, err, sizeof err) != 0) {
+        fprintf(stderr, "branchd migrate: %s\n", err);
+        return 1;
+    }
+    printf("branchd migrate: %d migration(s) applied, schema version %d\n", applied,
+           migrate_expected_version());
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    server_t *srv = arg;
+    log_info("signal", "signal=%d action=drain", (int)sig);
+    server_stop(srv);
+}
+
+static int write_port_file(const char *path, int port)
+{
+    if (!path[0])
+        return 0;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0)
+        return -1;
+    return rename(tmp, path); /* readers never see a half-written file */
+}
+
+static int check_schema(const config_t *cfg)
+{
+    char err[1024];
+    int version = 0, expected = migrate_expected_version();
+    if (migrate_current_version(cfg->db_conninfo, cfg->db_startup_timeout_ms, &version, err,
+                                sizeof err) != 0) {
+        log_error("startup_failed", "reason=database error=\"%s\"", err);
+        return -1;
+    }
+    if (version < expected) {
+        log_error("startup_failed",
+                  "reason=schema_too_old schema_version=%d expected=%d hint=\"run branchd migrate\"",
+                  version, expected);
+        return -1;
+    }
+    if (version > expected)
+        log_warn("schema_newer", "schema_version=%d expected=%d", version, expected);
+    return 0;
+}
+
+static int run_serve(const config_t *cfg)
+{
+    char err[1024];
+    int rc = 1;
+    SSL_CTX *ctx = NULL;
+    server_t *srv = NULL;
+    struct event_base *base = NULL;
+    struct event *sigterm = NULL, *sigint = NULL;
+
+    if (check_schema(cfg) != 0)
+        return 1;
+    if (!(ctx = tls_server_ctx_new(cfg, err, sizeof err))) {
+        log_error("startup_failed", "reason=tls error=\"%s\"", err);
+        goto out;
+    }
+    if (!(srv = server_new(cfg, ctx, err, sizeof err))) {
+        log_error("startup_failed", "reason=listen error=\"%s\"", err);
+        goto out;
+    }
+    srv->expected_schema_version = migrate_expected_version();
+    base = event_base_new();
+    sigterm = base ? evsignal_new(base, SIGTERM, on_signal, srv) : NULL;
+    sigint = base ? evsignal_new(base, SIGINT, on_signal, srv) : NULL;
+    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+        log_error("startup_failed", "reason=signals");
+        goto out;
+    }
+    if (server_start(srv, err, sizeof err) != 0) {
+        log_error("startup_failed", "reason=threads error=\"%s\"", err);
+        goto out;
+    }
+    if (write_port_file(cfg->port_file, srv->port) != 0)
+        log_warn("port_file", "path=%s error=cannot_write", cfg->port_file);
+    /* The main thread only waits for signals; workers serve. The first
+     * signal starts the drain, and the loop ends once workers are joined. */
+    event_base_loop(base, EVLOOP_ONCE);
+    server_join(srv);
+    log_info("stopped", "reason=signal");
+    rc = 0;
+out:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (base)
+        event_base_free(base);
+    server_free(srv);
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    mode_t_ mode = MODE_SERVE;
+    config_t *cfg = config_new();
+    char err[1024];
+    int rc = 2;
+    if (!cfg) {
+        fprintf(stderr, "branchd: out of memory\n");
+        return 1;
+    }
+    if (parse_args(argc, argv, cfg, &mode) != 0)
+        goto out;
+    if (config_validate(cfg, mode != MODE_MIGRATE, err, sizeof err) != 0) {
+        fprintf(stderr, "branchd: %s\n", err);
+        goto out;
+    }
+    log_level_t level = LOG_INFO;
+    (void)log_level_parse(cfg->log_level, &level);
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    switch (mode) {
+    case MODE_CHECK_CONFIG:
+        printf("branchd: configuration ok\n");
+        rc = 0;
+        break;
+    case MODE_MIGRATE:
+        rc = run_migrate(cfg);
+        break;
+    case MODE_SERVE:
+        config_log(cfg);
+        rc = run_serve(cfg);
+        break;
+    }
+out:
+    config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,146 @@
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+
+struct arena_block {
+    arena_block_t *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+#define ARENA_BLOCK_MIN 1024
+
+request_t *request_new(worker_t *w, conn_t *c, Branchline__V1__Request *msg)
+{
+    request_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->worker = w;
+    r->conn = c;
+    r->msg = msg;
+    r->id = msg ? msg->id : 0;
+    r->started_ms = now_ms();
+    r->op_name = "unknown";
+    branchline__v1__response__init(&r->resp);
+    branchline__v1__status__init(&r->status);
+    r->resp.id = r->id;
+    r->resp.status = &r->status;
+    w->inflight++;
+    if (c) {
+        r->next = c->requests;
+        if (c->requests)
+            c->requests->prev = r;
+        c->requests = r;
+        c->inflight++;
+    }
+    return r;
+}
+
+void *request_alloc(request_t *r, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    arena_block_t *b = r->arena;
+    if (!b || b->cap - b->used < size) {
+        size_t cap = size > ARENA_BLOCK_MIN ? size : ARENA_BLOCK_MIN;
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = r->arena;
+        r->arena = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *request_strdup(request_t *r, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = request_alloc(r, n);
+    if (copy)
+        memcpy(copy, s, n);
+    return copy;
+}
+
+request_t *request_error(request_t *r, status_code_t code, const char *field, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    r->status.code = code;
+    r->status.message = request_strdup(r, buf);
+    r->status.field = request_strdup(r, field ? field : "");
+    if (!r->status.message || !r->status.field) {
+        r->status.message = (char *)"out of memory";
+        r->status.field = (char *)"";
+    }
+    /* An error carries no result. */
+    r->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT__NOT_SET;
+    return r;
+}
+
+static void request_send(request_t *r)
+{
+    size_t len = branchline__v1__response__get_packed_size(&r->resp);
+    uint8_t stackbuf[512];
+    uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf) {
+        conn_shutdown(r->conn, "out_of_memory");
+        return;
+    }
+    branchline__v1__response__pack(&r->resp, buf);
+    conn_write_frame(r->conn, buf, len);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+void request_detach(request_t *r)
+{
+    r->conn = NULL;
+    r->prev = r->next = NULL;
+}
+
+void request_finish(request_t *r)
+{
+    conn_t *c = r->conn;
+    uint64_t elapsed = now_ms() - r->started_ms;
+    char msg[600];
+    log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_INFO, "request",
+             "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu%s%s%s%s", r->worker->index,
+             c ? (unsigned long long)c->id : 0ULL, (unsigned long long)r->id, r->op_name,
+             status_code_name(r->status.code), (unsigned long long)elapsed,
+             r->status.code ? " field=" : "", r->status.code ? r->status.field : "",
+             r->status.code ? " message=" : "",
+             r->status.code ? log_quote(msg, sizeof msg, r->status.message) : "");
+    if (c) {
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            c->requests = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
+        c->inflight--;
+        request_send(r);
+    }
+    r->worker->inflight--;
+    branchline__v1__request__free_unpacked(r->msg, NULL);
+    while (r->arena) {
+        arena_block_t *next = r->arena->next;
+        free(r->arena);
+        r->arena = next;
+    }
+    free(r);
+    if (c)
+        conn_request_done(c);
+}

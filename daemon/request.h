@@ -1,0 +1,48 @@
+/*
+ * A request owns its decoded message, the response being built and every
+ * allocation made for it (an arena), until request_finish() answers and
+ * frees it in one place. If its connection closes first, the request is
+ * detached (conn == NULL): it runs to completion and its answer is dropped.
+ */
+#ifndef BRANCHD_REQUEST_H
+#define BRANCHD_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "server.h"
+
+typedef struct conn conn_t;
+typedef struct arena_block arena_block_t;
+
+typedef struct request {
+    worker_t *worker;
+    conn_t *conn;                      /* NULL once detached */
+    uint64_t id;
+    uint64_t started_ms;
+    const char *op_name;
+    Branchline__V1__Request *msg;      /* owned; may be NULL for envelope errors */
+    Branchline__V1__Response resp;
+    Branchline__V1__Status status;
+    arena_block_t *arena;
+    struct request *prev, *next;       /* conn->requests */
+} request_t;
+
+request_t *request_new(worker_t *w, conn_t *c, Branchline__V1__Request *msg);
+
+/* Memory that lives as long as the request; NULL when memory runs out. */
+void *request_alloc(request_t *r, size_t size);
+char *request_strdup(request_t *r, const char *s);
+
+/* Sets the error status; message is printf-style. Returns the request. */
+request_t *request_error(request_t *r, status_code_t code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answers (unless detached), logs, frees. */
+void request_finish(request_t *r);
+
+/* The connection is going away: the request will finish unanswered. */
+void request_detach(request_t *r);
+
+#endif

@@ -1,0 +1,242 @@
+#include "server.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "db.h"
+#include "log.h"
+
+#define DRAIN_TICK_MS 20
+#define LISTEN_BACKLOG 4096
+
+uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
+                      int len, void *arg)
+{
+    (void)l;
+    conn_accept(arg, fd, addr, len);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    worker_t *w = arg;
+    /* EMFILE and friends: keep serving the connections we have. */
+    int err = EVUTIL_SOCKET_ERROR();
+    log_error("accept_error", "worker=%u error=\"%s\"", w->index, evutil_socket_error_to_string(err));
+}
+
+static bool worker_drained(const worker_t *w)
+{
+    if (w->inflight > 0)
+        return false;
+    for (const conn_t *c = w->conns; c; c = c->next)
+        if (!conn_flushed(c))
+            return false;
+    return true;
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker_t *w = arg;
+    bool timed_out = now_ms() >= w->drain_deadline_ms;
+    if (!worker_drained(w) && !timed_out)
+        return;
+    log_info("worker_stop", "worker=%u inflight=%u timed_out=%d", w->index, w->inflight, timed_out);
+    while (w->conns)
+        conn_close(w->conns, "shutdown");
+    event_base_loopbreak(w->base);
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    worker_t *w = arg;
+    if (w->draining)
+        return;
+    w->draining = true;
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+        w->listener = NULL;
+    }
+    w->drain_deadline_ms = now_ms() + (uint64_t)w->server->cfg->shutdown_timeout_ms;
+    struct timeval tv = {0, DRAIN_TICK_MS * 1000};
+    event_add(w->drain_timer, &tv);
+    drain_tick(-1, 0, w);
+}
+
+static int listen_sockaddr(const config_t *cfg, int port, struct sockaddr_storage *ss, int *sslen)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, cfg->listen_address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *sslen = (int)sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, cfg->listen_address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *sslen = (int)sizeof *v6;
+        return 0;
+    }
+    return -1;
+}
+
+static int bound_port(struct evconnlistener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, size_t errlen)
+{
+    const config_t *cfg = srv->cfg;
+    w->index = index;
+    w->server = srv;
+    w->base = event_base_new();
+    if (!w->base) {
+        snprintf(err, errlen, "cannot create event loop");
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    int sslen;
+    if (listen_sockaddr(cfg, srv->port, &ss, &sslen) != 0) {
+        snprintf(err, errlen, "listen_address '%s' is not an IP address", cfg->listen_address);
+        return -1;
+    }
+    /* One listening socket per worker on the same port: the kernel balances
+     * new connections across them, with no hand-off between threads. */
+    w->listener = evconnlistener_new_bind(
+        w->base, accept_cb, w,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+        LISTEN_BACKLOG, (struct sockaddr *)&ss, sslen);
+    if (!w->listener) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", cfg->listen_address, srv->port,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return -1;
+    }
+    evconnlistener_set_error_cb(w->listener, accept_error_cb);
+    if (srv->port == 0)
+        srv->port = bound_port(w->listener);
+    w->stop_event = event_new(w->base, -1, 0, stop_cb, w);
+    w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
+    w->db = db_pool_new(w->base, cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max, index);
+    if (!w->stop_event || !w->drain_timer || !w->db) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+server_t *server_new(const config_t *cfg, SSL_CTX *ssl_ctx, char *err, size_t errlen)
+{
+    server_t *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->cfg = cfg;
+    srv->ssl_ctx = ssl_ctx;
+    srv->port = cfg->listen_port;
+    atomic_init(&srv->connections, 0);
+    atomic_init(&srv->next_conn_id, 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv->nworkers = cfg->workers > 0 ? (unsigned)cfg->workers : (unsigned)(cores > 0 ? cores : 1);
+    srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
+    if (!srv->workers) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        if (worker_init(srv, &srv->workers[i], i, err, errlen) != 0)
+            goto fail;
+    return srv;
+fail:
+    server_free(srv);
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    db_pool_start(w->db);
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+int server_start(server_t *srv, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u", i);
+            srv->nworkers = i; /* join and free only what started */
+            server_stop(srv);
+            server_join(srv);
+            return -1;
+        }
+    }
+    log_info("listening", "address=%s port=%d workers=%u", srv->cfg->listen_address, srv->port,
+             srv->nworkers);
+    return 0;
+}
+
+void server_stop(server_t *srv)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        event_active(srv->workers[i].stop_event, EV_READ, 0);
+}
+
+void server_join(server_t *srv)
+{
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+}
+
+void server_free(server_t *srv)
+{
+    if (!srv)
+        return;
+    for (unsigned i = 0; srv->workers && i < srv->nworkers; i++) {
+        worker_t *w = &srv->workers[i];
+        while (w->conns)
+            conn_close(w->conns, "shutdown");
+        /* Fails whatever still waits on the database; detached requests end here. */
+        db_pool_free(w->db);
+        if (w->listener)
+            evconnlistener_free(w->listener);
+        if (w->stop_event)
+            event_free(w->stop_event);
+        if (w->drain_timer)
+            event_free(w->drain_timer);
+        if (w->base)
+            event_base_free(w->base);
+    }
+    free(srv->workers);
+    free(srv);
+}

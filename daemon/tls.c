@@ -1,0 +1,110 @@
+#include "tls.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+#include "status.h"
+
+/* Mozilla intermediate (TLS 1.2 part); TLS 1.3 suites are OpenSSL's defaults. */
+static const char intermediate_ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+void tls_error_text(char *err, size_t errlen)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0) {
+        snprintf(err, errlen, "unknown TLS error");
+        return;
+    }
+    ERR_error_string_n(e, err, errlen);
+    ERR_clear_error();
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x0c" BL_ALPN;
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL; /* offered ALPN, but not ours */
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int ctx_configure(SSL_CTX *ctx, const config_t *cfg, char *err, size_t errlen)
+{
+    const char *what = NULL;
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+        what = "min protocol";
+    else if (!SSL_CTX_set_cipher_list(ctx, intermediate_ciphers))
+        what = "cipher list";
+    else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
+        what = cfg->tls_cert;
+    else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
+        what = cfg->tls_key;
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        what = "tls_key does not match tls_cert";
+    else if (SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1)
+        what = cfg->tls_ca;
+    if (what) {
+        char detail[256];
+        tls_error_text(detail, sizeof detail);
+        snprintf(err, errlen, "%s: %s", what, detail);
+        return -1;
+    }
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->tls_ca);
+    if (names)
+        SSL_CTX_set_client_CA_list(ctx, names);
+    return 0;
+}
+
+SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        tls_error_text(err, errlen);
+        return NULL;
+    }
+    if (ctx_configure(ctx, cfg, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Idle connections then hold no read/write buffers: this is what lets one
+     * daemon keep thousands of connections open. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_verify_depth(ctx, 4);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    return ctx;
+}
+
+int tls_peer_subject(SSL *ssl, char *out, size_t outlen)
+{
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    if (!cert || SSL_get_verify_result(ssl) != X509_V_OK)
+        return -1;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio)
+        return -1;
+    int rc = -1;
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                           XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        int n = BIO_read(bio, out, (int)outlen - 1);
+        if (n >= 0) {
+            out[n] = '\0';
+            rc = 0;
+        }
+    }
+    BIO_free(bio);
+    return rc;
+}
