@@ -177,7 +177,7 @@ static void dbc_complete(db_conn_t *c)
             return;
         }
         PQclear(res);
-        if (++c->prepare_next < STMT_COUNT) {
+        if (++c->prepare_next < stmt_count()) {
             dbc_send_prepare(c);
             return;
         }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "db_statements.h"
 #include "request.h"
 
 typedef void (*handler_fn)(request_t *req);
@@ -21,13 +22,17 @@ typedef enum {
     ROLE_VIEWER = 1 << 5,
 } role_mask_t;
 
-typedef struct {
+struct dispatch_entry {
     Branchline__V1__Request__OpCase op;
     const char *name;
     handler_fn handler;
-    unsigned roles;
+    unsigned roles;   /* who may call it; SQL functions enforce scope as well */
     bool writes;
-} dispatch_entry_t;
+    stmt_id_t stmt;   /* for handle_sql_call: filled by dispatch_init */
+};
+
+/* Registers the statements of SQL-backed operations; before workers start. */
+int dispatch_init(void) __attribute__((warn_unused_result));
 
 const dispatch_entry_t *dispatch_lookup(Branchline__V1__Request__OpCase op);
 const dispatch_entry_t *dispatch_table(unsigned *count);

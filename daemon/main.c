@@ -10,23 +10,28 @@
 #include <string.h>
 
 #include "config.h"
+#include "db_statements.h"
+#include "dispatch.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
 #include "tls.h"
 
-typedef enum { MODE_SERVE, MODE_MIGRATE, MODE_CHECK_CONFIG } mode_t_;
+typedef enum { MODE_SERVE, MODE_MIGRATE, MODE_BOOTSTRAP, MODE_CHECK_CONFIG } mode_t_;
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: branchd [serve] [--config FILE] [--OPTION VALUE ...]\n"
             "       branchd migrate [--config FILE] [--conninfo CONNINFO]\n"
+            "       branchd bootstrap-operator --subject SUBJECT [--config FILE] [--conninfo CONNINFO]\n"
             "       branchd --check-config --config FILE\n"
             "       branchd --help | --version\n"
             "\n"
             "serve     run the daemon (the default)\n"
             "migrate   apply the schema migrations built into this binary (as the owner role)\n"
+            "bootstrap-operator\n"
+            "          create (or re-enable) a platform operator bound to a certificate subject\n"
             "\n"
             "Every option can be set in the INI file (key = value, top level or [branchd])\n"
             "and overridden on the command line as --key-with-dashes VALUE:\n");
@@ -43,12 +48,17 @@ static void flag_to_option(const char *flag, char *out, size_t outlen)
             *p = '_';
 }
 
+static char subject_arg[512];
+
 static int parse_args(int argc, char **argv, config_t *cfg, mode_t_ *mode)
 {
     char err[512];
     int i = 1;
     if (i < argc && strcmp(argv[i], "migrate") == 0) {
         *mode = MODE_MIGRATE;
+        i++;
+    } else if (i < argc && strcmp(argv[i], "bootstrap-operator") == 0) {
+        *mode = MODE_BOOTSTRAP;
         i++;
     } else if (i < argc && strcmp(argv[i], "serve") == 0) {
         i++;
@@ -94,6 +104,10 @@ static int parse_args(int argc, char **argv, config_t *cfg, mode_t_ *mode)
         }
         if (strcmp(name, "config") == 0)
             continue;
+        if (strcmp(name, "subject") == 0) {
+            snprintf(subject_arg, sizeof subject_arg, "%s", value);
+            continue;
+        }
         if (strcmp(name, "conninfo") == 0)
             strcpy(name, "migrate_conninfo");
         if (config_set(cfg, name, value, err, sizeof err) != 0) {
@@ -115,6 +129,22 @@ static int run_migrate(const config_t *cfg)
     }
     printf("branchd migrate: %d migration(s) applied, schema version %d\n", applied,
            migrate_expected_version());
+    return 0;
+}
+
+static int run_bootstrap(const config_t *cfg)
+{
+    const char *conninfo = cfg->migrate_conninfo[0] ? cfg->migrate_conninfo : cfg->db_conninfo;
+    char err[1024];
+    if (!subject_arg[0]) {
+        fprintf(stderr, "branchd bootstrap-operator: --subject is required (e.g. --subject CN=ops)\n");
+        return 2;
+    }
+    if (migrate_bootstrap_operator(conninfo, subject_arg, err, sizeof err) != 0) {
+        fprintf(stderr, "branchd bootstrap-operator: %s\n", err);
+        return 1;
+    }
+    printf("branchd bootstrap-operator: operator %s is enabled\n", subject_arg);
     return 0;
 }
 
@@ -172,6 +202,10 @@ static int run_serve(const config_t *cfg)
 
     if (check_schema(cfg) != 0)
         return 1;
+    if (dispatch_init() != 0) {
+        log_error("startup_failed", "reason=out_of_memory");
+        return 1;
+    }
     if (!(ctx = tls_server_ctx_new(cfg, err, sizeof err))) {
         log_error("startup_failed", "reason=tls error=\"%s\"", err);
         goto out;
@@ -209,6 +243,7 @@ out:
         event_base_free(base);
     server_free(srv);
     SSL_CTX_free(ctx);
+    stmt_registry_free();
     return rc;
 }
 
@@ -224,7 +259,7 @@ int main(int argc, char **argv)
     }
     if (parse_args(argc, argv, cfg, &mode) != 0)
         goto out;
-    if (config_validate(cfg, mode != MODE_MIGRATE, err, sizeof err) != 0) {
+    if (config_validate(cfg, mode == MODE_SERVE || mode == MODE_CHECK_CONFIG, err, sizeof err) != 0) {
         fprintf(stderr, "branchd: %s\n", err);
         goto out;
     }
@@ -240,6 +275,9 @@ int main(int argc, char **argv)
         break;
     case MODE_MIGRATE:
         rc = run_migrate(cfg);
+        break;
+    case MODE_BOOTSTRAP:
+        rc = run_bootstrap(cfg);
         break;
     case MODE_SERVE:
         config_log(cfg);

@@ -151,3 +151,24 @@ int migrate_current_version(const char *conninfo, int timeout_ms, int *version, 
         waited += 250;
     }
 }
+
+int migrate_bootstrap_operator(const char *conninfo, const char *subject, char *err, size_t errlen)
+{
+    PGconn *pg = PQconnectdb(conninfo);
+    int rc = -1;
+    if (PQstatus(pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect: %s", PQerrorMessage(pg));
+        goto out;
+    }
+    const char *params[] = {subject};
+    PGresult *res = PQexecParams(pg, "SELECT api.bootstrap_operator($1)", 1, NULL, params, NULL,
+                                 NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        rc = 0;
+    else
+        snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+out:
+    PQfinish(pg);
+    return rc;
+}

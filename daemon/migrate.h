@@ -25,4 +25,8 @@ int migrate_run(const char *conninfo, int *applied, char *err, size_t errlen)
 int migrate_current_version(const char *conninfo, int timeout_ms, int *version, char *err,
                             size_t errlen) __attribute__((warn_unused_result));
 
+/* Creates or re-enables an operator principal (api.bootstrap_operator). */
+int migrate_bootstrap_operator(const char *conninfo, const char *subject, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif

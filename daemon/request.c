@@ -1,5 +1,6 @@
 #include "request.h"
 
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,8 @@ void request_finish(request_t *r)
         c->inflight--;
         request_send(r);
     }
+    if (r->timer)
+        event_free(r->timer);
     r->worker->inflight--;
     branchline__v1__request__free_unpacked(r->msg, NULL);
     while (r->arena) {

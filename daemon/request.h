@@ -15,6 +15,7 @@
 
 typedef struct conn conn_t;
 typedef struct arena_block arena_block_t;
+typedef struct dispatch_entry dispatch_entry_t;
 
 typedef struct request {
     worker_t *worker;
@@ -22,10 +23,12 @@ typedef struct request {
     uint64_t id;
     uint64_t started_ms;
     const char *op_name;
+    const dispatch_entry_t *entry;     /* set by dispatch */
     Branchline__V1__Request *msg;      /* owned; may be NULL for envelope errors */
     Branchline__V1__Response resp;
     Branchline__V1__Status status;
     arena_block_t *arena;
+    struct event *timer;               /* a handler's own timer, freed with the request */
     struct request *prev, *next;       /* conn->requests */
 } request_t;
 

@@ -1,0 +1,184 @@
+#include "sql_call.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "db.h"
+#include "dispatch.h"
+#include "utf8.h"
+
+#define SQL_MAX 1024
+#define PARAMS_MAX 32
+
+stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field)
+{
+    const ProtobufCMessageDescriptor *in = op_field->descriptor;
+    char sql[SQL_MAX];
+    int n = snprintf(sql, sizeof sql, "SELECT * FROM api.%s($1", op_name);
+    for (unsigned i = 0; i < in->n_fields && n > 0 && (size_t)n < sizeof sql; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", $%u", i + 2);
+    if (n <= 0 || (size_t)n + 2 >= sizeof sql || in->n_fields + 1 > PARAMS_MAX)
+        return -1;
+    strcat(sql, ")");
+    return stmt_register(op_name, sql, (int)in->n_fields + 1);
+}
+
+static const ProtobufCMessage *op_message(const request_t *req, const ProtobufCFieldDescriptor **fd)
+{
+    *fd = protobuf_c_message_descriptor_get_field(&branchline__v1__request__descriptor,
+                                                  (unsigned)req->msg->op_case);
+    return *(const ProtobufCMessage *const *)((const char *)req->msg + (*fd)->offset);
+}
+
+/* One request field as SQL parameter text; NULL for "not given". */
+static const char *param_text(request_t *req, const ProtobufCMessage *m,
+                              const ProtobufCFieldDescriptor *f, char *num, size_t numlen)
+{
+    const char *slot = (const char *)m + f->offset;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(const char *const *)slot;
+        return s && s[0] ? s : NULL;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)slot ? "true" : "false";
+    case PROTOBUF_C_TYPE_INT32:
+        if (*(const int32_t *)slot == 0)
+            return NULL;
+        snprintf(num, numlen, "%d", *(const int32_t *)slot);
+        return num;
+    case PROTOBUF_C_TYPE_INT64:
+        if (*(const int64_t *)slot == 0)
+            return NULL;
+        snprintf(num, numlen, "%lld", (long long)*(const int64_t *)slot);
+        return num;
+    default:
+        (void)req;
+        return NULL; /* no operation uses other types as parameters */
+    }
+}
+
+static int set_field(request_t *req, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                     const char *value)
+{
+    char *slot = (char *)m + f->offset;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        if (!(*(char **)slot = request_strdup(req, value)))
+            return -1;
+        return 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        *(protobuf_c_boolean *)slot = value[0] == 't';
+        return 0;
+    case PROTOBUF_C_TYPE_INT32:
+        *(int32_t *)slot = (int32_t)strtol(value, NULL, 10);
+        return 0;
+    case PROTOBUF_C_TYPE_INT64:
+        *(int64_t *)slot = (int64_t)strtoll(value, NULL, 10);
+        return 0;
+    case PROTOBUF_C_TYPE_UINT32:
+        *(uint32_t *)slot = (uint32_t)strtoul(value, NULL, 10);
+        return 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        *(double *)slot = strtod(value, NULL);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static ProtobufCMessage *message_from_row(request_t *req, const ProtobufCMessageDescriptor *d,
+                                          const PGresult *res, int row)
+{
+    ProtobufCMessage *m = request_alloc(req, d->sizeof_message);
+    if (!m)
+        return NULL;
+    d->message_init(m);
+    for (int col = 0; col < PQnfields(res); col++) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(d, PQfname(res, col));
+        if (!f || f->label == PROTOBUF_C_LABEL_REPEATED || PQgetisnull(res, row, col))
+            continue;
+        if (set_field(req, m, f, PQgetvalue(res, row, col)) != 0)
+            return NULL;
+    }
+    return m;
+}
+
+static bool is_list(const ProtobufCMessageDescriptor *d)
+{
+    return d->n_fields == 1 && d->fields[0].label == PROTOBUF_C_LABEL_REPEATED &&
+           d->fields[0].type == PROTOBUF_C_TYPE_MESSAGE && strcmp(d->fields[0].name, "items") == 0;
+}
+
+static ProtobufCMessage *list_from_rows(request_t *req, const ProtobufCMessageDescriptor *d,
+                                        const PGresult *res)
+{
+    ProtobufCMessage *list = request_alloc(req, d->sizeof_message);
+    if (!list)
+        return NULL;
+    d->message_init(list);
+    const ProtobufCFieldDescriptor *items = &d->fields[0];
+    int rows = PQntuples(res);
+    ProtobufCMessage **arr = request_alloc(req, sizeof *arr * (size_t)(rows ? rows : 1));
+    if (!arr)
+        return NULL;
+    for (int r = 0; r < rows; r++)
+        if (!(arr[r] = message_from_row(req, items->descriptor, res, r)))
+            return NULL;
+    *(size_t *)((char *)list + items->quantifier_offset) = (size_t)rows;
+    *(ProtobufCMessage ***)((char *)list + items->offset) = arr;
+    return list;
+}
+
+static void sql_call_done(void *arg, const db_result_t *res)
+{
+    request_t *req = arg;
+    if (res->code != BRANCHLINE__V1__STATUS__CODE__OK) {
+        request_finish(request_error(req, res->code, res->field, "%s", res->message));
+        return;
+    }
+    const ProtobufCFieldDescriptor *rf = protobuf_c_message_descriptor_get_field(
+        &branchline__v1__response__descriptor, (unsigned)req->msg->op_case);
+    const ProtobufCMessageDescriptor *d = rf->descriptor;
+    ProtobufCMessage *out;
+    if (is_list(d)) {
+        out = list_from_rows(req, d, res->result);
+    } else if (PQntuples(res->result) == 1) {
+        out = message_from_row(req, d, res->result, 0);
+    } else {
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__NOT_FOUND, "",
+                                     "no such object"));
+        return;
+    }
+    if (!out) {
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "",
+                                     "out of memory"));
+        return;
+    }
+    *(uint32_t *)((char *)&req->resp + rf->quantifier_offset) = rf->id;
+    *(ProtobufCMessage **)((char *)&req->resp + rf->offset) = out;
+    request_finish(req);
+}
+
+void handle_sql_call(request_t *req)
+{
+    const ProtobufCFieldDescriptor *opf;
+    const ProtobufCMessage *m = op_message(req, &opf);
+    const ProtobufCMessageDescriptor *d = opf->descriptor;
+    const char *values[PARAMS_MAX];
+    char nums[PARAMS_MAX][24];
+    values[0] = req->conn ? req->conn->subject : "";
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        values[i + 1] = param_text(req, m, f, nums[i], sizeof nums[i]);
+        if (f->type == PROTOBUF_C_TYPE_STRING && values[i + 1] && !utf8_valid(values[i + 1])) {
+            request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT,
+                                         f->name, "%s is not valid UTF-8", f->name));
+            return;
+        }
+    }
+    db_submit(req->worker->db, req->entry->stmt, (int)d->n_fields + 1, values, sql_call_done, req);
+}

@@ -1,0 +1,23 @@
+/*
+ * Operations served by one SQL function each. The request's fields become
+ * the function's parameters, the function's result columns fill the result
+ * message by field name, both through protobuf-c descriptors, so adding
+ * such an operation is a proto message, an SQL function and a dispatch row.
+ *
+ *   SELECT * FROM api.<op>($1 subject, $2 field1, $3 field2, ...)
+ *
+ * "" and 0 are passed as SQL NULL ("not given"). A result message whose only
+ * field is `repeated X items` gets one X per row; any other gets one row.
+ */
+#ifndef BRANCHD_SQL_CALL_H
+#define BRANCHD_SQL_CALL_H
+
+#include "db_statements.h"
+#include "request.h"
+
+/* Registers the statement for the operation whose Request field is op_field. */
+stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field);
+
+void handle_sql_call(request_t *req);
+
+#endif
