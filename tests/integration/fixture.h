@@ -1,0 +1,66 @@
+/*
+ * Integration-test fixture: a fresh database per test program (created and
+ * migrated with the real `branchd migrate`), a real branchd on a free port,
+ * and client connections over real mutual TLS. The PostgreSQL server and the
+ * certificates come from tests/run.sh through BRANCHLINE_TEST_* variables.
+ */
+#ifndef BRANCHLINE_TEST_FIXTURE_H
+#define BRANCHLINE_TEST_FIXTURE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "blclient.h"
+
+typedef struct {
+    char name[64];
+    char dir[256];            /* private temp dir: config, log, port file */
+    char dbname[96];
+    char admin_conninfo[512]; /* superuser, on the test database */
+    char app_conninfo[512];   /* the daemon's role, on the test database */
+    char log_path[320];
+    pid_t pid;
+    int port;
+} fx_t;
+
+/* Creates the temp dir and the database, and migrates it unless `empty`. */
+int fx_init(fx_t *fx, const char *name, bool empty);
+
+/* Starts branchd; `extra` is more config lines ("key = value\n"). Waits until it listens. */
+int fx_start(fx_t *fx, const char *extra);
+
+/* Sends `sig`, waits up to timeout_ms; returns the exit status, or -1. */
+int fx_stop(fx_t *fx, int sig, int timeout_ms);
+
+/* Stops the daemon (if running), prints its log when `show_log`, drops the database. */
+void fx_cleanup(fx_t *fx, bool show_log);
+
+void fx_print_log(const fx_t *fx);
+
+/* Whether the daemon's log contains `needle`. */
+bool fx_log_contains(const fx_t *fx, const char *needle);
+
+/* Client over mTLS with certs/NAME.crt from BRANCHLINE_TEST_CERTS; NULL name = no certificate. */
+blc_t *fx_connect(const fx_t *fx, const char *cert_name, char *err, size_t errlen);
+/* Same, with a certificate from the unrelated CA (BRANCHLINE_TEST_CERTS_OTHER). */
+blc_t *fx_connect_other_ca(const fx_t *fx, const char *cert_name, char *err, size_t errlen);
+
+/* Plain TCP socket to the daemon. */
+int fx_tcp_connect(const fx_t *fx);
+
+/* Runs SQL as the superuser on the test database; 0 or -1. */
+int fx_sql(const fx_t *fx, const char *sql);
+
+/* Runs a shell command, capturing up to outlen-1 bytes of stdout+stderr; returns exit status. */
+int fx_run(const char *cmd, char *out, size_t outlen);
+
+/* Path of a binary under test: BRANCHD_BIN, BRANCHCTL_BIN. */
+const char *fx_bin(const char *env_name);
+
+/* Milliseconds on a monotonic clock. */
+long long fx_now_ms(void);
+
+/* A ping request; free nothing (static storage is not used). */
+void fx_ping_init(Branchline__V1__Request *req, Branchline__V1__PingRequest *ping, uint32_t delay_ms);
+
+#endif
