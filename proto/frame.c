@@ -87,6 +87,8 @@ frame_status_t frame_buf_next(frame_buf_t *buf, uint32_t max_frame,
                               const uint8_t **payload, uint32_t *payload_len)
 {
     size_t avail = frame_buf_len(buf);
+    if (avail < FRAME_HEADER_SIZE)
+        return FRAME_NEED_MORE; /* also keeps an empty buffer's NULL data unused */
     frame_status_t st = frame_peek(buf->data + buf->start, avail, avail,
                                    max_frame, payload_len);
     if (st != FRAME_READY)

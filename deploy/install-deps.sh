@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages needed to build, test and run Branchline.
+# Does nothing (not even `apt-get update`) when they are all installed.
+
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+PROG=install-deps
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+PACKAGES=(
+    build-essential cmake pkg-config
+    libevent-dev libpq-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
+    libinih-dev libjansson-dev libcmocka-dev
+    postgresql postgresql-contrib
+    openssl python3
+    util-linux  # runuser, setsid: essential, listed because the scripts rely on them
+)
+
+command -v dpkg-query >/dev/null ||
+    die "dpkg-query not found: this script installs Debian packages; install by hand: ${PACKAGES[*]}"
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$pkg")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    exit 0
+fi
+
+note "installing ${missing[*]}"
+# Wait for a dpkg lock held by another apt run instead of failing at once.
+APT=(apt-get -q -o DPkg::Lock::Timeout=300)
+as_root "${APT[@]}" update
+as_root env DEBIAN_FRONTEND=noninteractive \
+    "${APT[@]}" install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Usage: deploy/quickstart.sh [start|stop|status]
+#
+# A running Branchline on this machine in one command, for development.
+#   start   (the default) installs dependencies, builds build/, creates and
+#           starts a private PostgreSQL in var/pg, makes dev certificates in
+#           var/certs (admin, operator), migrates the database, starts branchd
+#           in the background and shows it working with branchctl
+#   stop    stops branchd and the PostgreSQL cluster; var/ is kept
+#   status  says what runs; exits 0 only if both branchd and PostgreSQL do
+# Running start again reuses the cluster, certificates, ports and
+# var/branchd.conf, and starts whatever is not running. To begin from
+# scratch: deploy/quickstart.sh stop && rm -rf var
+
+# shellcheck source-path=SCRIPTDIR/..
+set -euo pipefail
+PROG=quickstart
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=deploy/lib/common.sh
+. "$ROOT/deploy/lib/common.sh"
+# shellcheck source=deploy/lib/pg.sh
+. "$ROOT/deploy/lib/pg.sh"
+
+VAR=$ROOT/var
+PG_DATA=$VAR/pg
+PG_SOCK=$VAR/run
+PG_LOG=$VAR/pg.log
+PG_PORT_FILE=$VAR/pg.port
+DB_NAME=branchline
+CERTS=$VAR/certs
+CONF=$VAR/branchd.conf
+LOG=$VAR/branchd.log
+PID_FILE=$VAR/branchd.pid
+PORT_FILE=$VAR/branchd.port            # the port chosen on the first run
+LISTENING_FILE=$VAR/branchd.listening  # branchd's port_file: written when it serves
+BRANCHD=$ROOT/build/daemon/branchd
+BRANCHCTL=$ROOT/build/client/branchctl
+READY_TIMEOUT=30
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
+    exit 2
+}
+
+# A path as the user should type it: relative when they are in the checkout.
+shown() {
+    if [[ $PWD == "$ROOT" ]]; then echo "${1#"$ROOT"/}"; else echo "$1"; fi
+}
+
+# remembered_port FILE: the port in FILE, choosing and saving one if absent.
+remembered_port() {
+    local port
+    if [[ ! -s $1 ]]; then
+        free_tcp_port >"$1"
+    fi
+    port=$(<"$1")
+    [[ $port =~ ^[0-9]+$ ]] || die "$1 does not hold a port number; remove it"
+    echo "$port"
+}
+
+# A libpq connection-string value, quoted only when it has to be.
+conninfo_value() {
+    local v=$1
+    if [[ -z $v || $v == *[[:space:]\'\\]* ]]; then
+        v=${v//\\/\\\\}
+        v=${v//\'/\\\'}
+        v="'$v'"
+    fi
+    printf '%s' "$v"
+}
+
+pid_alive() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [[ -n $state && $state != Z ]]
+}
+
+# Prints the pid of the branchd that var/branchd.pid names, if it runs.
+branchd_pid() {
+    local pid
+    [[ -s $PID_FILE ]] || return 1
+    pid=$(<"$PID_FILE")
+    [[ $pid =~ ^[0-9]+$ ]] && pid_alive "$pid" &&
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == branchd ]] || return 1
+    echo "$pid"
+}
+
+build() {
+    note "building $(shown "$ROOT/build")"
+    quietly cmake -S "$ROOT" -B "$ROOT/build"
+    cmake --build "$ROOT/build" -j"$(nproc)"
+    [[ -x $BRANCHD && -x $BRANCHCTL ]] ||
+        die "the build made no $(shown "$BRANCHD") or $(shown "$BRANCHCTL")"
+}
+
+ensure_cluster() {
+    if [[ -f $PG_DATA/PG_VERSION && ! -s $PG_PORT_FILE ]]; then
+        die "$PG_PORT_FILE is missing but $PG_DATA exists; restore it or remove $PG_DATA"
+    fi
+    PG_PORT=$(remembered_port "$PG_PORT_FILE")
+    if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+        note "creating a PostgreSQL cluster in $(shown "$PG_DATA") (port $PG_PORT)"
+        pg_init "$PG_DATA" "$PG_SOCK" "$PG_PORT"
+    fi
+    pg_start "$PG_DATA" "$PG_LOG"
+    if [[ -z $(pg_psql "$PG_SOCK" "$PG_PORT" postgres -Atc \
+        "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'") ]]; then
+        pg_psql "$PG_SOCK" "$PG_PORT" postgres -c "CREATE DATABASE $DB_NAME"
+    fi
+}
+
+# var/branchd.conf is written once; edits to it are kept.
+write_config() {
+    [[ -e $CONF ]] && return 0
+    local host port
+    host=$(conninfo_value "$PG_SOCK")
+    port=$(remembered_port "$PORT_FILE")
+    cat >"$CONF" <<EOF
+# Written by deploy/quickstart.sh for development, and kept from then on:
+# edit freely. Every key is explained in deploy/branchd.conf.example.
+listen_address = 127.0.0.1
+listen_port = $port
+port_file = $LISTENING_FILE
+tls_cert = $CERTS/server.crt
+tls_key = $CERTS/server.key
+tls_ca = $CERTS/ca.crt
+db_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=branchd
+migrate_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=$(pg_superuser)
+workers = 2
+log_level = info
+EOF
+}
+
+migrate() {
+    "$BRANCHD" migrate --config "$CONF"
+    pg_app_roles "$PG_SOCK" "$PG_PORT" "$DB_NAME"
+}
+
+listening_port() {
+    local port
+    [[ -s $LISTENING_FILE ]] || return 1
+    port=$(<"$LISTENING_FILE")
+    [[ $port =~ ^[0-9]+$ ]] || return 1
+    echo "$port"
+}
+
+# ping_as NAME PORT: one ping with client certificate NAME.
+ping_as() {
+    "$BRANCHCTL" --timeout 3000 --server "127.0.0.1:$2" --ca "$CERTS/ca.crt" \
+        --cert "$CERTS/$1.crt" --key "$CERTS/$1.key" ping
+}
+
+# Waits until branchd has written its port file and answers a ping.
+wait_ready() {
+    local pid=$1 port last="no port file yet" deadline=$((SECONDS + READY_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        if ! pid_alive "$pid"; then
+            tail -n 20 "$LOG" >&2
+            die "branchd exited during start-up (log: $(shown "$LOG")); if its port was taken, remove $(shown "$PORT_FILE") and $(shown "$CONF") and start again"
+        fi
+        if port=$(listening_port); then
+            last=$(ping_as admin "$port" 2>&1) && return 0
+        fi
+        sleep 0.2
+    done
+    tail -n 20 "$LOG" >&2
+    die "branchd did not answer within ${READY_TIMEOUT}s (last ping: $last; log: $(shown "$LOG"))"
+}
+
+start_branchd() {
+    local pid
+    if pid=$(branchd_pid); then
+        note "branchd already runs (pid $pid); stop and start again to run a new build"
+        return 0
+    fi
+    rm -f "$LISTENING_FILE"
+    note "starting branchd (log: $(shown "$LOG"))"
+    # setsid: the daemon outlives this script and the terminal it ran in.
+    setsid "$BRANCHD" --config "$CONF" </dev/null >>"$LOG" 2>&1 &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    wait_ready "$pid"
+}
+
+# write_env FILE NAME: a file to source for branchctl as certificate NAME.
+# shellcheck disable=SC2094 # FILE's name is only printed, never read
+write_env() {
+    local file=$1 name=$2 port
+    port=$(listening_port)
+    {
+        echo "# Written by deploy/quickstart.sh: branchctl as '$name'. Use: . $(shown "$file")"
+        printf 'export BRANCHLINE_SERVER=%q\n' "127.0.0.1:$port"
+        printf 'export BRANCHLINE_CA=%q\n' "$CERTS/ca.crt"
+        printf 'export BRANCHLINE_CERT=%q\n' "$CERTS/$name.crt"
+        printf 'export BRANCHLINE_KEY=%q\n' "$CERTS/$name.key"
+        # shellcheck disable=SC2016 # $PATH expands when the file is sourced
+        printf 'case ":$PATH:" in\n*:%q:*) ;;\n*) export PATH=%q:%q:"$PATH" ;;\nesac\n' \
+            "$ROOT/build/client" "$ROOT/build/client" "$ROOT/build/daemon"
+    } >"$file"
+}
+
+demo_step() {
+    printf '\n$ %s\n' "$*"
+    "$@"
+}
+
+# What a new user sees working, run with var/client.env as they would.
+# Later steps of the walkthrough (an organization, leads) go here.
+run_demo() {
+    (
+        # shellcheck disable=SC1091 # written by write_env
+        . "$VAR/client.env"
+        demo_step branchctl ping
+        demo_step branchctl server info
+    )
+}
+
+print_howto() {
+    cat <<EOF
+
+Branchline runs: branchd on 127.0.0.1:$(listening_port), PostgreSQL on port $PG_PORT.
+  use it:    . $(shown "$VAR/client.env"); branchctl server info
+             ($(shown "$VAR/operator.env") for the operator certificate)
+  database:  psql -h $(shown "$PG_SOCK") -p $PG_PORT -U $(pg_superuser) $DB_NAME
+  logs:      $(shown "$LOG"), $(shown "$PG_LOG")
+  status:    $(shown "$ROOT/deploy/quickstart.sh") status
+  stop:      $(shown "$ROOT/deploy/quickstart.sh") stop
+EOF
+}
+
+cmd_start() {
+    "$ROOT/deploy/install-deps.sh"
+    build
+    mkdir -p "$VAR"
+    if [[ $EUID -eq 0 ]]; then
+        chmod 0755 "$VAR"  # postgres must reach var/pg and var/run
+    fi
+    ensure_cluster
+    "$ROOT/deploy/dev-certs.sh" "$CERTS" admin operator
+    write_config
+    migrate
+    start_branchd
+    write_env "$VAR/client.env" admin
+    write_env "$VAR/operator.env" operator
+    run_demo
+    print_howto
+}
+
+stop_branchd() {
+    local pid deadline=$((SECONDS + READY_TIMEOUT))
+    if pid=$(branchd_pid); then
+        note "stopping branchd (pid $pid)"
+        kill -TERM "$pid"
+        while pid_alive "$pid" && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+        if pid_alive "$pid"; then
+            note "branchd did not stop within ${READY_TIMEOUT}s; killing it"
+            kill -KILL "$pid"
+        fi
+    fi
+    rm -f "$PID_FILE" "$LISTENING_FILE"
+}
+
+cmd_stop() {
+    stop_branchd
+    if [[ -d $PG_DATA ]] && pg_running "$PG_DATA"; then
+        note "stopping PostgreSQL"
+        pg_stop "$PG_DATA"
+    fi
+}
+
+cmd_status() {
+    local rc=0 pid
+    if [[ -d $PG_DATA ]] && pg_running "$PG_DATA"; then
+        echo "postgresql: running, port $(<"$PG_PORT_FILE"), socket directory $(shown "$PG_SOCK")"
+    else
+        echo "postgresql: stopped"
+        rc=3
+    fi
+    if pid=$(branchd_pid); then
+        echo "branchd:    running, pid $pid, 127.0.0.1:$(listening_port || echo '?')"
+    else
+        echo "branchd:    stopped"
+        rc=3
+    fi
+    return "$rc"
+}
+
+case ${1:-start} in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+*) usage ;;
+esac
