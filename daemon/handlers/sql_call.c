@@ -1,5 +1,6 @@
 #include "sql_call.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,69 @@ static const ProtobufCMessage *op_message(const request_t *req, const ProtobufCF
     return *(const ProtobufCMessage *const *)((const char *)req->msg + (*fd)->offset);
 }
 
-/* One request field as SQL parameter text; NULL for "not given". */
+static json_t *message_to_json(const ProtobufCMessage *m);
+
+static json_t *scalar_to_json(const ProtobufCFieldDescriptor *f, const void *slot)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        return json_string(*(const char *const *)slot ? *(const char *const *)slot : "");
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)slot);
+    case PROTOBUF_C_TYPE_INT32:
+        return json_integer(*(const int32_t *)slot);
+    case PROTOBUF_C_TYPE_INT64:
+        return json_integer(*(const int64_t *)slot);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return message_to_json(*(const ProtobufCMessage *const *)slot);
+    default:
+        return json_null();
+    }
+}
+
+static json_t *field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    const char *slot = (const char *)m + f->offset;
+    if (f->label != PROTOBUF_C_LABEL_REPEATED)
+        return scalar_to_json(f, slot);
+    size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+    size_t width = f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING
+                       ? sizeof(void *)
+                       : f->type == PROTOBUF_C_TYPE_INT64 ? sizeof(int64_t) : sizeof(int32_t);
+    const char *arr = *(const char *const *)slot;
+    json_t *v = json_array();
+    for (size_t k = 0; v && k < n; k++)
+        json_array_append_new(v, scalar_to_json(f, arr + k * width));
+    return v;
+}
+
+static json_t *message_to_json(const ProtobufCMessage *m)
+{
+    if (!m)
+        return json_null();
+    json_t *obj = json_object();
+    for (unsigned i = 0; obj && i < m->descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
+        json_object_set_new(obj, f->name, field_to_json(m, f));
+    }
+    return obj;
+}
+
+/* One request field as SQL parameter text; NULL for "not given". Nested and
+ * repeated fields travel as one JSON text (jsonb in SQL), owned by the
+ * request's arena. */
 static const char *param_text(request_t *req, const ProtobufCMessage *m,
                               const ProtobufCFieldDescriptor *f, char *num, size_t numlen)
 {
     const char *slot = (const char *)m + f->offset;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED || f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        json_t *v = field_to_json(m, f);
+        char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(v);
+        const char *owned = text ? request_strdup(req, text) : NULL;
+        free(text);
+        return owned;
+    }
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)slot;
@@ -55,7 +114,6 @@ static const char *param_text(request_t *req, const ProtobufCMessage *m,
         snprintf(num, numlen, "%lld", (long long)*(const int64_t *)slot);
         return num;
     default:
-        (void)req;
         return NULL; /* no operation uses other types as parameters */
     }
 }

@@ -6,7 +6,8 @@
  *
  *   SELECT * FROM api.<op>($1 subject, $2 field1, $3 field2, ...)
  *
- * "" and 0 are passed as SQL NULL ("not given"). A result message whose only
+ * "" and 0 are passed as SQL NULL ("not given"); repeated and message fields
+ * as one JSON text (jsonb in SQL). A result message whose only
  * field is `repeated X items` gets one X per row; any other gets one row.
  */
 #ifndef BRANCHD_SQL_CALL_H
