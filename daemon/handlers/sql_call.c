@@ -191,6 +191,42 @@ static ProtobufCMessage *list_from_rows(request_t *req, const ProtobufCMessageDe
     return list;
 }
 
+/* Finds a string that is not UTF-8 anywhere in m; writes its field path. */
+static bool find_bad_utf8(const ProtobufCMessage *m, char *path, size_t pathlen)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *slot = (const char *)m + f->offset;
+        size_t n = 1;
+        const void *const *items = (const void *const *)slot;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            items = *(const void *const *const *)slot;
+        }
+        for (size_t k = 0; k < n; k++) {
+            const void *item = items[k];
+            if (!item)
+                continue;
+            bool bad = f->type == PROTOBUF_C_TYPE_STRING
+                           ? !utf8_valid(item)
+                           : find_bad_utf8(item, path, pathlen);
+            if (!bad)
+                continue;
+            char inner[256];
+            snprintf(inner, sizeof inner, "%s", f->type == PROTOBUF_C_TYPE_MESSAGE ? path : "");
+            if (f->label == PROTOBUF_C_LABEL_REPEATED)
+                snprintf(path, pathlen, "%s[%zu]%s%s", f->name, k, inner[0] ? "." : "", inner);
+            else
+                snprintf(path, pathlen, "%s%s%s", f->name, inner[0] ? "." : "", inner);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void sql_call_done(void *arg, const db_result_t *res)
 {
     request_t *req = arg;
@@ -229,12 +265,19 @@ void handle_sql_call(request_t *req)
     const char *values[PARAMS_MAX];
     char nums[PARAMS_MAX][24];
     values[0] = req->conn ? req->conn->subject : "";
+    char bad[256];
+    if (find_bad_utf8(m, bad, sizeof bad)) {
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, bad,
+                                     "%s is not valid UTF-8", bad));
+        return;
+    }
     for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        values[i + 1] = param_text(req, m, f, nums[i], sizeof nums[i]);
-        if (f->type == PROTOBUF_C_TYPE_STRING && values[i + 1] && !utf8_valid(values[i + 1])) {
-            request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT,
-                                         f->name, "%s is not valid UTF-8", f->name));
+        values[i + 1] = param_text(req, m, &d->fields[i], nums[i], sizeof nums[i]);
+        bool structured = d->fields[i].label == PROTOBUF_C_LABEL_REPEATED ||
+                          d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE;
+        if (structured && !values[i + 1]) {
+            request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED,
+                                         d->fields[i].name, "out of memory"));
             return;
         }
     }
