@@ -1,6 +1,8 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -260,6 +262,9 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
         close(fd);
         return;
     }
+    /* Responses are small and latency matters more than packet count. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     conn_t *c = calloc(1, sizeof *c);
     SSL *ssl = SSL_new(srv->ssl_ctx);
     if (!c || !ssl) {

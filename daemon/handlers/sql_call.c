@@ -218,10 +218,10 @@ static bool find_bad_utf8(const ProtobufCMessage *m, char *path, size_t pathlen)
             char inner[256];
             snprintf(inner, sizeof inner, "%s", f->type == PROTOBUF_C_TYPE_MESSAGE ? path : "");
             /* A path cut short still names the field; the length is not checked. */
-            int n = f->label == PROTOBUF_C_LABEL_REPEATED
+            int written = f->label == PROTOBUF_C_LABEL_REPEATED
                         ? snprintf(path, pathlen, "%s[%zu]%s%s", f->name, k, inner[0] ? "." : "", inner)
                         : snprintf(path, pathlen, "%s%s%s", f->name, inner[0] ? "." : "", inner);
-            return n >= 0;
+            return written >= 0;
         }
     }
     return false;

@@ -1,0 +1,36 @@
+/* Addresses, TCP connect and waiting on a socket, for the client library. */
+#ifndef BRANCHLINE_BLC_NET_H
+#define BRANCHLINE_BLC_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLC_HOST_MAX 256
+#define BLC_PORT_MAX 6
+
+/* Monotonic clock in milliseconds. */
+int64_t blc_now_ms(void);
+
+/*
+ * Splits "host:port", "[v6]:port", "host" or "[v6]" into host (brackets
+ * removed) and port. 0, or -1 with a message in err.
+ */
+int blc_net_split(const char *server, char host[BLC_HOST_MAX],
+                  char port[BLC_PORT_MAX], char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* True when host is an IPv4 or IPv6 literal (no brackets). */
+int blc_net_is_ip(const char *host);
+
+/*
+ * Resolves host and connects to the first address that answers before the
+ * deadline. Returns a non-blocking socket with TCP_NODELAY, or -1 with the
+ * reason in err.
+ */
+int blc_net_connect(const char *host, const char *port, int64_t deadline_ms,
+                    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* poll() for events until the deadline: 1 ready, 0 timed out, -1 error (errno). */
+int blc_net_wait(int fd, short events, int64_t deadline_ms);
+
+#endif

@@ -1,0 +1,368 @@
+#include "blclient.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blc_net.h"
+#include "blc_tls.h"
+#include "frame.h"
+
+typedef Branchline__V1__Response response_t;
+
+#define CODE(name) BRANCHLINE__V1__STATUS__CODE__##name
+#define READ_CHUNK 16384
+/* blc_free waits at most this long to hand close_notify to the kernel. */
+#define CLOSE_WAIT_MS 1000
+/* A write first reads, in at most this many chunks, the answers the server
+ * has ready, so that a long pipeline cannot fill both directions and stall. */
+#define DRAIN_READS 16
+#define DRAIN_BUFFER_LIMIT (8u * FRAME_DEFAULT_MAX)
+
+typedef struct queued {
+    response_t *resp;
+    struct queued *next;
+} queued_t;
+
+struct blc {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int timeout_ms;
+    uint32_t max_frame;
+    uint64_t next_id;
+    frame_buf_t rbuf;    /* bytes read, not yet decoded */
+    uint8_t *wbuf;       /* one encoded frame */
+    size_t wcap;
+    queued_t *head;      /* answers that arrived during blc_call */
+    queued_t *tail;
+    bool eof;            /* the server ended the stream */
+    bool broken;         /* nothing more can be sent or read; err says why */
+    int err_code;
+    char err[256];
+};
+
+__attribute__((format(printf, 3, 4)))
+static void set_error(blc_t *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    c->err_code = code;
+}
+
+/* The first fatal error is the one reported from then on. */
+#define BREAK(c, code, ...) do { set_error((c), (code), __VA_ARGS__); (c)->broken = true; } while (0)
+
+blc_t *blc_connect(const blc_options_t *opts, char *err, size_t errlen)
+{
+    char host[BLC_HOST_MAX], port[BLC_PORT_MAX], why[256];
+    blc_t *c = NULL;
+    if (!opts || !opts->server || !opts->ca_file || opts->timeout_ms < 0) {
+        snprintf(err, errlen, "blc_connect: server and ca_file are required, timeout_ms >= 0");
+        return NULL;
+    }
+    if (blc_net_split(opts->server, host, port, err, errlen) < 0)
+        return NULL;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->fd = -1;
+    c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : BLC_DEFAULT_TIMEOUT_MS;
+    c->max_frame = FRAME_DEFAULT_MAX;
+    c->next_id = 1;
+    frame_buf_init(&c->rbuf);
+    c->ctx = blc_tls_ctx_new(opts, err, errlen);
+    if (!c->ctx)
+        goto fail;
+    c->fd = blc_net_connect(host, port, blc_now_ms() + c->timeout_ms, why, sizeof why);
+    if (c->fd < 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", opts->server, why);
+        goto fail;
+    }
+    c->ssl = blc_tls_handshake(c->ctx, c->fd, host, blc_now_ms() + c->timeout_ms, why, sizeof why);
+    if (!c->ssl) {
+        snprintf(err, errlen, "TLS handshake with %s failed: %s", opts->server, why);
+        goto fail;
+    }
+    return c;
+fail:
+    blc_free(c);
+    return NULL;
+}
+
+int blc_check_server(const char *server, char *err, size_t errlen)
+{
+    char host[BLC_HOST_MAX], port[BLC_PORT_MAX];
+    return blc_net_split(server, host, port, err, errlen);
+}
+
+void blc_free(blc_t *c)
+{
+    if (!c)
+        return;
+    if (c->ssl && !c->broken) {
+        char why[200];
+        int done;
+        int wait_ms = c->timeout_ms < CLOSE_WAIT_MS ? c->timeout_ms : CLOSE_WAIT_MS;
+        (void)blc_tls_io(c->ssl, c->fd, BLC_TLS_SHUTDOWN, NULL, 0, blc_now_ms() + wait_ms,
+                         &done, why, sizeof why);
+    }
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    if (c->fd >= 0)
+        close(c->fd);
+    while (c->head) {
+        queued_t *q = c->head;
+        c->head = q->next;
+        branchline__v1__response__free_unpacked(q->resp, NULL);
+        free(q);
+    }
+    frame_buf_release(&c->rbuf);
+    free(c->wbuf);
+    free(c);
+}
+
+uint64_t blc_next_id(blc_t *c)
+{
+    return c->next_id++;
+}
+
+const char *blc_error(const blc_t *c)
+{
+    return c ? c->err : "no connection";
+}
+
+int blc_error_code(const blc_t *c)
+{
+    return c ? c->err_code : CODE(UNAVAILABLE);
+}
+
+int blc_fd(const blc_t *c)
+{
+    return c ? c->fd : -1;
+}
+
+/*
+ * Moves what TLS has into rbuf, waiting until the deadline for the first
+ * byte. 1: bytes added; 0: nothing before the deadline; -1: end of stream or
+ * failure (err set).
+ */
+static int fill(blc_t *c, int64_t deadline_ms)
+{
+    char why[200];
+    uint8_t chunk[READ_CHUNK];
+    int n = 0;
+    if (c->eof) {
+        set_error(c, CODE(UNAVAILABLE), "connection closed by server");
+        return -1;
+    }
+    switch (blc_tls_io(c->ssl, c->fd, BLC_TLS_READ, chunk, sizeof chunk, deadline_ms, &n,
+                       why, sizeof why)) {
+    case BLC_TLS_OK:
+        if (frame_buf_append(&c->rbuf, chunk, (size_t)n) == 0)
+            return 1;
+        BREAK(c, CODE(RESOURCE_EXHAUSTED), "out of memory");
+        return -1;
+    case BLC_TLS_TIMEOUT:
+        return 0;
+    case BLC_TLS_EOF:
+        c->eof = true;
+        set_error(c, CODE(UNAVAILABLE), "connection closed by server");
+        return -1;
+    default:
+        BREAK(c, CODE(UNAVAILABLE), "receive failed: %s", why);
+        return -1;
+    }
+}
+
+/* Reads whatever answers are already waiting, without waiting for more. */
+static void drain_ready(blc_t *c)
+{
+    for (int i = 0; i < DRAIN_READS && !c->eof && !c->broken; i++)
+        if (frame_buf_len(&c->rbuf) >= DRAIN_BUFFER_LIMIT || fill(c, 0) <= 0)
+            return;
+}
+
+/*
+ * Writes all of p. While the server will not take more, answers it has sent
+ * are read into rbuf: a server that stops reading until its answers drain
+ * (as branchd does past max_inflight_per_conn) must not stall a pipeline.
+ */
+static int write_all(blc_t *c, const uint8_t *p, size_t n)
+{
+    char why[200];
+    int64_t deadline_ms = blc_now_ms() + c->timeout_ms;
+    drain_ready(c);
+    while (n > 0 && !c->broken) {
+        int chunk = n > INT_MAX ? INT_MAX : (int)n, done = 0;
+        /* A past deadline: OpenSSL retries p and chunk unchanged after waiting below. */
+        blc_tls_outcome_t how = blc_tls_io(c->ssl, c->fd, BLC_TLS_WRITE, (void *)p, chunk, 0,
+                                           &done, why, sizeof why);
+        if (how == BLC_TLS_OK) {
+            p += done;
+            n -= (size_t)done;
+            continue;
+        }
+        if (how != BLC_TLS_TIMEOUT) {
+            BREAK(c, CODE(UNAVAILABLE), "send failed: %s", why);
+            break;
+        }
+        short events = POLLOUT;
+        if (!c->eof && frame_buf_len(&c->rbuf) < DRAIN_BUFFER_LIMIT)
+            events |= POLLIN;
+        int ready = blc_net_wait(c->fd, events, deadline_ms);
+        if (ready > 0) {
+            drain_ready(c);
+            continue;
+        }
+        /* A frame cut short cannot be resumed: the stream is out of step. */
+        if (ready == 0)
+            BREAK(c, CODE(DEADLINE_EXCEEDED), "send failed: timed out after %d ms", c->timeout_ms);
+        else
+            BREAK(c, CODE(UNAVAILABLE), "send failed: poll: %s", strerror(errno));
+    }
+    return c->broken ? -1 : 0;
+}
+
+static int reserve_wbuf(blc_t *c, size_t n)
+{
+    if (n <= c->wcap)
+        return 0;
+    uint8_t *grown = realloc(c->wbuf, n);
+    if (!grown)
+        return -1;
+    c->wbuf = grown;
+    c->wcap = n;
+    return 0;
+}
+
+int blc_send(blc_t *c, Branchline__V1__Request *req)
+{
+    if (!c || !req || c->broken)
+        return -1;
+    if (req->id == 0)
+        req->id = blc_next_id(c);
+    size_t n = branchline__v1__request__get_packed_size(req);
+    if (n > c->max_frame) {
+        set_error(c, CODE(INVALID_ARGUMENT), "request of %zu bytes exceeds the %u-byte frame limit",
+                  n, c->max_frame);
+        return -1;
+    }
+    if (reserve_wbuf(c, FRAME_HEADER_SIZE + n) < 0) {
+        set_error(c, CODE(RESOURCE_EXHAUSTED), "out of memory");
+        return -1;
+    }
+    frame_put_header(c->wbuf, (uint32_t)n);
+    branchline__v1__request__pack(req, c->wbuf + FRAME_HEADER_SIZE);
+    return write_all(c, c->wbuf, FRAME_HEADER_SIZE + n);
+}
+
+int blc_send_raw(blc_t *c, const void *bytes, size_t n)
+{
+    if (!c || c->broken)
+        return -1;
+    return write_all(c, bytes, n);
+}
+
+/* Takes one whole frame off rbuf and decodes it; NULL (err set) or *done = false if none. */
+static response_t *decode_next(blc_t *c, bool *done)
+{
+    const uint8_t *payload = NULL;
+    uint32_t len = 0;
+    *done = false;
+    if (frame_buf_len(&c->rbuf) == 0)
+        return NULL;
+    frame_status_t st = frame_buf_next(&c->rbuf, c->max_frame, &payload, &len);
+    if (st == FRAME_NEED_MORE)
+        return NULL;
+    *done = true;
+    if (st != FRAME_READY) {
+        BREAK(c, CODE(INTERNAL), "server sent an invalid frame: %s (%u bytes)",
+              frame_status_name(st), len);
+        return NULL;
+    }
+    response_t *r = branchline__v1__response__unpack(NULL, len, payload);
+    if (!r)
+        BREAK(c, CODE(INTERNAL), "server sent a %u-byte frame that is not a Response", len);
+    return r;
+}
+
+static response_t *read_response(blc_t *c, int64_t deadline_ms)
+{
+    for (;;) {
+        bool done;
+        response_t *r = decode_next(c, &done);
+        if (done || c->broken)
+            return r;
+        int rc = fill(c, deadline_ms);
+        if (rc == 0) {
+            set_error(c, CODE(DEADLINE_EXCEEDED), "no response within %d ms", c->timeout_ms);
+            return NULL;
+        }
+        if (rc < 0) {
+            if (c->eof && frame_buf_len(&c->rbuf) > 0)
+                BREAK(c, CODE(UNAVAILABLE), "connection closed by server in the middle of a frame");
+            return NULL;
+        }
+    }
+}
+
+Branchline__V1__Response *blc_recv(blc_t *c)
+{
+    if (!c)
+        return NULL;
+    if (c->head) {
+        queued_t *q = c->head;
+        response_t *r = q->resp;
+        c->head = q->next;
+        if (!c->head)
+            c->tail = NULL;
+        free(q);
+        return r;
+    }
+    if (c->broken)
+        return NULL;
+    return read_response(c, blc_now_ms() + c->timeout_ms);
+}
+
+static int enqueue(blc_t *c, response_t *r)
+{
+    queued_t *q = malloc(sizeof *q);
+    if (!q)
+        return -1;
+    q->resp = r;
+    q->next = NULL;
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    return 0;
+}
+
+Branchline__V1__Response *blc_call(blc_t *c, Branchline__V1__Request *req)
+{
+    if (blc_send(c, req) < 0)
+        return NULL;
+    int64_t deadline_ms = blc_now_ms() + c->timeout_ms;
+    for (;;) {
+        response_t *r = read_response(c, deadline_ms);
+        if (!r || r->id == req->id || r->id == 0)
+            return r;
+        if (enqueue(c, r) < 0) {
+            branchline__v1__response__free_unpacked(r, NULL);
+            BREAK(c, CODE(RESOURCE_EXHAUSTED), "out of memory");
+            return NULL;
+        }
+    }
+}

@@ -1,0 +1,106 @@
+/*
+ * Branchline client library: one mutual-TLS connection to branchd carrying
+ * length-prefixed protobuf frames (see proto/frame.h).
+ *
+ * The calls block, each bounded by the connection's timeout (internally the
+ * socket is non-blocking and every wait is a poll()). A blc_t is not
+ * thread-safe: use one per thread. Nothing raises SIGPIPE.
+ *
+ * Requests may be pipelined: blc_send several, then blc_recv the answers in
+ * the order they arrive (any order). blc_call sends one request and waits
+ * for its answer, queueing other answers that arrive meanwhile for blc_recv.
+ */
+#ifndef BRANCHLINE_BLCLIENT_H
+#define BRANCHLINE_BLCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "branchline.pb-c.h"
+#include "status.h"
+
+#define BLC_DEFAULT_PORT "7443"
+#define BLC_DEFAULT_TIMEOUT_MS 30000
+
+typedef struct {
+    const char *server;     /* "host:port"; host may be a name, IPv4, or [IPv6];
+                               without ":port", BLC_DEFAULT_PORT */
+    const char *ca_file;    /* PEM CA that signed the server cert; required */
+    const char *cert_file;  /* client certificate PEM; optional (then no client cert is sent) */
+    const char *key_file;   /* client key PEM; optional (then the key is read from cert_file) */
+    int timeout_ms;         /* connect, handshake, and each wait for a response; 0 = 30000 */
+} blc_options_t;
+
+typedef struct blc blc_t;
+
+/*
+ * Connects, completes the TLS handshake (server certificate verified against
+ * ca_file and the host name or IP address, ALPN BL_ALPN) and returns the
+ * connection; NULL with a message naming the server in err on failure.
+ */
+blc_t *blc_connect(const blc_options_t *opts, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* 0 when server is a valid "host:port" for blc_connect, else -1 with the reason. */
+int blc_check_server(const char *server, char *err, size_t errlen);
+
+/* Sends close_notify, closes the socket and frees queued responses. NULL ok. */
+void blc_free(blc_t *c);
+
+/* Request ids: 1, 2, 3, ... on each connection. */
+uint64_t blc_next_id(blc_t *c);
+
+/* Sets req->id = blc_next_id(c) when it is 0, then writes one frame. 0 / -1. */
+int blc_send(blc_t *c, Branchline__V1__Request *req)
+    __attribute__((warn_unused_result));
+
+/* Writes raw bytes on the TLS stream, unframed (for malformed-frame tests). */
+int blc_send_raw(blc_t *c, const void *bytes, size_t n)
+    __attribute__((warn_unused_result));
+
+/*
+ * The next response: a queued one first, else the next to arrive. NULL on
+ * end of stream, timeout or error (see blc_error). A response whose status
+ * is NULL succeeded. Free with branchline__v1__response__free_unpacked(r, NULL).
+ */
+Branchline__V1__Response *blc_recv(blc_t *c) __attribute__((warn_unused_result));
+
+/*
+ * blc_send, then waits for the response carrying req->id (the first one, for
+ * a server stream; the rest come from blc_recv). A response with id 0 (the
+ * daemon's answer to a request it could not decode) also ends the wait.
+ * Other responses are queued for blc_recv. NULL as for blc_recv.
+ */
+Branchline__V1__Response *blc_call(blc_t *c, Branchline__V1__Request *req)
+    __attribute__((warn_unused_result));
+
+/* Text of the last error; "" before any. */
+const char *blc_error(const blc_t *c);
+
+/*
+ * Status.Code classifying the last local error: UNAVAILABLE (connection
+ * closed or failed), DEADLINE_EXCEEDED (timeout), INTERNAL (the server broke
+ * the protocol), INVALID_ARGUMENT (a request the library would not send),
+ * RESOURCE_EXHAUSTED (out of memory). OK before any error.
+ */
+int blc_error_code(const blc_t *c);
+
+/* The socket, for poll() or shutdown(); reading or writing it would break TLS. */
+int blc_fd(const blc_t *c);
+
+/* Exit codes of branchctl; blc_exit_code maps a Status.Code onto them. */
+enum {
+    BLC_EXIT_OK = 0,
+    BLC_EXIT_SERVER = 1,     /* INTERNAL, UNKNOWN, DATA_LOSS, UNIMPLEMENTED, others */
+    BLC_EXIT_USAGE = 2,      /* bad flags or local settings */
+    BLC_EXIT_CONNECT = 3,    /* cannot connect, TLS failure, UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED */
+    BLC_EXIT_REJECTED = 4,   /* INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE, ALREADY_EXISTS, ABORTED */
+    BLC_EXIT_NOT_FOUND = 5,  /* NOT_FOUND */
+    BLC_EXIT_DENIED = 6,     /* PERMISSION_DENIED, UNAUTHENTICATED */
+    BLC_EXIT_EXHAUSTED = 7,  /* RESOURCE_EXHAUSTED */
+    BLC_EXIT_PENDING = 10,   /* reserved: changes pending */
+};
+
+int blc_exit_code(int status_code);
+
+#endif

@@ -1,0 +1,319 @@
+-- Tenancy foundations: the schemas, the transaction's tenant, the helpers
+-- every api function shares (errors, validation, formatting), tenants,
+-- principals, the organization version and the audit trail.
+--
+-- Layout. Tables and internal helpers live in schema `branchline`. The
+-- daemon calls nothing but `api.<operation>(subject, request fields...)`, one
+-- function per protocol operation (005 and later). api functions run as the
+-- caller (SECURITY INVOKER), so row-level security binds them:
+-- branchline.auth() (004) resolves the certificate subject and sets the
+-- transaction-local tenant that every policy reads. A connection that never
+-- went through auth() sees no tenant rows at all.
+
+CREATE SCHEMA branchline;
+CREATE SCHEMA api;
+GRANT USAGE ON SCHEMA branchline, api TO branchline_app;
+
+-- ---- the transaction's tenant ----------------------------------------------
+
+-- The tenant of the current transaction, or NULL. The setting reads as ''
+-- (not NULL) once a transaction that set it has ended, hence nullif.
+CREATE FUNCTION branchline.current_tenant() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT nullif(current_setting('branchline.tenant', true), '')::bigint $$;
+
+-- Operators act on the platform: they may see and create tenants.
+CREATE FUNCTION branchline.acting_as_operator() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT coalesce(current_setting('branchline.role', true) = 'operator', false) $$;
+
+-- Every table holding tenant data goes through this: its rows are visible
+-- and writable only inside the transaction's tenant, for every role except
+-- superusers and BYPASSRLS roles (FORCE binds the table owner too).
+CREATE PROCEDURE branchline.isolate(p_table regclass)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', p_table);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s'
+                   ' USING (tenant_id = branchline.current_tenant())'
+                   ' WITH CHECK (tenant_id = branchline.current_tenant())', p_table);
+END
+$$;
+
+-- ---- errors ------------------------------------------------------------------
+
+-- Raises the error the daemon turns into a protocol Status: SQLSTATE 'BL'
+-- followed by the three-digit gRPC code, COLUMN = the request field the error
+-- is about. Messages are for humans; they never carry personal data.
+CREATE FUNCTION branchline.fail(p_status text, p_field text, p_message text,
+                                VARIADIC p_args text[] DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    code int := CASE p_status
+        WHEN 'INVALID_ARGUMENT' THEN 3
+        WHEN 'NOT_FOUND' THEN 5
+        WHEN 'ALREADY_EXISTS' THEN 6
+        WHEN 'PERMISSION_DENIED' THEN 7
+        WHEN 'FAILED_PRECONDITION' THEN 9
+        WHEN 'UNAUTHENTICATED' THEN 16
+    END;
+BEGIN
+    IF code IS NULL THEN
+        RAISE EXCEPTION 'branchline.fail: unknown status %', p_status;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'BL' || lpad(code::text, 3, '0'),
+                          MESSAGE = format(p_message, VARIADIC p_args),
+                          COLUMN = coalesce(p_field, '');
+END
+$$;
+
+-- ---- validation: each returns the checked value, errors name the field -----
+
+CREATE FUNCTION branchline.required(p_value text, p_field text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        PERFORM branchline.fail('INVALID_ARGUMENT', p_field, '%s is required', p_field);
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+-- Codes of tenants, units and projects: lower-case slugs, so that paths of
+-- codes need no quoting anywhere.
+CREATE FUNCTION branchline.check_slug(p_value text, p_field text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF branchline.required(p_value, p_field) !~ '^[a-z0-9][a-z0-9_-]{0,62}$' THEN
+        PERFORM branchline.fail('INVALID_ARGUMENT', p_field,
+            '%s must be a lower-case slug: 1 to 63 of a-z, 0-9, "_", "-", starting with a letter or digit',
+            p_field);
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+-- Display names and free text: any UTF-8 (Chinese included), trimmed,
+-- non-empty, no control characters.
+CREATE FUNCTION branchline.check_text(p_value text, p_field text, p_max int DEFAULT 200)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := btrim(branchline.required(p_value, p_field));
+BEGIN
+    IF v = '' OR char_length(v) > p_max OR v ~ '[[:cntrl:]]' THEN
+        PERFORM branchline.fail('INVALID_ARGUMENT', p_field,
+            '%s must be 1 to %s characters without control characters', p_field, p_max::text);
+    END IF;
+    RETURN v;
+END
+$$;
+
+CREATE FUNCTION branchline.check_choice(p_value text, p_field text, p_allowed text[])
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF NOT branchline.required(p_value, p_field) = ANY (p_allowed) THEN
+        PERFORM branchline.fail('INVALID_ARGUMENT', p_field, '%s must be one of %s',
+                                p_field, array_to_string(p_allowed, ', '));
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+-- Dates are exactly YYYY-MM-DD and must exist (no 2026-02-30).
+CREATE FUNCTION branchline.parse_date(p_value text, p_field text) RETURNS date
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_value ~ '^\d{4}-\d{2}-\d{2}$' THEN
+        BEGIN
+            RETURN p_value::date;
+        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+            NULL;
+        END;
+    END IF;
+    PERFORM branchline.fail('INVALID_ARGUMENT', p_field, '%s must be a date YYYY-MM-DD', p_field);
+END
+$$;
+
+-- An instant: a date (midnight in the tenant's time zone) or an ISO-8601 time
+-- with an explicit zone ("2026-11-22T07:40:00Z").
+CREATE FUNCTION branchline.parse_instant(p_value text, p_field text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_value ~ '^\d{4}-\d{2}-\d{2}$' THEN
+        RETURN branchline.parse_date(p_value, p_field)::timestamp AT TIME ZONE branchline.tenant_timezone();
+    END IF;
+    IF p_value ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$' THEN
+        BEGIN
+            RETURN p_value::timestamptz;
+        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+            NULL;
+        END;
+    END IF;
+    PERFORM branchline.fail('INVALID_ARGUMENT', p_field,
+        '%s must be a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM:SSZ', p_field);
+END
+$$;
+
+-- ---- formatting for the wire --------------------------------------------------
+
+CREATE FUNCTION branchline.iso(p timestamptz) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
+
+CREATE FUNCTION branchline.ymd(p date) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT to_char(p, 'YYYY-MM-DD') $$;
+
+-- ---- tenants ---------------------------------------------------------------------
+
+CREATE TABLE branchline.tenants (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    code text NOT NULL UNIQUE,
+    name text NOT NULL,
+    timezone text NOT NULL,             -- IANA name, for daily and weekly periods
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+-- A tenant sees its own row; only operators see every tenant and create them.
+ALTER TABLE branchline.tenants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON branchline.tenants
+    USING (id = branchline.current_tenant() OR branchline.acting_as_operator())
+    WITH CHECK (branchline.acting_as_operator());
+GRANT SELECT, INSERT ON branchline.tenants TO branchline_app;
+
+CREATE FUNCTION branchline.tenant_timezone() RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT coalesce((SELECT timezone FROM branchline.tenants WHERE id = branchline.current_tenant()), 'UTC') $$;
+
+-- "Today" is the tenant's calendar day, not the server's.
+CREATE FUNCTION branchline.tenant_today() RETURNS date
+LANGUAGE sql STABLE
+AS $$ SELECT (now() AT TIME ZONE branchline.tenant_timezone())::date $$;
+
+-- ---- principals ----------------------------------------------------------------
+
+-- An identity allowed to call the daemon, bound to a certificate subject.
+-- Operators belong to no tenant, so tenant_id is NULL for them and the
+-- primary key cannot start with it; subjects are unique platform-wide because
+-- a certificate must map to exactly one principal.
+CREATE TABLE branchline.principals (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id bigint REFERENCES branchline.tenants,
+    subject text NOT NULL UNIQUE,
+    role text NOT NULL CHECK (role IN ('operator', 'admin', 'unit_admin', 'branch', 'viewer')),
+    scope_unit_id bigint,               -- foreign key to units: 003
+    enabled boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK ((role = 'operator') = (tenant_id IS NULL)),
+    CHECK ((role IN ('unit_admin', 'branch', 'viewer')) = (scope_unit_id IS NOT NULL))
+);
+CREATE INDEX principals_tenant ON branchline.principals (tenant_id, subject);
+CALL branchline.isolate('branchline.principals');
+-- The subject lookup has to run before any tenant is known: it is a
+-- SECURITY DEFINER function, i.e. runs as the owner, and FORCE would hide
+-- every row from the owner too without this policy. It names the migration
+-- role (the owner), so branchline_app gains nothing from it.
+DO $$
+BEGIN
+    EXECUTE format('CREATE POLICY owner_lookup ON branchline.principals TO %I USING (true) WITH CHECK (true)',
+                   current_user);
+END
+$$;
+GRANT SELECT, INSERT, UPDATE ON branchline.principals TO branchline_app;
+
+CREATE FUNCTION branchline.principal_by_subject(p_subject text)
+RETURNS TABLE (id bigint, tenant_id bigint, role text, scope_unit_id bigint, enabled boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT id, tenant_id, role, scope_unit_id, enabled
+      FROM branchline.principals WHERE subject = p_subject
+$$;
+REVOKE ALL ON FUNCTION branchline.principal_by_subject(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION branchline.principal_by_subject(text) TO branchline_app;
+
+-- ---- organization version --------------------------------------------------------
+
+-- One row per tenant, bumped by every organization change (begin_change).
+CREATE TABLE branchline.org_state (
+    tenant_id bigint PRIMARY KEY REFERENCES branchline.tenants,
+    version bigint NOT NULL DEFAULT 0
+);
+CALL branchline.isolate('branchline.org_state');
+GRANT SELECT, INSERT, UPDATE ON branchline.org_state TO branchline_app;
+
+-- Every organization change starts here, before it reads what it changes.
+-- The UPDATE's row lock, held until commit, serializes the changes of one
+-- tenant: two clients moving units at once cannot interleave and corrupt the
+-- tree, and each change sees the committed result of the one before (every
+-- statement of a plpgsql function takes a fresh snapshot). The new version
+-- lets reorg_apply refuse a plan made against an older organization.
+CREATE FUNCTION branchline.begin_change() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v bigint;
+BEGIN
+    UPDATE branchline.org_state SET version = version + 1
+     WHERE tenant_id = branchline.current_tenant()
+    RETURNING version INTO v;
+    IF v IS NULL THEN
+        PERFORM branchline.fail('FAILED_PRECONDITION', NULL, 'this principal acts in no tenant');
+    END IF;
+    PERFORM set_config('branchline.version', v::text, true);
+    RETURN v;
+END
+$$;
+
+CREATE FUNCTION branchline.org_version() RETURNS bigint
+LANGUAGE sql STABLE
+AS $$ SELECT version FROM branchline.org_state WHERE tenant_id = branchline.current_tenant() $$;
+
+-- ---- audit -------------------------------------------------------------------------
+
+-- Append-only: branchline_app may only SELECT and INSERT, and the trigger
+-- below refuses changes even from roles that hold more privileges.
+CREATE TABLE branchline.audit (
+    tenant_id bigint NOT NULL REFERENCES branchline.tenants,
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    at timestamptz NOT NULL DEFAULT now(),
+    principal_id bigint REFERENCES branchline.principals,
+    principal text NOT NULL,            -- the subject, as it was at the time
+    operation text NOT NULL,            -- the api operation, e.g. unit_move
+    target text NOT NULL,               -- a unit path, or kind:key for other objects
+    version bigint,                     -- organization version the change produced
+    before jsonb,
+    after jsonb,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX audit_target ON branchline.audit (tenant_id, target, id);
+CREATE INDEX audit_at ON branchline.audit (tenant_id, at);
+CALL branchline.isolate('branchline.audit');
+GRANT SELECT, INSERT ON branchline.audit TO branchline_app;
+
+CREATE FUNCTION branchline.refuse_audit_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit rows cannot be changed' USING ERRCODE = 'BL007';
+END
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON branchline.audit
+    FOR EACH STATEMENT EXECUTE FUNCTION branchline.refuse_audit_change();
+
+-- One audit row for the change in progress; auth() and begin_change() have
+-- put the principal, operation and version into the transaction's settings.
+CREATE FUNCTION branchline.audit(p_target text, p_before jsonb, p_after jsonb)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO branchline.audit (tenant_id, principal_id, principal, operation, target,
+                                  version, before, after)
+    VALUES (branchline.current_tenant(),
+            nullif(current_setting('branchline.principal', true), '')::bigint,
+            current_setting('branchline.subject', true),
+            current_setting('branchline.operation', true),
+            p_target,
+            nullif(current_setting('branchline.version', true), '')::bigint,
+            p_before, p_after)
+$$;
