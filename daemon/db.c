@@ -19,13 +19,14 @@ typedef struct db_query {
     struct db_query *next;
 } db_query_t;
 
-typedef enum { DBC_DOWN, DBC_CONNECTING, DBC_PREPARING, DBC_IDLE, DBC_BUSY } dbc_state_t;
+typedef enum { DBC_DOWN, DBC_CONNECTING, DBC_PREPARING, DBC_IDLE, DBC_BUSY, DBC_LISTENING } dbc_state_t;
 
-static const char *const dbc_state_names[] = {"down", "connecting", "preparing", "idle", "busy"};
+static const char *const dbc_state_names[] = {"down", "connecting", "preparing", "idle", "busy", "listening"};
 
 typedef struct db_conn {
     db_pool_t *pool;
     int index;
+    bool listener;              /* LISTENs only; runs no queries */
     dbc_state_t state;
     PGconn *pg;
     struct event *io;
@@ -40,7 +41,10 @@ struct db_pool {
     struct event_base *base;
     char *conninfo;
     db_conn_t *conns;
-    int size;
+    int size;                   /* query connections; conns[size] is the listener */
+    char *channel;
+    db_notify_fn notify;
+    void *notify_arg;
     db_query_t *head, *tail;
     int queued, queue_max;
     unsigned worker;
@@ -81,7 +85,7 @@ int db_pool_up(const db_pool_t *pool)
 {
     int up = 0;
     for (int i = 0; i < pool->size; i++)
-        up += pool->conns[i].state >= DBC_PREPARING;
+        up += pool->conns[i].state >= DBC_PREPARING && pool->conns[i].state <= DBC_BUSY;
     return up;
 }
 
@@ -167,6 +171,16 @@ static void dbc_complete(db_conn_t *c)
     c->last = NULL;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (c->state == DBC_PREPARING && c->listener) {
+        PQclear(res);
+        if (!ok) {
+            dbc_lost(c, "LISTEN failed");
+            return;
+        }
+        c->backoff_ms = BACKOFF_MIN_MS;
+        dbc_set_state(c, DBC_LISTENING, "ready");
+        return;
+    }
     if (c->state == DBC_PREPARING) {
         if (!ok) {
             char why[512];
@@ -211,6 +225,8 @@ static void dbc_readable(evutil_socket_t fd, short what, void *arg)
         dbc_lost(c, PQerrorMessage(c->pg));
         return;
     }
+    for (PGnotify *n; c->listener && c->pg && (n = PQnotifies(c->pg)) != NULL; PQfreemem(n))
+        c->pool->notify(c->pool->notify_arg, n->extra);
     while (c->pg && (c->state == DBC_PREPARING || c->state == DBC_BUSY) && !PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
         if (!res) {
@@ -252,8 +268,16 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
     dbc_set_state(c, DBC_PREPARING, NULL);
     c->prepare_next = 0;
     dbc_watch(c, EV_READ | EV_PERSIST, dbc_readable);
-    if (c->io)
-        dbc_send_prepare(c);
+    if (!c->io)
+        return;
+    if (c->listener) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "LISTEN %s", c->pool->channel);
+        if (!PQsendQuery(c->pg, sql))
+            dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    dbc_send_prepare(c);
 }
 
 static void notice_quiet(void *arg, const char *message)
@@ -342,10 +366,10 @@ db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
     pool->queue_max = queue_max;
     pool->worker = worker_index;
     pool->conninfo = strdup(conninfo);
-    pool->conns = calloc((size_t)size, sizeof *pool->conns);
+    pool->conns = calloc((size_t)size + 1, sizeof *pool->conns);
     if (!pool->conninfo || !pool->conns)
         goto fail;
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i <= size; i++) {
         db_conn_t *c = &pool->conns[i];
         c->pool = pool;
         c->index = i;
@@ -363,8 +387,19 @@ fail:
 
 void db_pool_start(db_pool_t *pool)
 {
-    for (int i = 0; i < pool->size; i++)
+    for (int i = 0; i < pool->size + (pool->channel != NULL); i++)
         dbc_connect(&pool->conns[i]);
+}
+
+int db_pool_listen(db_pool_t *pool, const char *channel, db_notify_fn fn, void *arg)
+{
+    pool->channel = strdup(channel);
+    if (!pool->channel)
+        return -1;
+    pool->notify = fn;
+    pool->notify_arg = arg;
+    pool->conns[pool->size].listener = true;
+    return 0;
 }
 
 void db_pool_free(db_pool_t *pool)
@@ -372,7 +407,7 @@ void db_pool_free(db_pool_t *pool)
     if (!pool)
         return;
     fail_queue(pool, "server shutting down");
-    for (int i = 0; pool->conns && i < pool->size; i++) {
+    for (int i = 0; pool->conns && i <= pool->size; i++) {
         db_conn_t *c = &pool->conns[i];
         if (c->current)
             query_fail(c->current, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "server shutting down");
@@ -384,6 +419,7 @@ void db_pool_free(db_pool_t *pool)
         PQfinish(c->pg);
     }
     free(pool->conns);
+    free(pool->channel);
     free(pool->conninfo);
     free(pool);
 }

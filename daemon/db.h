@@ -31,6 +31,15 @@ db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
                        int queue_max, unsigned worker_index);
 void db_pool_free(db_pool_t *pool);
 
+/* Called with each NOTIFY payload on the pool's listening connection. */
+typedef void (*db_notify_fn)(void *arg, const char *payload);
+
+/* Adds one more connection that only LISTENs on `channel` (before start).
+ * Notifications sent while it reconnects are lost: listeners treat them as
+ * hints, never as the record. */
+int db_pool_listen(db_pool_t *pool, const char *channel, db_notify_fn fn, void *arg)
+    __attribute__((warn_unused_result));
+
 /* Starts connecting every connection. */
 void db_pool_start(db_pool_t *pool);
 

@@ -8,52 +8,73 @@
 #define PRINCIPAL (ROLE_OPERATOR | ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
 #define ANY_ROLE (ROLE_NONE_NEEDED | PRINCIPAL)
 #define READERS (ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
+#define EDITORS (ROLE_ADMIN | ROLE_UNIT_ADMIN)
+#define WORKERS (ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH)
+
+/* An operation served by the SQL function api.<name>. */
+#define SQL_OP(op, name, roles, writes) \
+    {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, roles, writes, true, -1}
 
 static dispatch_entry_t table[] = {
-    {BRANCHLINE__V1__REQUEST__OP_CANCEL, "cancel", handle_cancel, ANY_ROLE, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PING, "ping", handle_ping, ANY_ROLE, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SERVER_INFO, "server_info", handle_server_info, ANY_ROLE, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_TENANT_CREATE, "tenant_create", handle_sql_call, ROLE_OPERATOR, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_TENANT_LIST, "tenant_list", handle_sql_call, ROLE_OPERATOR, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PRINCIPAL_ADD, "principal_add", handle_sql_call, ROLE_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PRINCIPAL_LIST, "principal_list", handle_sql_call, ROLE_ADMIN, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PRINCIPAL_SET_ENABLED, "principal_set_enabled", handle_sql_call, ROLE_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_WHOAMI, "whoami", handle_sql_call, PRINCIPAL, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_ADD, "unit_add", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_RENAME, "unit_rename", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_MOVE, "unit_move", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_SET_STATUS, "unit_set_status", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_DELETE, "unit_delete", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_SHOW, "unit_show", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_UNIT_LIST, "unit_list", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_DEPT_ADD, "dept_add", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_DEPT_REMOVE, "dept_remove", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_DEPT_LIST, "dept_list", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SERVING, "serving", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SHAPE, "shape", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SUPPORT_ASSIGN, "support_assign", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SUPPORT_END, "support_end", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SUPPORT_LIST, "support_list", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_POSITION_SET, "position_set", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_STAFF_ADD, "staff_add", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_STAFF_MOVE, "staff_move", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_STAFF_LEAVE, "staff_leave", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_STAFF_LIST, "staff_list", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_STAFFING_CHECK, "staffing_check", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PROJECT_ADD, "project_add", handle_sql_call, ROLE_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PROJECT_LIST, "project_list", handle_sql_call, READERS, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PROJECT_ASSIGN, "project_assign", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PROJECT_UNASSIGN, "project_unassign", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_REORG_PLAN, "reorg_plan", handle_sql_call, ROLE_ADMIN, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_REORG_APPLY, "reorg_apply", handle_sql_call, ROLE_ADMIN, true, -1},
-    {BRANCHLINE__V1__REQUEST__OP_AUDIT_LIST, "audit_list", handle_sql_call, ROLE_ADMIN|ROLE_UNIT_ADMIN, false, -1},
-
+    {BRANCHLINE__V1__REQUEST__OP_CANCEL, "cancel", handle_cancel, ANY_ROLE, false, false, -1},
+    {BRANCHLINE__V1__REQUEST__OP_PING, "ping", handle_ping, ANY_ROLE, false, false, -1},
+    {BRANCHLINE__V1__REQUEST__OP_SERVER_INFO, "server_info", handle_server_info, ANY_ROLE, false, false, -1},
+    {BRANCHLINE__V1__REQUEST__OP_LEAD_WATCH, "lead_watch", handle_lead_watch, READERS, false, true, -1},
+    SQL_OP(TENANT_CREATE, "tenant_create", ROLE_OPERATOR, true),
+    SQL_OP(TENANT_LIST, "tenant_list", ROLE_OPERATOR, false),
+    SQL_OP(PRINCIPAL_ADD, "principal_add", ROLE_ADMIN, true),
+    SQL_OP(PRINCIPAL_LIST, "principal_list", ROLE_ADMIN, false),
+    SQL_OP(PRINCIPAL_SET_ENABLED, "principal_set_enabled", ROLE_ADMIN, true),
+    SQL_OP(WHOAMI, "whoami", PRINCIPAL, false),
+    SQL_OP(UNIT_ADD, "unit_add", EDITORS, true),
+    SQL_OP(UNIT_RENAME, "unit_rename", EDITORS, true),
+    SQL_OP(UNIT_MOVE, "unit_move", EDITORS, true),
+    SQL_OP(UNIT_SET_STATUS, "unit_set_status", EDITORS, true),
+    SQL_OP(UNIT_DELETE, "unit_delete", EDITORS, true),
+    SQL_OP(UNIT_SHOW, "unit_show", READERS, false),
+    SQL_OP(UNIT_LIST, "unit_list", READERS, false),
+    SQL_OP(DEPT_ADD, "dept_add", EDITORS, true),
+    SQL_OP(DEPT_REMOVE, "dept_remove", EDITORS, true),
+    SQL_OP(DEPT_LIST, "dept_list", READERS, false),
+    SQL_OP(SERVING, "serving", READERS, false),
+    SQL_OP(SHAPE, "shape", READERS, false),
+    SQL_OP(SUPPORT_ASSIGN, "support_assign", EDITORS, true),
+    SQL_OP(SUPPORT_END, "support_end", EDITORS, true),
+    SQL_OP(SUPPORT_LIST, "support_list", READERS, false),
+    SQL_OP(POSITION_SET, "position_set", EDITORS, true),
+    SQL_OP(STAFF_ADD, "staff_add", EDITORS, true),
+    SQL_OP(STAFF_MOVE, "staff_move", EDITORS, true),
+    SQL_OP(STAFF_LEAVE, "staff_leave", EDITORS, true),
+    SQL_OP(STAFF_LIST, "staff_list", READERS, false),
+    SQL_OP(STAFFING_CHECK, "staffing_check", READERS, false),
+    SQL_OP(PROJECT_ADD, "project_add", ROLE_ADMIN, true),
+    SQL_OP(PROJECT_LIST, "project_list", READERS, false),
+    SQL_OP(PROJECT_ASSIGN, "project_assign", EDITORS, true),
+    SQL_OP(PROJECT_UNASSIGN, "project_unassign", EDITORS, true),
+    SQL_OP(REORG_PLAN, "reorg_plan", ROLE_ADMIN, false),
+    SQL_OP(REORG_APPLY, "reorg_apply", ROLE_ADMIN, true),
+    SQL_OP(AUDIT_LIST, "audit_list", EDITORS, false),
+    SQL_OP(LEAD_ADD, "lead_add", EDITORS, true),
+    SQL_OP(LEAD_IMPORT, "lead_import", EDITORS, true),
+    SQL_OP(LEAD_LIST, "lead_list", READERS, false),
+    SQL_OP(LEAD_SHOW, "lead_show", READERS, false),
+    SQL_OP(LEAD_CONTACT, "lead_contact", WORKERS, true),
+    SQL_OP(LEAD_WIN, "lead_win", WORKERS, true),
+    SQL_OP(LEAD_LOSE, "lead_lose", WORKERS, true),
+    SQL_OP(LEAD_REASSIGN, "lead_reassign", EDITORS, true),
+    SQL_OP(LEAD_HISTORY, "lead_history", READERS, false),
+    SQL_OP(LEAD_EXPLAIN, "lead_explain", READERS, false),
+    SQL_OP(LEAD_STATS, "lead_stats", READERS, false),
+    SQL_OP(LEAD_PURGE, "lead_purge", ROLE_ADMIN, true),
+    SQL_OP(POLICY_SET, "policy_set", EDITORS, true),
+    SQL_OP(POLICY_SHOW, "policy_show", READERS, false),
+    SQL_OP(CAP_SET, "cap_set", EDITORS, true),
 };
 
 int dispatch_init(void)
 {
     for (unsigned i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (table[i].handler != handle_sql_call)
+        if (!table[i].sql)
             continue;
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
             &branchline__v1__request__descriptor, (unsigned)table[i].op);

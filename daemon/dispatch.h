@@ -28,7 +28,8 @@ struct dispatch_entry {
     handler_fn handler;
     unsigned roles;   /* who may call it; SQL functions enforce scope as well */
     bool writes;
-    stmt_id_t stmt;   /* for handle_sql_call: filled by dispatch_init */
+    bool sql;         /* served by api.<name>; its statement is prepared */
+    stmt_id_t stmt;   /* filled by dispatch_init when sql */
 };
 
 /* Registers the statements of SQL-backed operations; before workers start. */

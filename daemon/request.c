@@ -8,6 +8,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "watch.h"
 
 struct arena_block {
     arena_block_t *next;
@@ -106,10 +107,23 @@ static void request_send(request_t *r)
         free(buf);
 }
 
+void request_send_partial(request_t *r)
+{
+    if (r->conn) {
+        r->resp.more = 1;
+        request_send(r);
+        r->resp.more = 0;
+    }
+    r->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT__NOT_SET;
+}
+
 void request_detach(request_t *r)
 {
     r->conn = NULL;
     r->prev = r->next = NULL;
+    /* A stream has nobody left to talk to: end it now. */
+    if (r->stream)
+        watch_end(r, BRANCHLINE__V1__STATUS__CODE__CANCELLED, "client went away");
 }
 
 void request_finish(request_t *r)

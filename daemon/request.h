@@ -29,6 +29,7 @@ typedef struct request {
     Branchline__V1__Status status;
     arena_block_t *arena;
     struct event *timer;               /* a handler's own timer, freed with the request */
+    void *stream;                      /* a server stream's state (watch.c), or NULL */
     struct request *prev, *next;       /* conn->requests */
 } request_t;
 
@@ -41,6 +42,10 @@ char *request_strdup(request_t *r, const char *s);
 /* Sets the error status; message is printf-style. Returns the request. */
 request_t *request_error(request_t *r, status_code_t code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Server streams: sends the response built so far with more = true and
+ * clears its result for the next one; the request stays in flight. */
+void request_send_partial(request_t *r);
 
 /* Answers (unless detached), logs, frees. */
 void request_finish(request_t *r);

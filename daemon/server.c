@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "db.h"
 #include "log.h"
+#include "watch.h"
 
 #define DRAIN_TICK_MS 20
 #define LISTEN_BACKLOG 4096
@@ -73,6 +74,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     if (w->draining)
         return;
     w->draining = true;
+    watch_end_all(w, "server is shutting down");
     if (w->listener) {
         evconnlistener_free(w->listener);
         w->listener = NULL;
@@ -81,6 +83,11 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     struct timeval tv = {0, DRAIN_TICK_MS * 1000};
     event_add(w->drain_timer, &tv);
     drain_tick(-1, 0, w);
+}
+
+static void on_notify(void *arg, const char *payload)
+{
+    watch_notify(arg, payload);
 }
 
 static int listen_sockaddr(const config_t *cfg, int port, struct sockaddr_storage *ss, int *sslen)
@@ -147,7 +154,8 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
     w->stop_event = event_new(w->base, -1, 0, stop_cb, w);
     w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
     w->db = db_pool_new(w->base, cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max, index);
-    if (!w->stop_event || !w->drain_timer || !w->db) {
+    if (!w->stop_event || !w->drain_timer || !w->db ||
+        db_pool_listen(w->db, WATCH_CHANNEL, on_notify, w) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

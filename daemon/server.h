@@ -33,6 +33,7 @@ typedef struct worker {
     db_pool_t *db;
     conn_t *conns;              /* every open connection of this worker */
     unsigned inflight;          /* requests not yet answered */
+    void *watches;              /* lead_watch streams (watch.c) */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;

@@ -7,5 +7,6 @@
 void handle_ping(request_t *req);
 void handle_server_info(request_t *req);
 void handle_cancel(request_t *req);
+void handle_lead_watch(request_t *req);
 
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "watch.h"
 
 #define PING_PAYLOAD_MAX 1024
 #define PING_DELAY_MAX_MS 10000
@@ -66,7 +67,7 @@ void handle_ping(request_t *req)
 
 void handle_cancel(request_t *req)
 {
-    /* No server streams exist yet, so there is nothing to cancel. */
+    bool found = watch_cancel(req, req->msg->cancel->target_id);
     Branchline__V1__CancelResult *out = request_alloc(req, sizeof *out);
     if (!out) {
         request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "",
@@ -74,7 +75,7 @@ void handle_cancel(request_t *req)
         return;
     }
     branchline__v1__cancel_result__init(out);
-    out->found = 0;
+    out->found = found;
     req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_CANCEL;
     req->resp.cancel = out;
     request_finish(req);

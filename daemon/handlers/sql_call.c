@@ -259,6 +259,11 @@ static void sql_call_done(void *arg, const db_result_t *res)
 
 void handle_sql_call(request_t *req)
 {
+    sql_call_run(req, sql_call_done);
+}
+
+void sql_call_run(request_t *req, db_callback_t done)
+{
     const ProtobufCFieldDescriptor *opf;
     const ProtobufCMessage *m = op_message(req, &opf);
     const ProtobufCMessageDescriptor *d = opf->descriptor;
@@ -281,5 +286,5 @@ void handle_sql_call(request_t *req)
             return;
         }
     }
-    db_submit(req->worker->db, req->entry->stmt, (int)d->n_fields + 1, values, sql_call_done, req);
+    db_submit(req->worker->db, req->entry->stmt, (int)d->n_fields + 1, values, done, req);
 }

@@ -13,6 +13,7 @@
 #ifndef BRANCHD_SQL_CALL_H
 #define BRANCHD_SQL_CALL_H
 
+#include "db.h"
 #include "db_statements.h"
 #include "request.h"
 
@@ -20,5 +21,9 @@
 stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field);
 
 void handle_sql_call(request_t *req);
+
+/* Runs the operation's SQL function, handing the rows to `done` instead of
+ * the generic result mapping (for handlers that do more with them). */
+void sql_call_run(request_t *req, db_callback_t done);
 
 #endif
