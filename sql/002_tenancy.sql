@@ -22,7 +22,10 @@ CREATE FUNCTION branchline.current_tenant() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT nullif(current_setting('branchline.tenant', true), '')::bigint $$;
 
--- Operators act on the platform: they may see and create tenants.
+-- Operators act on the platform: they may see and create tenants. Like the
+-- tenant, this comes from a setting that only auth() writes; the daemon's
+-- role could write either by hand, so the database protects against a query
+-- that forgets them, not against a daemon that lies.
 CREATE FUNCTION branchline.acting_as_operator() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT coalesce(current_setting('branchline.role', true) = 'operator', false) $$;
@@ -227,10 +230,11 @@ $$;
 GRANT SELECT, INSERT, UPDATE ON branchline.principals TO branchline_app;
 
 CREATE FUNCTION branchline.principal_by_subject(p_subject text)
-RETURNS TABLE (id bigint, tenant_id bigint, role text, scope_unit_id bigint, enabled boolean)
+RETURNS TABLE (id bigint, tenant_id bigint, role text, scope_unit_id bigint, enabled boolean,
+               created_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT id, tenant_id, role, scope_unit_id, enabled
+    SELECT id, tenant_id, role, scope_unit_id, enabled, created_at
       FROM branchline.principals WHERE subject = p_subject
 $$;
 REVOKE ALL ON FUNCTION branchline.principal_by_subject(text) FROM PUBLIC;
@@ -283,7 +287,9 @@ CREATE TABLE branchline.audit (
     principal_id bigint REFERENCES branchline.principals,
     principal text NOT NULL,            -- the subject, as it was at the time
     operation text NOT NULL,            -- the api operation, e.g. unit_move
-    target text NOT NULL,               -- a unit path, or kind:key for other objects
+    -- A unit path ("east/shanghai", "/" for the group) or kind:key for other
+    -- objects ("staff:42"); "C" so that a path's subtree is a key range.
+    target text COLLATE "C" NOT NULL,
     version bigint,                     -- organization version the change produced
     before jsonb,
     after jsonb,

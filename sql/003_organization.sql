@@ -25,10 +25,12 @@ AS $$ SELECT '{active,on_leave,left}'::text[] $$;
 -- Text comparison is leakproof, so the hierarchy is materialized as:
 --   path       codes from the root, each followed by '/': '/', '/east/',
 --              '/east/shanghai/'. In the "C" collation a unit's subtree is
---              the contiguous key range [path, path with its last '/'
---              replaced by '0'), '0' being the character after '/' (codes
---              never contain either), and ORDER BY path is a depth-first
---              walk of the tree. The btree on (tenant_id, path) answers both.
+--              the contiguous key range [path, path_end), path_end being path
+--              with its last '/' replaced by '0', the character after '/'
+--              (codes contain neither), and ORDER BY path is a depth-first
+--              walk of the tree. The btree on (tenant_id, path) answers both;
+--              "u.path >= x.path AND u.path < x.path_end" is a subtree test
+--              usable as an index condition even in joins.
 --   ancestors  ids from the root down to the parent: "ancestors of X" and
 --              the serving rule (nearest department up the path) join on
 --              them by id.
@@ -43,6 +45,7 @@ CREATE TABLE branchline.units (
     status text NOT NULL DEFAULT 'active' CHECK (status = ANY (branchline.unit_statuses())),
     opened_on date NOT NULL,
     path text COLLATE "C" NOT NULL,
+    path_end text COLLATE "C" NOT NULL GENERATED ALWAYS AS (left(path, -1) || '0') STORED,
     ancestors bigint[] NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id),
@@ -170,3 +173,6 @@ CREATE TABLE branchline.branch_projects (
 CREATE INDEX branch_projects_project ON branchline.branch_projects (tenant_id, project_id);
 CALL branchline.isolate('branchline.branch_projects');
 GRANT SELECT, INSERT, UPDATE, DELETE ON branchline.branch_projects TO branchline_app;
+
+-- Identity columns draw from sequences.
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA branchline TO branchline_app;
