@@ -182,13 +182,19 @@ static void dbc_complete(db_conn_t *c)
         return;
     }
     if (c->state == DBC_PREPARING) {
-        if (!ok) {
-            char why[512];
-            snprintf(why, sizeof why, "prepare %s: %s", stmt_def((stmt_id_t)c->prepare_next)->name,
-                     res ? PQresultErrorMessage(res) : "no result");
+        if (!ok && PQstatus(c->pg) != CONNECTION_OK) {
             PQclear(res);
-            dbc_lost(c, why);
+            dbc_lost(c, PQerrorMessage(c->pg));
             return;
+        }
+        if (!ok) {
+            /* A statement the schema cannot back (a binary newer than its
+             * migrations): that one operation answers UNIMPLEMENTED, the
+             * others keep working. */
+            char why[512];
+            log_error("db_prepare_failed", "worker=%u db_conn=%d statement=%s error=%s",
+                      c->pool->worker, c->index, stmt_def(c->prepare_next)->name,
+                      log_quote(why, sizeof why, res ? PQresultErrorMessage(res) : "no result"));
         }
         PQclear(res);
         if (++c->prepare_next < stmt_count()) {
@@ -448,6 +454,7 @@ status_code_t db_map_error(const PGresult *res, const char **message, const char
         {"22", BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "invalid value"},
         {"40", BRANCHLINE__V1__STATUS__CODE__ABORTED, "transaction conflict, retry"},
         {"57014", BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "statement timed out"},
+        {"26000", BRANCHLINE__V1__STATUS__CODE__UNIMPLEMENTED, "operation not available in this database schema"},
         {"57P", BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database shutting down"},
         {"08", BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database connection failure"},
         {"42501", BRANCHLINE__V1__STATUS__CODE__PERMISSION_DENIED, "permission denied"},
