@@ -27,6 +27,8 @@ typedef struct {
     int frame_timeout_ms;
     int idle_timeout_ms;
     int shutdown_timeout_ms;
+    int sweep_interval_ms;
+    int sweep_batch;
     char *log_level;
 } config_t;
 

@@ -6,6 +6,7 @@
 static stmt_def_t fixed[STMT_FIXED_COUNT] = {
     [STMT_SCHEMA_VERSION] = {"schema_version",
                              "SELECT coalesce(max(version), 0) FROM schema_migrations", 0},
+    [STMT_SWEEP] = {"sweep", "SELECT * FROM api.sweep($1)", 1},
 };
 
 static stmt_def_t *registered;

@@ -9,6 +9,7 @@
 
 typedef enum {
     STMT_SCHEMA_VERSION,
+    STMT_SWEEP,
     STMT_FIXED_COUNT
 } stmt_fixed_t;
 

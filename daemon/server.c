@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "db.h"
 #include "log.h"
+#include "sweeper.h"
 #include "watch.h"
 
 #define DRAIN_TICK_MS 20
@@ -159,6 +160,11 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (index == 0 && cfg->sweep_interval_ms > 0 &&
+        !(w->sweeper = sweeper_new(w, cfg->sweep_interval_ms, cfg->sweep_batch))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -234,8 +240,10 @@ void server_free(server_t *srv)
         worker_t *w = &srv->workers[i];
         while (w->conns)
             conn_close(w->conns, "shutdown");
-        /* Fails whatever still waits on the database; detached requests end here. */
+        /* Fails whatever still waits on the database; detached requests end
+         * here, and so does a sweep in flight, before its sweeper goes. */
         db_pool_free(w->db);
+        sweeper_free(w->sweeper);
         if (w->listener)
             evconnlistener_free(w->listener);
         if (w->stop_event)

@@ -34,6 +34,7 @@ typedef struct worker {
     conn_t *conns;              /* every open connection of this worker */
     unsigned inflight;          /* requests not yet answered */
     void *watches;              /* lead_watch streams (watch.c) */
+    struct sweeper *sweeper;    /* on worker 0 only */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;

@@ -1,0 +1,17 @@
+/*
+ * The periodic sweep: reallocates leads whose SLA ran out and drains leads
+ * that became allocatable (a new cap period, new capacity). Every daemon
+ * runs it on its first worker; api.sweep() takes its rows with FOR UPDATE
+ * SKIP LOCKED, so daemons sharing a database never process a lead twice.
+ */
+#ifndef BRANCHD_SWEEPER_H
+#define BRANCHD_SWEEPER_H
+
+#include "server.h"
+
+typedef struct sweeper sweeper_t;
+
+sweeper_t *sweeper_new(worker_t *w, int interval_ms, int batch);
+void sweeper_free(sweeper_t *s);
+
+#endif
