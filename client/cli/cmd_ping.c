@@ -1,9 +1,10 @@
-#include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "commands.h"
 #include "session.h"
 
@@ -21,6 +22,7 @@ typedef struct {
     uint64_t first_id;  /* pings carry ids first_id, first_id + 1, ... */
     int64_t start_ns;
     double rtt_sum_ms;
+    uint32_t delay_ms;
     ping_summary_t summary;
 } ping_run_t;
 
@@ -38,25 +40,17 @@ static void put_payload(uint8_t out[8], uint64_t id)
         out[i] = (uint8_t)id;
 }
 
-static int parse_args(const cli_t *cli, const command_t *cmd, int argc, char **argv, long *count)
+static int parse_args(const cli_t *cli, const command_t *cmd, int argc, char **argv,
+                      long long *count, long long *delay_ms)
 {
-    *count = 1;
-    for (int i = 0; i < argc; i++) {
-        const char *value = NULL;
-        int m = args_flag_value(argc, argv, &i, "--count", NULL, &value);
-        if (m < 0)
-            return cli_usage_error(cli, cmd, "--count needs a number");
-        if (m == 0)
-            return cli_usage_error(cli, cmd, "unexpected argument '%s'", argv[i]);
-        char *end = NULL;
-        errno = 0;
-        *count = strtol(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end || errno || *count < 1 ||
-            *count > PING_COUNT_MAX)
-            return cli_usage_error(cli, cmd, "--count must be 1 to %ld, not '%s'",
-                                   PING_COUNT_MAX, value);
-    }
-    return 0;
+    args_t args;
+    int rc = args_parse(cli, cmd, argc, argv, &args);
+    if (rc == 0)
+        rc = args_get_integer(cli, cmd, &args, "--count", 1, PING_COUNT_MAX, 1, count);
+    /* The daemon enforces its own limit (10000) and names the field. */
+    if (rc == 0)
+        rc = args_get_integer(cli, cmd, &args, "--delay", 0, UINT32_MAX, 0, delay_ms);
+    return rc;
 }
 
 static int send_all(const cli_t *cli, session_t *s, ping_run_t *run)
@@ -72,6 +66,7 @@ static int send_all(const cli_t *cli, session_t *s, ping_run_t *run)
         put_payload(payload, req.id);
         ping.payload.data = payload;
         ping.payload.len = sizeof payload;
+        ping.delay_ms = run->delay_ms;
         req.op_case = BRANCHLINE__V1__REQUEST__OP_PING;
         req.ping = &ping;
         run->slots[i].sent_ns = now_ns();
@@ -128,9 +123,12 @@ int cmd_ping(const cli_t *cli, const command_t *cmd, int argc, char **argv)
 {
     ping_run_t run = {0};
     session_t s = {0};
-    int rc = parse_args(cli, cmd, argc, argv, &run.count);
+    long long count, delay_ms;
+    int rc = parse_args(cli, cmd, argc, argv, &count, &delay_ms);
     if (rc != 0)
         return rc;
+    run.count = (long)count;
+    run.delay_ms = (uint32_t)delay_ms;
     run.slots = calloc((size_t)run.count, sizeof *run.slots);
     if (!run.slots)
         return cli_fail(cli, CODE(RESOURCE_EXHAUSTED), "out of memory");
@@ -142,7 +140,7 @@ int cmd_ping(const cli_t *cli, const command_t *cmd, int argc, char **argv)
     rc = send_all(cli, &s, &run);
     if (rc == 0)
         rc = receive_all(cli, &s, &run);
-    if (rc == 0 && output_ping(cli->format, &run.summary) < 0)
+    if (rc == 0 && output_ping(cli->out.format, &run.summary) < 0)
         rc = cli_fail(cli, CODE(RESOURCE_EXHAUSTED), "out of memory");
     session_close(&s);
 out:

@@ -1,37 +1,46 @@
 #include "commands.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "blclient.h"
 
-const command_t COMMANDS[] = {
+static const command_t BASE_COMMANDS[] = {
     {
         .words = {"ping"},
         .run = cmd_ping,
         .summary = "Check that branchd answers and print the round-trip time",
-        .usage = "branchctl ping [--count N]",
-        .flags = "  --count N   send N pings pipelined on one connection (default 1)\n",
+        .params = {
+            FLAG("--count", "N", NULL, "send N pings pipelined on one connection (default 1)"),
+            FLAG("--delay", "MS", NULL,
+                 "ask the daemon to wait MS milliseconds before each answer (at most 10000)"),
+        },
         .example = "branchctl ping --count 10",
     },
     {
         .words = {"server", "info"},
-        .run = cmd_server_info,
+        .run = cmd_org,
+        .op = "server_info",
         .summary = "Show the daemon's version, database schema and how it sees you",
-        .usage = "branchctl server info",
         .example = "branchctl -o json server info",
     },
     {
         .words = {"help"},
         .run = cmd_help,
         .summary = "Show help for all commands or for one",
-        .usage = "branchctl help [COMMAND]",
+        .params = {ARG_OPT("COMMAND", NULL, "a command or a group of them, e.g. 'unit add'")},
         .example = "branchctl help server info",
     },
+    {{NULL}},
 };
 
-const size_t COMMAND_COUNT = sizeof COMMANDS / sizeof COMMANDS[0];
+const command_group_t COMMAND_GROUPS[] = {
+    {"Commands", BASE_COMMANDS},
+    {"Organization", ORG_COMMANDS},
+    {NULL, NULL},
+};
 
 int command_word_count(const command_t *cmd)
 {
@@ -67,10 +76,10 @@ const command_t *commands_find(int argc, char **argv, int *used)
 {
     const command_t *best = NULL;
     *used = 0;
-    for (size_t i = 0; i < COMMAND_COUNT; i++) {
-        int n = command_word_count(&COMMANDS[i]);
-        if (n <= argc && n > *used && command_has_prefix(&COMMANDS[i], n, argv)) {
-            best = &COMMANDS[i];
+    COMMANDS_FOREACH(group, cmd) {
+        int n = command_word_count(cmd);
+        if (n <= argc && n > *used && command_has_prefix(cmd, n, argv)) {
+            best = cmd;
             *used = n;
         }
     }
@@ -80,28 +89,67 @@ const command_t *commands_find(int argc, char **argv, int *used)
 int commands_prefix_len(int argc, char **argv)
 {
     int best = 0;
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        for (int n = best + 1; n <= argc && command_has_prefix(&COMMANDS[i], n, argv); n++)
+    COMMANDS_FOREACH(group, cmd)
+        for (int n = best + 1; n <= argc && command_has_prefix(cmd, n, argv); n++)
             best = n;
     return best;
 }
 
-int args_flag_value(int argc, char **argv, int *i, const char *name, const char *short_name,
-                    const char **value)
+void param_display(const param_t *p, char *buf, size_t len)
 {
-    const char *arg = argv[*i];
-    size_t len = strlen(name);
-    if (strncmp(arg, name, len) == 0 && arg[len] == '=') {
-        *value = arg + len + 1;
-        return 1;
+    snprintf(buf, len, "%s%s%s", p->name, p->meta ? " " : "", p->meta ? p->meta : "");
+}
+
+/* Appends text to buf at *used, truncating at len. */
+static void append(char *buf, size_t len, size_t *used, const char *text)
+{
+    int w = snprintf(buf + *used, len - *used, "%s", text);
+    if (w > 0)
+        *used += (size_t)w < len - *used ? (size_t)w : len - *used - 1;
+}
+
+/* "(PLANFILE | --centralize FUNCS | --decentralize FUNCS)": the ONE_OF parameters. */
+static void append_one_of(const command_t *cmd, char *buf, size_t len, size_t *used)
+{
+    char shown[64];
+    bool first = true;
+    for (int i = 0; i < COMMAND_PARAMS_MAX && cmd->params[i].name; i++) {
+        if (!(cmd->params[i].opts & PARAM_ONE_OF))
+            continue;
+        param_display(&cmd->params[i], shown, sizeof shown);
+        append(buf, len, used, first ? " (" : " | ");
+        append(buf, len, used, shown);
+        first = false;
     }
-    if (strcmp(arg, name) != 0 && !(short_name && strcmp(arg, short_name) == 0))
-        return 0;
-    /* "--server --ca x" is a forgotten value, not a server named "--ca". */
-    if (*i + 1 >= argc || argv[*i + 1][0] == '-')
-        return -1;
-    *value = argv[++*i];
-    return 1;
+    append(buf, len, used, ")");
+}
+
+void command_usage(const command_t *cmd, char *buf, size_t len)
+{
+    char shown[64];
+    size_t used = 0;
+    bool one_of_done = false;
+    buf[0] = '\0';
+    append(buf, len, &used, "branchctl");
+    for (int i = 0; i < command_word_count(cmd); i++) {
+        append(buf, len, &used, " ");
+        append(buf, len, &used, cmd->words[i]);
+    }
+    for (int i = 0; i < COMMAND_PARAMS_MAX && cmd->params[i].name; i++) {
+        const param_t *p = &cmd->params[i];
+        if (p->opts & PARAM_ONE_OF) {
+            if (!one_of_done)
+                append_one_of(cmd, buf, len, &used);
+            one_of_done = true;
+            continue;
+        }
+        bool required = p->opts & PARAM_REQUIRED;
+        param_display(p, shown, sizeof shown);
+        append(buf, len, &used, required ? " " : " [");
+        append(buf, len, &used, shown);
+        if (!required)
+            append(buf, len, &used, "]");
+    }
 }
 
 int cli_fail(const cli_t *cli, int code, const char *fmt, ...)
@@ -111,7 +159,7 @@ int cli_fail(const cli_t *cli, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    output_error(cli->format, code, msg, NULL);
+    output_error(cli->out.format, code, msg, NULL);
     return blc_exit_code(code);
 }
 
@@ -122,8 +170,11 @@ int cli_usage_error(const cli_t *cli, const command_t *cmd, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    output_error(cli->format, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, msg, NULL);
-    if (cmd)
-        output_usage_hint(cli->format, cmd->usage);
+    output_error(cli->out.format, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, msg, NULL);
+    if (cmd) {
+        char usage[512];
+        command_usage(cmd, usage, sizeof usage);
+        output_usage_hint(cli->out.format, usage);
+    }
     return BLC_EXIT_USAGE;
 }

@@ -1,5 +1,8 @@
 #include "help.h"
 
+#include <stdbool.h>
+#include <string.h>
+
 #include "blclient.h"
 
 static const char GLOBAL_FLAGS[] =
@@ -9,10 +12,20 @@ static const char GLOBAL_FLAGS[] =
     "  --cert FILE          client certificate (PEM)\n"
     "  --key FILE           client private key (PEM; default: read from --cert)\n"
     "  -o, --output FORMAT  table (default) or json\n"
+    "  --columns A,B,...    table output: only these fields, in this order\n"
+    "  --no-headers         table output: no header line\n"
     "  --timeout MS         limit for connecting, the TLS handshake and each answer\n"
     "                       (default 30000)\n"
     "  -h, --help           show help; after a command, that command's\n"
     "  --version            show the version\n";
+
+static const char OUTPUT[] =
+    "Output: a list prints as a table, one column per field, headed by the field\n"
+    "names in upper case; a single object as 'field  value' lines. Columns line up\n"
+    "by display width (Chinese characters take two), an empty value shows as '-'.\n"
+    "With -o json a list is an array of objects and a single object an object, with\n"
+    "the protocol's field names; --columns does not apply. Errors go to stderr as\n"
+    "'branchctl: CODE: message (field: name)', or as a JSON object with -o json.\n";
 
 static const char SETTINGS[] =
     "Settings: flags override the environment (BRANCHLINE_SERVER, BRANCHLINE_CA,\n"
@@ -34,40 +47,106 @@ static const char EXIT_CODES[] =
     "  7  RESOURCE_EXHAUSTED\n"
     " 10  (reserved) changes pending\n";
 
-static void put_summary(FILE *out, const command_t *cmd)
+/* Width of the widest command name, for the summary column. */
+static int name_width(void)
+{
+    char name[64];
+    int width = 0;
+    COMMANDS_FOREACH(group, cmd) {
+        commands_join(command_word_count(cmd), cmd->words, name, sizeof name);
+        if ((int)strlen(name) > width)
+            width = (int)strlen(name);
+    }
+    return width;
+}
+
+static void put_summary(FILE *out, const command_t *cmd, int width)
 {
     char name[64];
     commands_join(command_word_count(cmd), cmd->words, name, sizeof name);
-    fprintf(out, "  %-14s  %s\n", name, cmd->summary);
+    fprintf(out, "  %-*s  %s\n", width, name, cmd->summary);
 }
 
 void help_global(FILE *out)
 {
+    int width = name_width();
     fprintf(out, "branchctl %s: command-line client for the Branchline daemon\n\n"
-                 "usage: branchctl [FLAGS] COMMAND [COMMAND FLAGS]\n\nCommands:\n",
+                 "usage: branchctl [FLAGS] COMMAND [ARGUMENTS] [COMMAND FLAGS]\n",
             BRANCHLINE_VERSION);
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        put_summary(out, &COMMANDS[i]);
-    fprintf(out, "\n%s\n%s\n%s", GLOBAL_FLAGS, SETTINGS, EXIT_CODES);
+    for (const command_group_t *group = COMMAND_GROUPS; group->rows; group++) {
+        fprintf(out, "\n%s:\n", group->title);
+        for (const command_t *cmd = group->rows; cmd->words[0]; cmd++)
+            put_summary(out, cmd, width);
+    }
+    fprintf(out, "\nRun 'branchctl COMMAND --help' for a command's arguments and an example.\n"
+                 "\n%s\n%s\n%s\n%s", GLOBAL_FLAGS, OUTPUT, SETTINGS, EXIT_CODES);
+}
+
+#define HELP_WIDTH 79
+
+/* text from column indent on, wrapped at spaces before HELP_WIDTH. */
+static void put_wrapped(FILE *out, const char *text, int indent)
+{
+    int col = indent;
+    while (*text) {
+        int word = (int)strcspn(text, " ");
+        if (col > indent && col + 1 + word > HELP_WIDTH) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(text, 1, (size_t)word, out);
+        col += word;
+        text += word;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
+}
+
+/* The positionals (flags false) or the flags of cmd, under a heading; nothing if none. */
+static void put_params(FILE *out, const command_t *cmd, bool flags, const char *heading)
+{
+    char shown[64];
+    int width = 0;
+    for (int i = 0; i < COMMAND_PARAMS_MAX && cmd->params[i].name; i++) {
+        param_display(&cmd->params[i], shown, sizeof shown);
+        if (param_is_flag(&cmd->params[i]) == flags && (int)strlen(shown) > width)
+            width = (int)strlen(shown);
+    }
+    if (width == 0)
+        return;
+    fprintf(out, "\n%s:\n", heading);
+    for (int i = 0; i < COMMAND_PARAMS_MAX && cmd->params[i].name; i++) {
+        if (param_is_flag(&cmd->params[i]) != flags)
+            continue;
+        param_display(&cmd->params[i], shown, sizeof shown);
+        fprintf(out, "  %-*s  ", width, shown);
+        put_wrapped(out, cmd->params[i].help, width + 4);
+    }
 }
 
 void help_command(FILE *out, const command_t *cmd)
 {
-    fprintf(out, "usage: %s\n\n%s.\n", cmd->usage, cmd->summary);
-    if (cmd->flags)
-        fprintf(out, "\nFlags:\n%s", cmd->flags);
-    fprintf(out, "\nExample:\n  %s\n\nSee 'branchctl --help' for global flags and exit codes.\n",
+    char usage[512];
+    command_usage(cmd, usage, sizeof usage);
+    fprintf(out, "usage: %s\n\n%s.\n", usage, cmd->summary);
+    put_params(out, cmd, false, "Arguments");
+    put_params(out, cmd, true, "Flags");
+    fprintf(out, "\nExample:\n  %s\n\nSee 'branchctl --help' for global flags, output and exit codes.\n",
             cmd->example);
 }
 
 void help_group(FILE *out, int n, char **words)
 {
     char group[128];
+    int width = name_width();
     commands_join(n, (const char *const *)words, group, sizeof group);
     fprintf(out, "usage: branchctl %s SUBCOMMAND\n\nCommands:\n", group);
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        if (command_has_prefix(&COMMANDS[i], n, words))
-            put_summary(out, &COMMANDS[i]);
+    COMMANDS_FOREACH(g, cmd)
+        if (command_has_prefix(cmd, n, words))
+            put_summary(out, cmd, width);
 }
 
 int cmd_help(const cli_t *cli, const command_t *cmd, int argc, char **argv)

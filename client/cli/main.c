@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "blclient.h"
 #include "commands.h"
 #include "help.h"
@@ -18,7 +19,7 @@ typedef struct {
     bool help;
     bool version;
     const char *missing;  /* a global flag given without its value */
-} args_t;
+} cmdline_t;
 
 /* 1: argv[*i] was a global flag (stored); 0: it was not; -1: its value is missing. */
 static int take_global_flag(int argc, char **argv, int *i, settings_flags_t *flags)
@@ -34,6 +35,7 @@ static int take_global_flag(int argc, char **argv, int *i, settings_flags_t *fla
         {"--key", NULL, &flags->key},
         {"--output", "-o", &flags->output},
         {"--timeout", NULL, &flags->timeout},
+        {"--columns", NULL, &flags->columns},
     };
     for (size_t f = 0; f < sizeof table / sizeof table[0]; f++) {
         int m = args_flag_value(argc, argv, i, table[f].name, table[f].short_name, table[f].dst);
@@ -43,7 +45,7 @@ static int take_global_flag(int argc, char **argv, int *i, settings_flags_t *fla
     return 0;
 }
 
-static int parse_args(int argc, char **argv, cli_t *cli, args_t *a)
+static int parse_args(int argc, char **argv, cli_t *cli, cmdline_t *a)
 {
     a->rest = calloc((size_t)argc, sizeof *a->rest);
     if (!a->rest) {
@@ -59,13 +61,18 @@ static int parse_args(int argc, char **argv, cli_t *cli, args_t *a)
             a->version = true;
             continue;
         }
+        if (strcmp(argv[i], "--no-headers") == 0) {
+            cli->out.no_headers = true;
+            continue;
+        }
         int m = take_global_flag(argc, argv, &i, &cli->flags);
         if (m < 0 && !a->missing)
             a->missing = argv[i];
         else if (m == 0)
             a->rest[a->nrest++] = argv[i];
     }
-    if (output_format_parse(cli->flags.output, &cli->format) < 0)
+    cli->out.columns = cli->flags.columns;
+    if (output_format_parse(cli->flags.output, &cli->out.format) < 0)
         return cli_usage_error(cli, NULL, "unknown output format '%s' (use table or json)",
                                cli->flags.output);
     if (a->missing)
@@ -74,7 +81,7 @@ static int parse_args(int argc, char **argv, cli_t *cli, args_t *a)
 }
 
 /* The words name no command, but begin some ("server" or "server nope"). */
-static int group_error(const cli_t *cli, const args_t *a, int prefix)
+static int group_error(const cli_t *cli, const cmdline_t *a, int prefix)
 {
     char words[128];
     if (a->help) {
@@ -85,15 +92,15 @@ static int group_error(const cli_t *cli, const args_t *a, int prefix)
     commands_join(missing ? prefix : prefix + 1, (const char *const *)a->rest, words, sizeof words);
     int rc = cli_usage_error(cli, NULL, missing ? "'%s' needs a subcommand" : "no command '%s'",
                              words);
-    if (cli->format == OUTPUT_TABLE)
+    if (cli->out.format == OUTPUT_TABLE)
         help_group(stderr, prefix, a->rest);
     return rc;
 }
 
-static int dispatch(const cli_t *cli, const args_t *a)
+static int dispatch(const cli_t *cli, const cmdline_t *a)
 {
     if (a->version)
-        return output_version(cli->format) < 0 ? BLC_EXIT_SERVER : BLC_EXIT_OK;
+        return output_version(cli->out.format) < 0 ? BLC_EXIT_SERVER : BLC_EXIT_OK;
     if (a->nrest == 0) {
         help_global(a->help ? stdout : stderr);
         return a->help ? BLC_EXIT_OK : BLC_EXIT_USAGE;
@@ -117,7 +124,7 @@ static int dispatch(const cli_t *cli, const args_t *a)
 int main(int argc, char **argv)
 {
     cli_t cli = {0};
-    args_t args = {0};
+    cmdline_t args = {0};
     int rc = parse_args(argc, argv, &cli, &args);
     if (rc == 0)
         rc = dispatch(&cli, &args);

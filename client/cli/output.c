@@ -1,14 +1,28 @@
 #include "output.h"
 
-#include <stdbool.h>
-#include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include <jansson.h>
+#include "pbjson.h"
+#include "textwidth.h"
 
 /* Times are rounded to microseconds first, so 15 digits print them exactly. */
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+#define COLUMNS_MAX 32
+#define INDENT 2  /* columns per tree level */
+#define GAP 2     /* columns between table columns */
+
+typedef struct {
+    const char *name[COLUMNS_MAX];  /* field names, as in the descriptor */
+    size_t n;
+} columns_t;
+
+typedef struct {
+    const json_t *obj;
+    size_t level;  /* tree depth below the roots; 0 for plain lists */
+} row_t;
 
 int output_format_parse(const char *name, output_format_t *format)
 {
@@ -21,72 +35,308 @@ int output_format_parse(const char *name, output_format_t *format)
     return 0;
 }
 
-/* A JSON string for text the server sent, which need not be valid UTF-8. */
-static json_t *text(const char *s)
+/* Server text on a terminal: control characters could rewrite the screen. */
+static void put_text(FILE *out, const char *s, bool newlines)
 {
-    if (!s)
-        return json_string("");
-    json_t *v = json_string(s);
-    if (v)
-        return v;
-    char *copy = strdup(s);
-    if (!copy)
-        return NULL;
-    for (char *p = copy; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    v = json_string(copy);
-    free(copy);
-    return v;
+    uint32_t cp;
+    while (*s) {
+        size_t n = text_decode(s, &cp);
+        if (text_is_control(cp) && !(newlines && (cp == '\n' || cp == '\t')))
+            fputc('?', out);
+        else
+            fwrite(s, 1, n, out);
+        s += n;
+    }
 }
+
+/* A cell as text: strings as they are ("" as "-"), numbers and bools spelled out. */
+static const char *cell_text(const json_t *v, char *buf, size_t len)
+{
+    if (!v)
+        return "-";
+    switch (json_typeof(v)) {
+    case JSON_STRING: return json_string_length(v) ? json_string_value(v) : "-";
+    case JSON_INTEGER:
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    case JSON_REAL:
+        snprintf(buf, len, "%.3f", json_real_value(v));
+        return buf;
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    default: return "-";
+    }
+}
+
+static int dump(FILE *out, const json_t *v)
+{
+    if (json_dumpf(v, out, JSON_FLAGS) != 0)
+        return -1;
+    fputc('\n', out);
+    return 0;
+}
+
+/* ---- columns ---------------------------------------------------------------- */
+
+static const char *field_named(const ProtobufCMessageDescriptor *d, const char *name, size_t len)
+{
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (strlen(d->fields[i].name) == len && strncasecmp(d->fields[i].name, name, len) == 0)
+            return d->fields[i].name;
+    return NULL;
+}
+
+static void unknown_column(const ProtobufCMessageDescriptor *d, const char *name, size_t len,
+                           char *err, size_t errlen)
+{
+    int used = snprintf(err, errlen, "unknown column '%.*s' (columns: ", (int)len, name);
+    for (unsigned i = 0; used > 0 && (size_t)used < errlen && i < d->n_fields; i++)
+        used += snprintf(err + used, errlen - (size_t)used, "%s%s", i ? ", " : "",
+                         d->fields[i].name);
+    if (used > 0 && (size_t)used < errlen)
+        snprintf(err + used, errlen - (size_t)used, ")");
+}
+
+/* --columns (spec) checked against d, else the defaults (NULL-terminated), else every field of d. */
+static int columns_pick(const char *spec, const ProtobufCMessageDescriptor *d,
+                        const char *const *defaults, columns_t *c, char *err, size_t errlen)
+{
+    c->n = 0;
+    if (!spec) {
+        for (; defaults && *defaults && c->n < COLUMNS_MAX; defaults++)
+            c->name[c->n++] = *defaults;
+        for (unsigned i = 0; !defaults && i < d->n_fields && c->n < COLUMNS_MAX; i++)
+            c->name[c->n++] = d->fields[i].name;
+        return 0;
+    }
+    for (const char *p = spec;; p++) {
+        size_t len = strcspn(p, ",");
+        const char *name = field_named(d, p, len);
+        if (!name) {
+            unknown_column(d, p, len, err, errlen);
+            return -1;
+        }
+        if (c->n == COLUMNS_MAX) {
+            snprintf(err, errlen, "more than %d columns", COLUMNS_MAX);
+            return -1;
+        }
+        c->name[c->n++] = name;
+        p += len;
+        if (!*p)
+            return 0;
+    }
+}
+
+int output_check_columns(const output_opts_t *o, const ProtobufCMessageDescriptor *d, char *err,
+                         size_t errlen)
+{
+    const ProtobufCMessageDescriptor *items = pbjson_list_items(d);
+    columns_t c;
+    return columns_pick(o->columns, items ? items : d, NULL, &c, err, errlen);
+}
+
+/* ---- tables and key-value lines ------------------------------------------------ */
+
+/* After cell k, which took `used` of its `width` columns: the gap, or the end of the line. */
+static void end_cell(FILE *out, const columns_t *c, size_t k, size_t width, size_t used)
+{
+    if (k + 1 == c->n)
+        fputc('\n', out);
+    else
+        fprintf(out, "%*s", (int)(width - used + GAP), "");
+}
+
+static size_t cell_width(const row_t *row, const char *name, size_t k)
+{
+    char buf[64];
+    size_t indent = k == 0 ? INDENT * row->level : 0;
+    return indent + text_width(cell_text(json_object_get(row->obj, name), buf, sizeof buf));
+}
+
+static void put_header(FILE *out, const columns_t *c, const size_t *width)
+{
+    for (size_t k = 0; k < c->n; k++) {
+        for (const char *p = c->name[k]; *p; p++)
+            fputc(toupper((unsigned char)*p), out);
+        end_cell(out, c, k, width[k], strlen(c->name[k]));
+    }
+}
+
+static void put_row(FILE *out, const columns_t *c, const size_t *width, const row_t *row)
+{
+    char buf[64];
+    for (size_t k = 0; k < c->n; k++) {
+        size_t indent = k == 0 ? INDENT * row->level : 0;
+        fprintf(out, "%*s", (int)indent, "");
+        put_text(out, cell_text(json_object_get(row->obj, c->name[k]), buf, sizeof buf), false);
+        end_cell(out, c, k, width[k], cell_width(row, c->name[k], k));
+    }
+}
+
+static void print_table(FILE *out, const output_opts_t *o, const columns_t *c, const row_t *rows,
+                        size_t n)
+{
+    size_t width[COLUMNS_MAX];
+    for (size_t k = 0; k < c->n; k++) {
+        width[k] = o->no_headers ? 0 : strlen(c->name[k]);
+        for (size_t r = 0; r < n; r++) {
+            size_t w = cell_width(&rows[r], c->name[k], k);
+            if (w > width[k])
+                width[k] = w;
+        }
+    }
+    if (!o->no_headers)
+        put_header(out, c, width);
+    for (size_t r = 0; r < n; r++)
+        put_row(out, c, width, &rows[r]);
+}
+
+static void print_object(FILE *out, const columns_t *c, const json_t *obj)
+{
+    char buf[64];
+    int width = 0;
+    for (size_t k = 0; k < c->n; k++)
+        if ((int)strlen(c->name[k]) > width)
+            width = (int)strlen(c->name[k]);
+    for (size_t k = 0; k < c->n; k++) {
+        fprintf(out, "%-*s  ", width, c->name[k]);
+        put_text(out, cell_text(json_object_get(obj, c->name[k]), buf, sizeof buf), false);
+        fputc('\n', out);
+    }
+}
+
+static size_t tree_count(const json_t *nodes)
+{
+    size_t n = 0, i;
+    const json_t *node;
+    json_array_foreach(nodes, i, node)
+        n += 1 + tree_count(json_object_get(node, "children"));
+    return n;
+}
+
+/* The nodes in depth-first order, each with its level. */
+static void tree_rows(const json_t *nodes, size_t level, row_t *rows, size_t *n)
+{
+    size_t i;
+    const json_t *node;
+    json_array_foreach(nodes, i, node) {
+        rows[(*n)++] = (row_t){node, level};
+        tree_rows(json_object_get(node, "children"), level + 1, rows, n);
+    }
+}
+
+/* A table of the objects in nodes, or of a tree of them when nested. */
+static int print_rows(FILE *out, const output_opts_t *o, const columns_t *c, const json_t *nodes,
+                      bool nested)
+{
+    size_t n = nested ? tree_count(nodes) : json_array_size(nodes);
+    row_t *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows)
+        return -1;
+    if (nested) {
+        size_t filled = 0;
+        tree_rows(nodes, 0, rows, &filled);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            rows[i] = (row_t){json_array_get(nodes, i), 0};
+    }
+    print_table(out, o, c, rows, n);
+    free(rows);
+    return 0;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+int output_result(FILE *out, const output_opts_t *o, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *items = pbjson_list_items(m->descriptor);
+    char err[256];
+    columns_t c;
+    int rc = 0;
+    json_t *j = pbjson_message(m);
+    if (!j)
+        return -1;
+    const json_t *body = items ? json_object_get(j, "items") : j;
+    if (o->format == OUTPUT_JSON)
+        rc = dump(out, body);
+    else if (columns_pick(o->columns, items ? items : m->descriptor, NULL, &c, err, sizeof err) < 0)
+        rc = -1;  /* output_check_columns was not called */
+    else if (items)
+        rc = print_rows(out, o, &c, body, false);
+    else
+        print_object(out, &c, j);
+    json_decref(j);
+    return rc;
+}
+
+int output_tree(FILE *out, const output_opts_t *o, const json_t *roots)
+{
+    static const char *const columns[] = {"code", "name", "kind", "status", NULL};
+    char err[256];
+    columns_t c;
+    if (o->format == OUTPUT_JSON)
+        return dump(out, roots);
+    if (columns_pick(o->columns, &branchline__v1__unit__descriptor, columns, &c, err,
+                     sizeof err) < 0)
+        return -1;
+    return print_rows(out, o, &c, roots, true);
+}
+
+static void put_plan(FILE *out, const output_opts_t *o, const Branchline__V1__ReorgPlan *plan)
+{
+    const char *text = plan->summary;
+    if (o->format == OUTPUT_JSON) {
+        text = plan->plan_json;
+        fputs(text, out);  /* the plan file, byte for byte */
+    } else {
+        put_text(out, text, true);
+    }
+    if (!text[0] || text[strlen(text) - 1] != '\n')
+        fputc('\n', out);
+}
+
+int output_reorg_plan(FILE *out, const output_opts_t *o, const Branchline__V1__ReorgPlan *plan)
+{
+    put_plan(out, o, plan);
+    return 0;
+}
+
+int output_reorg_applied(FILE *out, const output_opts_t *o, const Branchline__V1__ReorgPlan *plan,
+                         const ProtobufCMessage *result)
+{
+    if (plan && o->format == OUTPUT_TABLE) {
+        put_plan(out, o, plan);
+        fputc('\n', out);
+    }
+    return output_result(out, o, result);
+}
+
+/* ---- fixed objects: ping, version, errors ----------------------------------------- */
 
 static json_t *milliseconds(double ms)
 {
     return json_real((double)(int64_t)(ms * 1000.0 + 0.5) / 1000.0);
 }
 
-/* Server text on a terminal: control characters could rewrite the screen. */
-static void put_text(FILE *out, const char *s)
-{
-    for (; *s; s++)
-        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
-}
-
-static void put_cell(FILE *out, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING: put_text(out, json_string_value(v)); break;
-    case JSON_INTEGER: fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL: fprintf(out, "%.3f", json_real_value(v)); break;
-    case JSON_TRUE: fputs("true", out); break;
-    case JSON_FALSE: fputs("false", out); break;
-    default: fputs("-", out); break;
-    }
-}
-
 /* Prints obj as JSON or as "key  value" lines, then frees it. NULL: out of memory. */
 static int render(output_format_t format, json_t *obj, FILE *out)
 {
+    int rc = 0;
     if (!obj)
         return -1;
     if (format == OUTPUT_JSON) {
-        json_dumpf(obj, out, JSON_FLAGS);
-        fputc('\n', out);
+        rc = dump(out, obj);
     } else {
+        columns_t c = {.n = 0};
         const char *key;
         json_t *v;
-        int width = 0;
         json_object_foreach(obj, key, v)
-            if ((int)strlen(key) > width)
-                width = (int)strlen(key);
-        json_object_foreach(obj, key, v) {
-            fprintf(out, "%-*s  ", width, key);
-            put_cell(out, v);
-            fputc('\n', out);
-        }
+            if (c.n < COLUMNS_MAX)
+                c.name[c.n++] = key;
+        print_object(out, &c, obj);
     }
     json_decref(obj);
-    return 0;
+    return rc;
 }
 
 /* Builds an object from pairs; a NULL value (failed allocation) fails the whole. */
@@ -116,7 +366,7 @@ int output_ping(output_format_t format, const ping_summary_t *p)
         "total_ms", "server_time_unix_ms",
     };
     json_t *const values[] = {
-        text(p->server),
+        pbjson_text(p->server),
         json_integer((json_int_t)p->sent),
         json_integer((json_int_t)p->answered),
         milliseconds(p->rtt_min_ms),
@@ -124,24 +374,6 @@ int output_ping(output_format_t format, const ping_summary_t *p)
         milliseconds(p->rtt_max_ms),
         milliseconds(p->total_ms),
         json_integer((json_int_t)p->server_time_unix_ms),
-    };
-    return render(format, OBJECT(keys, values), stdout);
-}
-
-int output_server_info(output_format_t format, const Branchline__V1__ServerInfoResult *info)
-{
-    static const char *const keys[] = {
-        "daemon_version", "protocol_version", "database_reachable", "schema_version",
-        "expected_schema_version", "peer_identity", "worker",
-    };
-    json_t *const values[] = {
-        text(info->daemon_version),
-        json_integer(info->protocol_version),
-        json_boolean(info->database_reachable),
-        json_integer(info->schema_version),
-        json_integer(info->expected_schema_version),
-        text(info->peer_identity),
-        json_integer(info->worker),
     };
     return render(format, OBJECT(keys, values), stdout);
 }
@@ -161,15 +393,16 @@ void output_error(output_format_t format, int code, const char *message, const c
 {
     if (format == OUTPUT_JSON) {
         static const char *const keys[] = {"code", "message", "field"};
-        json_t *const values[] = {json_string(status_code_name(code)), text(message), text(field)};
+        json_t *const values[] = {json_string(status_code_name(code)), pbjson_text(message),
+                                  pbjson_text(field)};
         if (render(format, OBJECT(keys, values), stderr) == 0)
             return;
     }
     fprintf(stderr, "branchctl: %s: ", status_code_name(code));
-    put_text(stderr, message ? message : "");
+    put_text(stderr, message ? message : "", false);
     if (field && *field) {
         fputs(" (field: ", stderr);
-        put_text(stderr, field);
+        put_text(stderr, field, false);
         fputc(')', stderr);
     }
     fputc('\n', stderr);

@@ -1,12 +1,30 @@
 /*
- * All printing of results and errors. Each result is built once as a JSON
- * object and then rendered either as JSON or as an aligned table, so both
- * formats always carry the same fields under the same (proto) names.
+ * All printing of results and errors. Every result becomes JSON first
+ * (pbjson.h, through the message's descriptor) and is then rendered either
+ * as JSON or as text, so both formats always carry the same fields under
+ * the same (proto) names.
+ *
+ * Text (-o table, the default):
+ *   - a list (`repeated X items = 1`) is an aligned table, one column per
+ *     item field, headed by the field name in upper case (BRANCH_PATH);
+ *   - a single object is "key  value" lines, keys as the proto names;
+ *   - columns line up by display width, not bytes (CJK takes two columns);
+ *     an empty string shows as "-"; control characters, bidirectional
+ *     overrides and invalid UTF-8 from the server show as '?';
+ *   - --columns a,b,c (field names, any case) picks and orders the columns
+ *     or lines; --no-headers drops a table's header line.
+ * JSON (-o json): a list is an array of objects, a single object an object,
+ * int64 as numbers, bools as true/false; --columns does not apply.
  */
 #ifndef BRANCHCTL_OUTPUT_H
 #define BRANCHCTL_OUTPUT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
 
 #include "blclient.h"
 
@@ -15,9 +33,45 @@ typedef enum {
     OUTPUT_JSON,
 } output_format_t;
 
+typedef struct {
+    output_format_t format;
+    const char *columns;  /* --columns, or NULL for the default columns */
+    bool no_headers;
+} output_opts_t;
+
 /* "table" or "json"; NULL means table. 0, or -1 for an unknown name. */
 int output_format_parse(const char *name, output_format_t *format)
     __attribute__((warn_unused_result));
+
+/*
+ * 0 when --columns names fields of the result message d (of its items, for
+ * a list), else -1 with the unknown name and the choices in err. Check
+ * before sending: the printers below take the columns as checked.
+ */
+int output_check_columns(const output_opts_t *o, const ProtobufCMessageDescriptor *d, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
+
+/* The printers return 0, or -1 when out of memory. */
+
+/* Any result message, as described above. */
+int output_result(FILE *out, const output_opts_t *o, const ProtobufCMessage *m)
+    __attribute__((warn_unused_result));
+
+/*
+ * unit tree (roots from tree_build): JSON is the array of root nodes, each
+ * with "children"; text is a table of code, name, kind and status (or
+ * --columns) whose first column is indented two spaces per level.
+ */
+int output_tree(FILE *out, const output_opts_t *o, const json_t *roots)
+    __attribute__((warn_unused_result));
+
+/* reorg plan: JSON is exactly plan_json (the plan file), text the summary; each ends with a newline. */
+int output_reorg_plan(FILE *out, const output_opts_t *o, const Branchline__V1__ReorgPlan *plan)
+    __attribute__((warn_unused_result));
+
+/* reorg apply: the apply result; in text, after the plan's summary when plan is not NULL. */
+int output_reorg_applied(FILE *out, const output_opts_t *o, const Branchline__V1__ReorgPlan *plan,
+                         const ProtobufCMessage *result) __attribute__((warn_unused_result));
 
 typedef struct {
     const char *server;
@@ -30,10 +84,8 @@ typedef struct {
     uint64_t server_time_unix_ms;   /* from the last answer */
 } ping_summary_t;
 
-/* Results on stdout: 0, or -1 when out of memory. */
+/* On stdout. */
 int output_ping(output_format_t format, const ping_summary_t *ping)
-    __attribute__((warn_unused_result));
-int output_server_info(output_format_t format, const Branchline__V1__ServerInfoResult *info)
     __attribute__((warn_unused_result));
 int output_version(output_format_t format) __attribute__((warn_unused_result));
 

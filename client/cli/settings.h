@@ -20,6 +20,7 @@ typedef struct {
     const char *key;
     const char *output;
     const char *timeout;
+    const char *columns;
 } settings_flags_t;
 
 typedef struct {

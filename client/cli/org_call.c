@@ -1,0 +1,104 @@
+#include "org_call.h"
+
+#include <stdio.h>
+
+#include "output.h"
+#include "reqbuild.h"
+#include "tree.h"
+
+#define CODE(name) BRANCHLINE__V1__STATUS__CODE__##name
+
+int org_no_memory(const cli_t *cli)
+{
+    return cli_fail(cli, CODE(RESOURCE_EXHAUSTED), "out of memory");
+}
+
+int org_build(const cli_t *cli, const command_t *cmd, const char *op, const args_t *args,
+              Branchline__V1__Request **req)
+{
+    char err[256];
+    ProtobufCMessage *m = NULL;
+    *req = reqbuild_new(op, &m);
+    if (!*req)
+        return org_no_memory(cli);
+    reqbuild_rc_t rc = reqbuild_fill(cmd, args, m, err, sizeof err);
+    if (rc == REQBUILD_OK)
+        return 0;
+    reqbuild_free(*req);
+    *req = NULL;
+    return rc == REQBUILD_INVALID ? cli_usage_error(cli, cmd, "%s", err) : org_no_memory(cli);
+}
+
+int org_check_columns(const cli_t *cli, const char *op)
+{
+    char err[512];
+    if (output_check_columns(&cli->out, reqbuild_result_descriptor(op), err, sizeof err) < 0)
+        return cli_usage_error(cli, NULL, "--columns: %s", err);
+    return 0;
+}
+
+int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req,
+                 Branchline__V1__Response **resp, const ProtobufCMessage **result)
+{
+    Branchline__V1__Response *r = blc_call(s->conn, req);
+    int rc = session_check(cli, s, r, (Branchline__V1__Response__ResultCase)req->op_case);
+    if (rc == 0 && !(*result = reqbuild_result(r)))
+        rc = cli_fail(cli, CODE(INTERNAL), "%s answered without a result", s->settings.server);
+    if (rc != 0) {
+        if (r)
+            branchline__v1__response__free_unpacked(r, NULL);
+        return rc;
+    }
+    *resp = r;
+    return 0;
+}
+
+int org_run(const cli_t *cli, const command_t *cmd, int argc, char **argv, org_present_fn present)
+{
+    args_t args;
+    session_t s;
+    Branchline__V1__Request *req = NULL;
+    Branchline__V1__Response *resp = NULL;
+    const ProtobufCMessage *result = NULL;
+    int rc = args_parse(cli, cmd, argc, argv, &args);
+    if (rc == 0)
+        rc = org_check_columns(cli, cmd->op);
+    if (rc == 0)
+        rc = org_build(cli, cmd, cmd->op, &args, &req);
+    if (rc != 0)
+        return rc;
+    rc = session_open(cli, &s);
+    if (rc == 0) {
+        rc = org_exchange(cli, &s, req, &resp, &result);
+        if (rc == 0)
+            rc = present(cli, result);
+        session_close(&s);
+    }
+    if (resp)
+        branchline__v1__response__free_unpacked(resp, NULL);
+    reqbuild_free(req);
+    return rc;
+}
+
+static int present_result(const cli_t *cli, const ProtobufCMessage *result)
+{
+    return output_result(stdout, &cli->out, result) < 0 ? org_no_memory(cli) : 0;
+}
+
+static int present_tree(const cli_t *cli, const ProtobufCMessage *result)
+{
+    json_t *roots = tree_build((const Branchline__V1__UnitList *)result);
+    int rc = roots && output_tree(stdout, &cli->out, roots) == 0 ? 0 : org_no_memory(cli);
+    json_decref(roots);
+    return rc;
+}
+
+int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    return org_run(cli, cmd, argc, argv, present_result);
+}
+
+int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    return org_run(cli, cmd, argc, argv, present_tree);
+}

@@ -1,0 +1,40 @@
+/*
+ * The generic life of a row-driven command: parse its arguments, build its
+ * request from the row, check --columns against the result it will get,
+ * connect, make the call, check the answer and hand the result message to
+ * a presenter. cmd_org, cmd_unit_tree and cmd_reorg_plan are this with
+ * different presenters; cmd_reorg_apply chains the pieces.
+ */
+#ifndef BRANCHCTL_ORG_CALL_H
+#define BRANCHCTL_ORG_CALL_H
+
+#include "args.h"
+#include "blclient.h"
+#include "commands.h"
+#include "session.h"
+
+/* Prints a successful result; returns the exit code. */
+typedef int (*org_present_fn)(const cli_t *cli, const ProtobufCMessage *result);
+
+int org_run(const cli_t *cli, const command_t *cmd, int argc, char **argv, org_present_fn present);
+
+/* The request for op from cmd's row and args. 0, or the printed error's exit code. */
+int org_build(const cli_t *cli, const command_t *cmd, const char *op, const args_t *args,
+              Branchline__V1__Request **req) __attribute__((warn_unused_result));
+
+/* 0 when --columns fits op's result, else the usage error's exit code. */
+int org_check_columns(const cli_t *cli, const char *op) __attribute__((warn_unused_result));
+
+/*
+ * Sends req on s and waits for its answer. 0 with the response in *resp
+ * (free it) and its result message in *result; or the printed error's exit
+ * code, with nothing to free.
+ */
+int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req,
+                 Branchline__V1__Response **resp, const ProtobufCMessage **result)
+    __attribute__((warn_unused_result));
+
+/* An "out of memory" error's exit code. */
+int org_no_memory(const cli_t *cli);
+
+#endif

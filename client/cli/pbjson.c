@@ -1,0 +1,90 @@
+#include "pbjson.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *pbjson_text(const char *s)
+{
+    if (!s)
+        return json_string("");
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    char *copy = strdup(s);
+    if (!copy)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    v = json_string(copy);
+    free(copy);
+    return v;
+}
+
+static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *slot)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: return pbjson_text(*(const char *const *)slot);
+    case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)slot);
+    case PROTOBUF_C_TYPE_INT32: return json_integer(*(const int32_t *)slot);
+    case PROTOBUF_C_TYPE_UINT32: return json_integer(*(const uint32_t *)slot);
+    case PROTOBUF_C_TYPE_INT64: return json_integer(*(const int64_t *)slot);
+    /* No result carries a uint64 above 2^63 (times in ms, ids). */
+    case PROTOBUF_C_TYPE_UINT64: return json_integer((json_int_t)*(const uint64_t *)slot);
+    case PROTOBUF_C_TYPE_MESSAGE: return pbjson_message(*(const ProtobufCMessage *const *)slot);
+    default: return json_null();  /* no result uses the other types */
+    }
+}
+
+/* Bytes per element of a repeated field's array. */
+static size_t element_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_UINT64: return sizeof(int64_t);
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    default: return sizeof(int32_t);
+    }
+}
+
+static json_t *field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    const char *slot = (const char *)m + f->offset;
+    if (f->label != PROTOBUF_C_LABEL_REPEATED)
+        return scalar(f, slot);
+    size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+    const char *arr = *(const char *const *)slot;
+    json_t *v = json_array();
+    for (size_t k = 0; v && k < n; k++) {
+        if (json_array_append_new(v, scalar(f, arr + k * element_size(f->type))) != 0) {
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    return v;
+}
+
+json_t *pbjson_message(const ProtobufCMessage *m)
+{
+    if (!m)
+        return json_null();
+    json_t *obj = json_object();
+    for (unsigned i = 0; obj && i < m->descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
+        if (json_object_set_new(obj, f->name, field(m, f)) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
+    }
+    return obj;
+}
+
+const ProtobufCMessageDescriptor *pbjson_list_items(const ProtobufCMessageDescriptor *d)
+{
+    if (d->n_fields != 1 || d->fields[0].label != PROTOBUF_C_LABEL_REPEATED ||
+        d->fields[0].type != PROTOBUF_C_TYPE_MESSAGE || strcmp(d->fields[0].name, "items") != 0)
+        return NULL;
+    return d->fields[0].descriptor;
+}

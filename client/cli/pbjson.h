@@ -1,0 +1,23 @@
+/*
+ * Protobuf messages as JSON, through their descriptors: the proto field
+ * names as keys in field-number order, integers as JSON numbers, bools as
+ * true/false, repeated fields as arrays, nested messages as objects. Every
+ * result branchctl prints goes through here, whatever its message.
+ */
+#ifndef BRANCHCTL_PBJSON_H
+#define BRANCHCTL_PBJSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* A JSON string for text from the server, which need not be UTF-8 (bytes
+ * of a string that is not become '?'). NULL is "". NULL: out of memory. */
+json_t *pbjson_text(const char *s);
+
+/* m as a JSON object; NULL m is JSON null. NULL: out of memory. */
+json_t *pbjson_message(const ProtobufCMessage *m);
+
+/* The item message of a list (`repeated X items = 1` and nothing else), or NULL. */
+const ProtobufCMessageDescriptor *pbjson_list_items(const ProtobufCMessageDescriptor *d);
+
+#endif

@@ -1,0 +1,591 @@
+/*
+ * Unit tests for branchctl without a daemon: display width and table
+ * alignment with Chinese text, JSON output through descriptors, the unit
+ * tree, the reorg plan file, and requests built from command rows and argv.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "args.h"
+#include "commands.h"
+#include "org_call.h"
+#include "output.h"
+#include "reqbuild.h"
+#include "textwidth.h"
+#include "tree.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- capturing output ---- */
+
+typedef struct {
+    FILE *f;
+    char *text;
+    size_t len;
+} capture_t;
+
+static FILE *capture_open(capture_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->f = open_memstream(&c->text, &c->len);
+    assert_non_null(c->f);
+    return c->f;
+}
+
+/* Closes the stream, compares what was written with want, frees it. */
+static void capture_expect(capture_t *c, const char *want)
+{
+    assert_int_equal(fclose(c->f), 0);
+    assert_string_equal(c->text, want);
+    free(c->text);
+}
+
+/* ---- fixtures ---- */
+
+static Branchline__V1__Unit unit(const char *path, const char *code, const char *name,
+                                 const char *kind, const char *status, const char *parent,
+                                 int depth)
+{
+    Branchline__V1__Unit u = BRANCHLINE__V1__UNIT__INIT;
+    u.path = (char *)path;
+    u.code = (char *)code;
+    u.name = (char *)name;
+    u.kind = (char *)kind;
+    u.status = (char *)status;
+    u.parent_path = (char *)parent;
+    u.depth = depth;
+    return u;
+}
+
+static Branchline__V1__UnitList unit_list(Branchline__V1__Unit *units, Branchline__V1__Unit **ptrs,
+                                          size_t n)
+{
+    Branchline__V1__UnitList list = BRANCHLINE__V1__UNIT_LIST__INIT;
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &units[i];
+    list.n_items = n;
+    list.items = ptrs;
+    return list;
+}
+
+static const output_opts_t TABLE = {OUTPUT_TABLE, NULL, false};
+static const output_opts_t JSON = {OUTPUT_JSON, NULL, false};
+
+/* ---- display width ---- */
+
+static void test_text_width(void **state)
+{
+    (void)state;
+    assert_int_equal(text_width(""), 0);
+    assert_int_equal(text_width("pudong"), 6);
+    assert_int_equal(text_width("上海"), 4);                /* CJK ideographs: 2 each */
+    assert_int_equal(text_width("Acme 集团"), 9);
+    assert_int_equal(text_width("ｶﾀｶﾅ"), 4);                /* halfwidth katakana: 1 each */
+    assert_int_equal(text_width("ＡＢ"), 4);                /* fullwidth forms: 2 each */
+    assert_int_equal(text_width("서울"), 4);                /* Hangul */
+    assert_int_equal(text_width("e\xcc\x81"), 1);           /* e + combining acute */
+    assert_int_equal(text_width("caf\xc3\xa9"), 4);         /* precomposed é */
+    assert_int_equal(text_width("a\x1b[2Jb"), 6);           /* ESC prints as '?' */
+    assert_int_equal(text_width("\xff\xfe"), 2);            /* invalid bytes: '?' each */
+    assert_int_equal(text_width("\xe4\xb8"), 2);            /* truncated sequence */
+    assert_int_equal(text_width("\xc0\xaf"), 2);            /* overlong '/' */
+    assert_int_equal(text_width("\xf0\x9f\x98\x80"), 2);    /* emoji */
+}
+
+/* ---- tables ---- */
+
+static void test_table_aligns_cjk(void **state)
+{
+    (void)state;
+    Branchline__V1__Unit units[] = {
+        unit("east", "east", "华东区", "region", "active", "/", 1),
+        unit("east/pudong", "pudong", "上海浦东新区", "branch", "paused", "east", 2),
+        unit("x", "x", "Xi'an", "city", "", "/", 1),
+    };
+    Branchline__V1__Unit *ptrs[COUNT(units)];
+    Branchline__V1__UnitList list = unit_list(units, ptrs, COUNT(units));
+    output_opts_t o = {OUTPUT_TABLE, "code,NAME,kind,status", false};
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &o, &list.base), 0);
+    capture_expect(&c,
+                   "CODE    NAME          KIND    STATUS\n"
+                   "east    华东区        region  active\n"
+                   "pudong  上海浦东新区  branch  paused\n"
+                   "x       Xi'an         city    -\n");
+    o.no_headers = true;
+    o.columns = "name,code";
+    assert_int_equal(output_result(capture_open(&c), &o, &list.base), 0);
+    capture_expect(&c,
+                   "华东区        east\n"
+                   "上海浦东新区  pudong\n"
+                   "Xi'an         x\n");
+}
+
+static void test_table_every_field_and_empty_list(void **state)
+{
+    (void)state;
+    Branchline__V1__Project p = BRANCHLINE__V1__PROJECT__INIT;
+    Branchline__V1__Project *items[] = {&p};
+    Branchline__V1__ProjectList list = BRANCHLINE__V1__PROJECT_LIST__INIT;
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &TABLE, &list.base), 0);
+    capture_expect(&c, "ID  CODE  NAME  BRANCHES\n");
+    p.id = 12;
+    p.code = "loans";
+    p.name = "个人贷款\t";  /* a tab from the server prints as '?' */
+    p.branches = 3;
+    list.n_items = 1;
+    list.items = items;
+    assert_int_equal(output_result(capture_open(&c), &TABLE, &list.base), 0);
+    capture_expect(&c,
+                   "ID  CODE   NAME       BRANCHES\n"
+                   "12  loans  个人贷款?  3\n");
+}
+
+static void test_columns_checked(void **state)
+{
+    (void)state;
+    char err[512];
+    output_opts_t o = {OUTPUT_TABLE, "branch_path,SALES", false};
+    assert_int_equal(output_check_columns(&o, &branchline__v1__serving_list__descriptor, err,
+                                          sizeof err), 0);
+    o.columns = "branch_path,nope";
+    assert_int_equal(output_check_columns(&o, &branchline__v1__serving_list__descriptor, err,
+                                          sizeof err), -1);
+    assert_non_null(strstr(err, "unknown column 'nope'"));
+    assert_non_null(strstr(err, "customer_service"));
+    o.columns = "";
+    assert_int_equal(output_check_columns(&o, &branchline__v1__unit__descriptor, err,
+                                          sizeof err), -1);
+    o.columns = "path,";
+    assert_int_equal(output_check_columns(&o, &branchline__v1__unit__descriptor, err,
+                                          sizeof err), -1);
+}
+
+static Branchline__V1__Principal principal(void)
+{
+    Branchline__V1__Principal p = BRANCHLINE__V1__PRINCIPAL__INIT;
+    p.id = 9007199254740993;  /* 2^53 + 1: must not pass through a double */
+    p.subject = "CN=王芳";
+    p.role = "branch";
+    p.scope_path = "east/pudong";
+    p.enabled = 0;
+    p.tenant_code = "acme";
+    return p;
+}
+
+static void test_single_object(void **state)
+{
+    (void)state;
+    Branchline__V1__Principal p = principal();
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &TABLE, &p.base), 0);
+    capture_expect(&c,
+                   "id           9007199254740993\n"
+                   "subject      CN=王芳\n"
+                   "role         branch\n"
+                   "scope_path   east/pudong\n"
+                   "enabled      false\n"
+                   "tenant_code  acme\n"
+                   "created_at   -\n");
+    output_opts_t o = {OUTPUT_TABLE, "enabled,subject", false};
+    assert_int_equal(output_result(capture_open(&c), &o, &p.base), 0);
+    capture_expect(&c, "enabled  false\nsubject  CN=王芳\n");
+    assert_int_equal(output_result(capture_open(&c), &JSON, &p.base), 0);
+    capture_expect(&c, "{\"id\":9007199254740993,\"subject\":\"CN=王芳\",\"role\":\"branch\","
+                       "\"scope_path\":\"east/pudong\",\"enabled\":false,\"tenant_code\":\"acme\","
+                       "\"created_at\":\"\"}\n");
+}
+
+static void test_list_json(void **state)
+{
+    (void)state;
+    Branchline__V1__Project a = BRANCHLINE__V1__PROJECT__INIT, b = a;
+    Branchline__V1__Project *items[] = {&a, &b};
+    Branchline__V1__ProjectList list = BRANCHLINE__V1__PROJECT_LIST__INIT;
+    a.id = 1;
+    a.code = "loans";
+    a.name = "个人贷款";
+    a.branches = 2;
+    b.id = 2;
+    b.code = "bad";
+    b.name = "\xff";  /* not UTF-8: still valid JSON */
+    list.n_items = 2;
+    list.items = items;
+    output_opts_t o = {OUTPUT_JSON, "code", true};  /* --columns does not apply to JSON */
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &o, &list.base), 0);
+    capture_expect(&c, "[{\"id\":1,\"code\":\"loans\",\"name\":\"个人贷款\",\"branches\":2},"
+                       "{\"id\":2,\"code\":\"bad\",\"name\":\"?\",\"branches\":0}]\n");
+    list.n_items = 0;
+    assert_int_equal(output_result(capture_open(&c), &JSON, &list.base), 0);
+    capture_expect(&c, "[]\n");
+}
+
+/* ---- unit tree ---- */
+
+static Branchline__V1__Unit TREE_UNITS[] = {
+    {PROTOBUF_C_MESSAGE_INIT(&branchline__v1__unit__descriptor), 1, "/", "acme", "Acme 集团",
+     "group", "active", "", "", 0, 2},
+    {PROTOBUF_C_MESSAGE_INIT(&branchline__v1__unit__descriptor), 2, "east", "east", "华东",
+     "region", "active", "", "/", 1, 1},
+    {PROTOBUF_C_MESSAGE_INIT(&branchline__v1__unit__descriptor), 3, "east/shanghai", "shanghai",
+     "上海", "city", "active", "", "east", 2, 1},
+    {PROTOBUF_C_MESSAGE_INIT(&branchline__v1__unit__descriptor), 4, "/east/shanghai/pudong/",
+     "pudong", "浦东", "branch", "paused", "", "/east/shanghai/", 3, 0},
+    {PROTOBUF_C_MESSAGE_INIT(&branchline__v1__unit__descriptor), 5, "north", "north", "North",
+     "region", "active", "", "", 1, 0},
+};
+
+static void test_tree_table(void **state)
+{
+    (void)state;
+    Branchline__V1__Unit *ptrs[COUNT(TREE_UNITS)];
+    Branchline__V1__UnitList list = unit_list(TREE_UNITS, ptrs, COUNT(TREE_UNITS));
+    json_t *roots = tree_build(&list);
+    assert_non_null(roots);
+    capture_t c;
+    assert_int_equal(output_tree(capture_open(&c), &TABLE, roots), 0);
+    capture_expect(&c,
+                   "CODE          NAME       KIND    STATUS\n"
+                   "acme          Acme 集团  group   active\n"
+                   "  east        华东       region  active\n"
+                   "    shanghai  上海       city    active\n"
+                   "      pudong  浦东       branch  paused\n"
+                   "  north       North      region  active\n");
+    output_opts_t o = {OUTPUT_TABLE, "name,id", true};
+    assert_int_equal(output_tree(capture_open(&c), &o, roots), 0);
+    capture_expect(&c,
+                   "Acme 集团   1\n"
+                   "  华东      2\n"
+                   "    上海    3\n"
+                   "      浦东  4\n"
+                   "  North     5\n");
+    json_decref(roots);
+}
+
+static void test_tree_json(void **state)
+{
+    (void)state;
+    Branchline__V1__Unit *ptrs[COUNT(TREE_UNITS)];
+    Branchline__V1__UnitList list = unit_list(TREE_UNITS, ptrs, COUNT(TREE_UNITS));
+    json_t *roots = tree_build(&list);
+    capture_t c;
+    assert_int_equal(output_tree(capture_open(&c), &JSON, roots), 0);
+    assert_int_equal(fclose(c.f), 0);
+    json_decref(roots);
+
+    json_error_t error;
+    json_t *doc = json_loads(c.text, 0, &error);
+    free(c.text);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(doc), 1);
+    json_t *group = json_array_get(doc, 0);
+    assert_string_equal(json_string_value(json_object_get(group, "name")), "Acme 集团");
+    json_t *kids = json_object_get(group, "children");
+    assert_int_equal(json_array_size(kids), 2);
+    json_t *east = json_array_get(kids, 0);
+    json_t *shanghai = json_array_get(json_object_get(east, "children"), 0);
+    json_t *pudong = json_array_get(json_object_get(shanghai, "children"), 0);
+    assert_string_equal(json_string_value(json_object_get(pudong, "code")), "pudong");
+    assert_int_equal(json_array_size(json_object_get(pudong, "children")), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(kids, 1), "code")),
+                        "north");
+    json_decref(doc);
+}
+
+/* Without PATH itself in the answer its children are the roots; a unit listed
+ * before its parent cannot be linked under it, so no answer makes a cycle. */
+static void test_tree_roots(void **state)
+{
+    (void)state;
+    Branchline__V1__Unit units[] = {
+        unit("a/b", "b", "B", "city", "active", "a/c", 2),
+        unit("a/c", "c", "C", "city", "active", "a/b", 2),
+        unit("a/c/d", "d", "D", "branch", "active", "a/c", 3),
+    };
+    Branchline__V1__Unit *ptrs[COUNT(units)];
+    Branchline__V1__UnitList list = unit_list(units, ptrs, COUNT(units));
+    json_t *roots = tree_build(&list);
+    assert_non_null(roots);
+    assert_int_equal(json_array_size(roots), 1);
+    json_t *b = json_array_get(roots, 0);
+    json_t *c = json_array_get(json_object_get(b, "children"), 0);
+    json_t *d = json_array_get(json_object_get(c, "children"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "code")), "c");
+    assert_string_equal(json_string_value(json_object_get(d, "code")), "d");
+    assert_int_equal(json_array_size(json_object_get(d, "children")), 0);
+    json_decref(roots);
+}
+
+/* ---- reorg plan ---- */
+
+static void test_reorg_plan_output(void **state)
+{
+    (void)state;
+    Branchline__V1__ReorgPlan plan = BRANCHLINE__V1__REORG_PLAN__INIT;
+    plan.version = 7;
+    plan.plan_json = "{\"version\":7,\"open\":[{\"unit\":\"/\",\"function\":\"sales\"}]}";
+    plan.summary = "open 1 department\n\x1b[31mclose 0\n";
+    capture_t c;
+    assert_int_equal(output_reorg_plan(capture_open(&c), &JSON, &plan), 0);
+    capture_expect(&c, "{\"version\":7,\"open\":[{\"unit\":\"/\",\"function\":\"sales\"}]}\n");
+    assert_int_equal(output_reorg_plan(capture_open(&c), &TABLE, &plan), 0);
+    capture_expect(&c, "open 1 department\n?[31mclose 0\n");
+}
+
+/* ---- requests from argv ---- */
+
+static const cli_t CLI = {.out = {OUTPUT_TABLE, NULL, false}};
+
+/* Builds the request of the command line argv (words first); *req NULL on failure. */
+static int build(int argc, char **argv, Branchline__V1__Request **req)
+{
+    int used = 0;
+    args_t args;
+    *req = NULL;
+    const command_t *cmd = commands_find(argc, argv, &used);
+    assert_non_null(cmd);
+    assert_non_null(cmd->op);
+    int rc = args_parse(&CLI, cmd, argc - used, argv + used, &args);
+    if (rc == 0)
+        rc = org_build(&CLI, cmd, cmd->op, &args, req);
+    return rc;
+}
+
+/* Packs and unpacks req, so what is checked is what goes on the wire. */
+static Branchline__V1__Request *wire(Branchline__V1__Request *req)
+{
+    size_t len = branchline__v1__request__get_packed_size(req);
+    uint8_t *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    branchline__v1__request__pack(req, buf);
+    Branchline__V1__Request *back = branchline__v1__request__unpack(NULL, len, buf);
+    free(buf);
+    reqbuild_free(req);
+    assert_non_null(back);
+    return back;
+}
+
+#define BUILD(req, ...)                                                     \
+    do {                                                                    \
+        char *argv_[] = {__VA_ARGS__};                                      \
+        assert_int_equal(build((int)COUNT(argv_), argv_, &(req)), 0);      \
+        (req) = wire(req);                                                  \
+    } while (0)
+
+#define BUILD_FAILS(...)                                                    \
+    do {                                                                    \
+        char *argv_[] = {__VA_ARGS__};                                      \
+        Branchline__V1__Request *req_;                                      \
+        assert_int_equal(build((int)COUNT(argv_), argv_, &req_), BLC_EXIT_USAGE); \
+        assert_null(req_);                                                  \
+    } while (0)
+
+static void test_build_unit_add(void **state)
+{
+    (void)state;
+    Branchline__V1__Request *r;
+    BUILD(r, "unit", "add", "east/shanghai", "--kind", "city", "--name=上海", "--opened",
+          "2026-01-05");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_UNIT_ADD);
+    assert_string_equal(r->unit_add->path, "east/shanghai");
+    assert_string_equal(r->unit_add->kind, "city");
+    assert_string_equal(r->unit_add->name, "上海");
+    assert_string_equal(r->unit_add->opened_on, "2026-01-05");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "unit", "add", "--name", "-", "--kind", "branch", "--", "-odd");
+    assert_string_equal(r->unit_add->path, "-odd");
+    assert_string_equal(r->unit_add->name, "-");
+    assert_string_equal(r->unit_add->opened_on, "");
+    branchline__v1__request__free_unpacked(r, NULL);
+}
+
+static void test_build_constants(void **state)
+{
+    (void)state;
+    Branchline__V1__Request *r;
+    BUILD(r, "principal", "disable", "CN=bob");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_PRINCIPAL_SET_ENABLED);
+    assert_string_equal(r->principal_set_enabled->subject, "CN=bob");
+    assert_false(r->principal_set_enabled->enabled);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "principal", "enable", "CN=bob");
+    assert_true(r->principal_set_enabled->enabled);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    const char *const statuses[][2] = {{"close", "closed"}, {"pause", "paused"},
+                                       {"activate", "active"}};
+    for (size_t i = 0; i < COUNT(statuses); i++) {
+        BUILD(r, "unit", (char *)statuses[i][0], "east");
+        assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_UNIT_SET_STATUS);
+        assert_string_equal(r->unit_set_status->path, "east");
+        assert_string_equal(r->unit_set_status->status, statuses[i][1]);
+        branchline__v1__request__free_unpacked(r, NULL);
+    }
+}
+
+static void test_build_integers(void **state)
+{
+    (void)state;
+    Branchline__V1__Request *r;
+    BUILD(r, "unit", "tree", "east", "--depth", "2");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_UNIT_LIST);
+    assert_string_equal(r->unit_list->under, "east");
+    assert_int_equal(r->unit_list->depth, 2);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "staff", "move", "9007199254740993", "--dept", "/", "--function", "sales",
+          "--supervisor", "12");
+    assert_int_equal(r->staff_move->id, 9007199254740993);
+    assert_int_equal(r->staff_move->supervisor_id, 12);
+    assert_string_equal(r->staff_move->path, "/");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "position", "set", "east", "promotion", "promoter", "--planned", "3");
+    assert_string_equal(r->position_set->function, "promotion");
+    assert_string_equal(r->position_set->role, "promoter");
+    assert_int_equal(r->position_set->planned, 3);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD_FAILS("unit", "tree", "--depth", "2x");
+    BUILD_FAILS("unit", "tree", "--depth", "2147483648");
+    BUILD_FAILS("unit", "tree", "--depth", " 2");
+    BUILD_FAILS("staff", "move", "+3", "--dept", "/", "--function", "sales");
+    BUILD_FAILS("audit", "--limit", "");
+}
+
+static void test_integer_errors_name_the_argument(void **state)
+{
+    (void)state;
+    char err[256];
+    long long n;
+    assert_int_equal(args_integer("--depth", "x1", 0, 9, &n, err, sizeof err), -1);
+    assert_string_equal(err, "invalid --depth 'x1': not an integer");
+    assert_int_equal(args_integer("ID", "10", 0, 9, &n, err, sizeof err), -1);
+    assert_string_equal(err, "invalid ID '10': out of range 0 to 9");
+    assert_int_equal(args_integer("ID", "-9", -9, 9, &n, err, sizeof err), 0);
+    assert_int_equal(n, -9);
+}
+
+static void test_build_reorg(void **state)
+{
+    (void)state;
+    Branchline__V1__Request *r;
+    BUILD(r, "reorg", "plan", "--decentralize", "promotion,customer_service", "--to", "region");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_REORG_PLAN);
+    assert_string_equal(r->reorg_plan->mode, "decentralize");
+    assert_string_equal(r->reorg_plan->functions, "promotion,customer_service");
+    assert_string_equal(r->reorg_plan->to_kind, "region");
+    assert_string_equal(r->reorg_plan->at, "");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "reorg", "plan", "--centralize", "sales", "--at", "east");
+    assert_string_equal(r->reorg_plan->mode, "centralize");
+    assert_string_equal(r->reorg_plan->at, "east");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD_FAILS("reorg", "plan");
+    BUILD_FAILS("reorg", "plan", "--centralize", "sales", "--decentralize", "sales");
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    BUILD_FAILS("unit", "add", "east", "--kind", "city");              /* missing --name */
+    BUILD_FAILS("unit", "add", "east", "--kind", "city", "--name", ""); /* empty */
+    BUILD_FAILS("unit", "add", "east", "--kind", "city", "--name", "x", "--nmae", "y");
+    BUILD_FAILS("unit", "add", "east", "--kind", "city", "--name", "x", "extra");
+    BUILD_FAILS("unit", "add", "east", "--kind", "city", "--name", "x", "--name", "y");
+    BUILD_FAILS("unit", "add", "east", "--name", "x", "--kind");        /* value missing */
+    BUILD_FAILS("dept", "add", "east");                                 /* FUNCTION missing */
+    BUILD_FAILS("tenant", "list", "acme");
+}
+
+/* Every row resolves: its op is a Request field, its parameters and
+ * constants name fields of that message, its result is in Response; and
+ * every organization operation (fields 20 to 80) has a command. */
+static void test_every_row_resolves(void **state)
+{
+    (void)state;
+    char err[256];
+    COMMANDS_FOREACH(group, cmd) {
+        assert_non_null(cmd->summary);
+        assert_non_null(cmd->example);
+        assert_non_null(cmd->run);
+        for (int i = 0; i < COMMAND_PARAMS_MAX && cmd->params[i].name; i++)
+            assert_non_null(cmd->params[i].help);
+        if (!cmd->op)
+            continue;
+        ProtobufCMessage *m = NULL;
+        Branchline__V1__Request *req = reqbuild_new(cmd->op, &m);
+        assert_non_null(req);
+        assert_non_null(reqbuild_result_descriptor(cmd->op));
+        for (int i = 0; i < COMMAND_PARAMS_MAX && cmd->params[i].name; i++)
+            if (cmd->params[i].field)
+                assert_non_null(protobuf_c_message_descriptor_get_field_by_name(
+                    m->descriptor, cmd->params[i].field));
+        args_t none = {{NULL}};
+        assert_int_equal(reqbuild_fill(cmd, &none, m, err, sizeof err), REQBUILD_OK);
+        reqbuild_free(req);
+    }
+    const ProtobufCMessageDescriptor *d = &branchline__v1__request__descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const char *op = d->fields[i].name;
+        /* reorg apply sends reorg_apply itself, after its row's reorg_plan */
+        bool found = d->fields[i].id < 20 || d->fields[i].id > 80 || strcmp(op, "reorg_apply") == 0;
+        COMMANDS_FOREACH(group, cmd)
+            found = found || (cmd->op && strcmp(cmd->op, op) == 0);
+        if (!found)
+            fail_msg("no command sends %s", op);
+    }
+}
+
+static void test_usage_line(void **state)
+{
+    (void)state;
+    char usage[256];
+    int used;
+    char *words[] = {"reorg", "apply"};
+    command_usage(commands_find(2, words, &used), usage, sizeof usage);
+    assert_string_equal(usage, "branchctl reorg apply (PLANFILE | --centralize FUNCS | "
+                               "--decentralize FUNCS) [--yes] [--at PATH] [--to KIND]");
+    char *add[] = {"unit", "add"};
+    command_usage(commands_find(2, add, &used), usage, sizeof usage);
+    assert_string_equal(usage, "branchctl unit add PATH --kind KIND --name NAME [--opened DATE]");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_width),
+        cmocka_unit_test(test_table_aligns_cjk),
+        cmocka_unit_test(test_table_every_field_and_empty_list),
+        cmocka_unit_test(test_columns_checked),
+        cmocka_unit_test(test_single_object),
+        cmocka_unit_test(test_list_json),
+        cmocka_unit_test(test_tree_table),
+        cmocka_unit_test(test_tree_json),
+        cmocka_unit_test(test_tree_roots),
+        cmocka_unit_test(test_reorg_plan_output),
+        cmocka_unit_test(test_build_unit_add),
+        cmocka_unit_test(test_build_constants),
+        cmocka_unit_test(test_build_integers),
+        cmocka_unit_test(test_integer_errors_name_the_argument),
+        cmocka_unit_test(test_build_reorg),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_every_row_resolves),
+        cmocka_unit_test(test_usage_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
