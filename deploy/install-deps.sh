@@ -13,7 +13,7 @@ PACKAGES=(
     libevent-dev libpq-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
     libinih-dev libjansson-dev libcmocka-dev
     postgresql postgresql-contrib
-    openssl python3
+    openssl python3 jq
     util-linux  # runuser, setsid: essential, listed because the scripts rely on them
 )
 

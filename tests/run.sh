@@ -21,7 +21,7 @@
 #   BRANCHLINE_TEST_PGCTL        "$BRANCHLINE_TEST_PGCTL stop|start" stops
 #                                (-m fast) or starts the cluster, to simulate
 #                                an outage
-#   BRANCHLINE_TEST_CERTS        ca.crt, server.*, alice.*, bob.*, carol.*
+#   BRANCHLINE_TEST_CERTS        ca.crt, server.*, alice bob carol dave erin frank grace heidi (.crt/.key)
 #   BRANCHLINE_TEST_CERTS_OTHER  another CA with its own server.* and mallory.*
 # Roles branchline_app (NOLOGIN) and branchd (LOGIN, member) exist.
 
@@ -137,7 +137,7 @@ write_pgctl() {
 prepare_fixtures() {
     make_tmp
     start_cluster
-    quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs" alice bob carol
+    quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs" alice bob carol dave erin frank grace heidi
     quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs-other" mallory
     write_pgctl
     export BRANCHLINE_TEST_PGHOST=$TMP/sock

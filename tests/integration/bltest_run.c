@@ -1,0 +1,72 @@
+/*
+ * Runs a shell scenario against a fresh database and a real branchd:
+ *
+ *   bltest_run SCRIPT [NAME]
+ *
+ * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO,
+ * BLTEST_APP_CONNINFO, BLTEST_PORT and BRANCHLINE_SERVER/BRANCHLINE_CA, and
+ * sources tests/integration/lib.sh for its helpers. CN=carol is bootstrapped
+ * as the platform operator. On failure the daemon's log is printed.
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+static void export_env(const fx_t *fx)
+{
+    const char *certs = getenv("BRANCHLINE_TEST_CERTS");
+    char buf[512];
+    setenv("BRANCHCTL", fx_bin("BRANCHCTL_BIN"), 1);
+    setenv("BRANCHD", fx_bin("BRANCHD_BIN"), 1);
+    setenv("BLTEST_CERTS", certs, 1);
+    setenv("BLTEST_ADMIN_CONNINFO", fx->admin_conninfo, 1);
+    setenv("BLTEST_APP_CONNINFO", fx->app_conninfo, 1);
+    snprintf(buf, sizeof buf, "%d", fx->port);
+    setenv("BLTEST_PORT", buf, 1);
+    snprintf(buf, sizeof buf, "127.0.0.1:%d", fx->port);
+    setenv("BRANCHLINE_SERVER", buf, 1);
+    snprintf(buf, sizeof buf, "%s/ca.crt", certs);
+    setenv("BRANCHLINE_CA", buf, 1);
+    setenv("BLTEST_DAEMON_LOG", fx->log_path, 1);
+    setenv("BLTEST_DIR", fx->dir, 1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bltest_run SCRIPT [NAME]\n");
+        return 2;
+    }
+    char script_copy[1024];
+    snprintf(script_copy, sizeof script_copy, "%s", argv[1]);
+    char name[64];
+    snprintf(name, sizeof name, "%s", argc > 2 ? argv[2] : basename(script_copy));
+    for (char *p = name; *p; p++)
+        if (*p == '.' || *p == '-')
+            *p = '_';
+    fx_t fx;
+    int rc = 1;
+    if (fx_init(&fx, name, false) != 0 || fx_start(&fx, NULL) != 0)
+        goto out;
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' bootstrap-operator --subject CN=carol --conninfo '%s'",
+             fx_bin("BRANCHD_BIN"), fx.admin_conninfo);
+    if (fx_run(cmd, out, sizeof out) != 0) {
+        fprintf(stderr, "bltest_run: bootstrap-operator failed: %s\n", out);
+        goto out;
+    }
+    export_env(&fx);
+    snprintf(cmd, sizeof cmd, "bash -eu -o pipefail '%s'", argv[1]);
+    int st = system(cmd);
+    rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    if (rc != 0)
+        fprintf(stderr, "bltest_run: %s failed with status %d\n", argv[1], rc);
+out:
+    fx_cleanup(&fx, rc != 0);
+    return rc;
+}

@@ -1,0 +1,62 @@
+# Helpers for branchctl scenarios run by bltest_run. Source it first.
+# shellcheck shell=bash
+
+TESTS_PASSED=0
+CURRENT=""
+
+# as NAME: the following branchctl calls use certificate CN=NAME.
+as() {
+    export BRANCHLINE_CERT="$BLTEST_CERTS/$1.crt" BRANCHLINE_KEY="$BLTEST_CERTS/$1.key"
+}
+
+bctl() { "$BRANCHCTL" "$@"; }
+
+# case NAME: starts a named check (for the failure message and the count).
+case_() {
+    [[ -n $CURRENT ]] && TESTS_PASSED=$((TESTS_PASSED + 1))
+    CURRENT=$1
+    echo "--- $CURRENT"
+}
+
+fail() {
+    echo "FAIL [$CURRENT]: $*" >&2
+    exit 1
+}
+
+# ok CMD...: runs branchctl, fails the test unless it exits 0; stdout is kept in $OUT.
+ok() {
+    local err
+    err=$(mktemp)
+    if ! OUT=$(bctl "$@" 2>"$err"); then
+        fail "branchctl $* failed: $(cat "$err")"
+    fi
+    rm -f "$err"
+}
+
+# refused EXIT CODE_NAME CMD...: branchctl must exit EXIT with CODE_NAME on stderr.
+refused() {
+    local want_exit=$1 want_code=$2 rc=0
+    shift 2
+    ERR=$(bctl "$@" 2>&1 >/dev/null) || rc=$?
+    [[ $rc == "$want_exit" ]] || fail "branchctl $* exited $rc, want $want_exit ($ERR)"
+    [[ $ERR == *"$want_code"* ]] || fail "branchctl $* said '$ERR', want $want_code"
+}
+
+# json CMD... then jqv FILTER: evaluate a jq filter on the last JSON output.
+jqv() { jq -r "$1" <<<"$OUT"; }
+
+eq() {
+    [[ $1 == "$2" ]] || fail "expected '$2', got '$1'${3:+ ($3)}"
+}
+
+contains() {
+    [[ $1 == *"$2"* ]] || fail "expected output to contain '$2', got: $1"
+}
+
+# psql_app SQL: runs SQL as the daemon's role, bypassing the daemon.
+psql_app() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_APP_CONNINFO" -c "$1"; }
+
+finish() {
+    [[ -n $CURRENT ]] && TESTS_PASSED=$((TESTS_PASSED + 1))
+    echo "$TESTS_PASSED passed, 0 failed"
+}
