@@ -205,12 +205,33 @@ demo_step() {
 
 # What a new user sees working, run with var/client.env as they would.
 # Later steps of the walkthrough (an organization, leads) go here.
+# The demo tenant: created once (operator), then built by the admin.
+demo_tenant() {
+    (
+        # shellcheck disable=SC1091 # written by write_env
+        . "$VAR/operator.env"
+        if branchctl -o json tenant list | jq -e 'map(.code) | index("demo")' >/dev/null; then
+            return 0
+        fi
+        note "creating the demo tenant and its organization"
+        branchctl tenant create demo --name "华东网销集团 East Net Marketing Group" \
+            --admin-subject CN=admin --timezone Asia/Shanghai >/dev/null
+        # shellcheck disable=SC1091
+        . "$VAR/client.env"
+        "$ROOT/deploy/demo/company.sh"
+    )
+}
+
 run_demo() {
+    demo_tenant
     (
         # shellcheck disable=SC1091 # written by write_env
         . "$VAR/client.env"
         demo_step branchctl ping
         demo_step branchctl server info
+        demo_step branchctl unit tree
+        demo_step branchctl serving
+        demo_step branchctl shape
     )
 }
 
@@ -239,6 +260,7 @@ cmd_start() {
     write_config
     migrate
     start_branchd
+    "$BRANCHD" bootstrap-operator --config "$CONF" --subject CN=operator >/dev/null
     write_env "$VAR/client.env" admin
     write_env "$VAR/operator.env" operator
     run_demo
