@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         fprintf(stderr, "bltest_run: %s failed with status %d\n", argv[1], rc);
 out:
-    fx_cleanup(&fx, rc != 0);
+    if (fx_cleanup(&fx, rc != 0) != 0 && rc == 0)
+        rc = 1;
     return rc;
 }

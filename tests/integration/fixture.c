@@ -200,11 +200,14 @@ bool fx_log_contains(const fx_t *fx, const char *needle)
     return found;
 }
 
-void fx_cleanup(fx_t *fx, bool show_log)
+int fx_cleanup(fx_t *fx, bool show_log)
 {
-    if (fx->pid > 0)
-        fx_stop(fx, SIGTERM, 10000);
-    if (show_log)
+    int rc = 0;
+    if (fx->pid > 0 && fx_stop(fx, SIGTERM, 10000) != 0) {
+        fprintf(stderr, "fixture: branchd did not exit cleanly on SIGTERM\n");
+        rc = 1;
+    }
+    if (show_log || rc)
         fx_print_log(fx);
     if (fx->dbname[0]) {
         char ci[512], sql[256];
@@ -216,6 +219,7 @@ void fx_cleanup(fx_t *fx, bool show_log)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
     if (fx->dir[0] && system(cmd) != 0)
         fprintf(stderr, "fixture: could not remove %s\n", fx->dir);
+    return rc;
 }
 
 static blc_t *connect_with(const fx_t *fx, const char *dir, const char *ca_dir, const char *cert_name,

@@ -32,8 +32,10 @@ int fx_start(fx_t *fx, const char *extra);
 /* Sends `sig`, waits up to timeout_ms; returns the exit status, or -1. */
 int fx_stop(fx_t *fx, int sig, int timeout_ms);
 
-/* Stops the daemon (if running), prints its log when `show_log`, drops the database. */
-void fx_cleanup(fx_t *fx, bool show_log);
+/* Stops the daemon (if running), prints its log when `show_log` or when the
+ * daemon did not exit cleanly (a sanitizer report, a crash), drops the
+ * database. Returns 0, or 1 when the daemon's exit was not clean. */
+int fx_cleanup(fx_t *fx, bool show_log);
 
 void fx_print_log(const fx_t *fx);
 

@@ -333,6 +333,6 @@ int main(void)
         return 1;
     }
     int failed = cmocka_run_group_tests_name("foundation", tests, NULL, NULL);
-    fx_cleanup(&fx, failed != 0);
+    failed += fx_cleanup(&fx, failed != 0);
     return failed;
 }

@@ -161,6 +161,6 @@ int main(void)
         return 1;
     }
     int failed = cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
-    fx_cleanup(&daemon_fx, failed != 0);
+    failed += fx_cleanup(&daemon_fx, failed != 0);
     return failed;
 }
