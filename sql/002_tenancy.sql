@@ -268,6 +268,9 @@ BEGIN
         PERFORM branchline.fail('FAILED_PRECONDITION', NULL, 'this principal acts in no tenant');
     END IF;
     PERFORM set_config('branchline.version', v::text, true);
+    -- Daemons cache organization reads per tenant; this tells every one of
+    -- them, at commit, that the tenant's cached answers are stale.
+    PERFORM pg_notify('branchline_org', branchline.current_tenant()::text);
     RETURN v;
 END
 $$;
