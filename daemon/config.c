@@ -44,6 +44,7 @@ static const option_t options[] = {
     INT(frame_timeout_ms, "10000", 100, 600000, "a started frame must arrive whole within this"),
     INT(idle_timeout_ms, "300000", 1000, 86400000, "a connection with nothing in flight is closed after this"),
     INT(shutdown_timeout_ms, "10000", 0, 600000, "on SIGTERM, how long in-flight requests may take"),
+    INT(cache_mb, "64", 0, 65536, "memory for cached organization reads, all workers together; 0 = no cache"),
     INT(sweep_interval_ms, "5000", 0, 3600000, "how often overdue and waiting leads are swept; 0 = never"),
     INT(sweep_batch, "500", 1, 100000, "leads one sweep handles at most"),
     STR(log_level, "info", "debug, info, warn or error"),

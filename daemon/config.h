@@ -27,6 +27,7 @@ typedef struct {
     int frame_timeout_ms;
     int idle_timeout_ms;
     int shutdown_timeout_ms;
+    int cache_mb;
     int sweep_interval_ms;
     int sweep_batch;
     char *log_level;

@@ -42,7 +42,7 @@ struct db_pool {
     char *conninfo;
     db_conn_t *conns;
     int size;                   /* query connections; conns[size] is the listener */
-    char *channel;
+    char *channels;             /* comma-separated */
     db_notify_fn notify;
     void *notify_arg;
     db_query_t *head, *tail;
@@ -179,6 +179,7 @@ static void dbc_complete(db_conn_t *c)
         }
         c->backoff_ms = BACKOFF_MIN_MS;
         dbc_set_state(c, DBC_LISTENING, "ready");
+        c->pool->notify(c->pool->notify_arg, NULL, NULL);
         return;
     }
     if (c->state == DBC_PREPARING) {
@@ -232,7 +233,7 @@ static void dbc_readable(evutil_socket_t fd, short what, void *arg)
         return;
     }
     for (PGnotify *n; c->listener && c->pg && (n = PQnotifies(c->pg)) != NULL; PQfreemem(n))
-        c->pool->notify(c->pool->notify_arg, n->extra);
+        c->pool->notify(c->pool->notify_arg, n->relname, n->extra);
     while (c->pg && (c->state == DBC_PREPARING || c->state == DBC_BUSY) && !PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
         if (!res) {
@@ -277,8 +278,15 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
     if (!c->io)
         return;
     if (c->listener) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "LISTEN %s", c->pool->channel);
+        char sql[512] = "";
+        char copy[256];
+        snprintf(copy, sizeof copy, "%s", c->pool->channels);
+        char *save = NULL;
+        for (char *ch = strtok_r(copy, ",", &save); ch; ch = strtok_r(NULL, ",", &save)) {
+            strncat(sql, "LISTEN ", sizeof sql - strlen(sql) - 1);
+            strncat(sql, ch, sizeof sql - strlen(sql) - 1);
+            strncat(sql, ";", sizeof sql - strlen(sql) - 1);
+        }
         if (!PQsendQuery(c->pg, sql))
             dbc_lost(c, PQerrorMessage(c->pg));
         return;
@@ -393,14 +401,21 @@ fail:
 
 void db_pool_start(db_pool_t *pool)
 {
-    for (int i = 0; i < pool->size + (pool->channel != NULL); i++)
+    for (int i = 0; i < pool->size + (pool->channels != NULL); i++)
         dbc_connect(&pool->conns[i]);
 }
 
-int db_pool_listen(db_pool_t *pool, const char *channel, db_notify_fn fn, void *arg)
+void db_pool_poll_notifies(db_pool_t *pool)
 {
-    pool->channel = strdup(channel);
-    if (!pool->channel)
+    db_conn_t *c = &pool->conns[pool->size];
+    if (c->state == DBC_LISTENING)
+        dbc_readable(-1, 0, c);
+}
+
+int db_pool_listen(db_pool_t *pool, const char *channels, db_notify_fn fn, void *arg)
+{
+    pool->channels = strdup(channels);
+    if (!pool->channels)
         return -1;
     pool->notify = fn;
     pool->notify_arg = arg;
@@ -425,7 +440,7 @@ void db_pool_free(db_pool_t *pool)
         PQfinish(c->pg);
     }
     free(pool->conns);
-    free(pool->channel);
+    free(pool->channels);
     free(pool->conninfo);
     free(pool);
 }

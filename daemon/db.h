@@ -31,14 +31,18 @@ db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
                        int queue_max, unsigned worker_index);
 void db_pool_free(db_pool_t *pool);
 
-/* Called with each NOTIFY payload on the pool's listening connection. */
-typedef void (*db_notify_fn)(void *arg, const char *payload);
+/* Called with each NOTIFY on the pool's listening connection. */
+typedef void (*db_notify_fn)(void *arg, const char *channel, const char *payload);
 
-/* Adds one more connection that only LISTENs on `channel` (before start).
- * Notifications sent while it reconnects are lost: listeners treat them as
- * hints, never as the record. */
-int db_pool_listen(db_pool_t *pool, const char *channel, db_notify_fn fn, void *arg)
+/* Adds one more connection that only LISTENs on `channels` (before start).
+ * Notifications sent while it reconnects are lost, so on every (re)connect
+ * `fn` is also called with channel NULL: "anything may have changed". */
+int db_pool_listen(db_pool_t *pool, const char *channels, db_notify_fn fn, void *arg)
     __attribute__((warn_unused_result));
+
+/* Reads notifications already waiting on the listening socket, without
+ * blocking, so a cached answer never lags a change this process could know. */
+void db_pool_poll_notifies(db_pool_t *pool);
 
 /* Starts connecting every connection. */
 void db_pool_start(db_pool_t *pool);

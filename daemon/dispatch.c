@@ -13,13 +13,16 @@
 
 /* An operation served by the SQL function api.<name>. */
 #define SQL_OP(op, name, roles, writes) \
-    {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, roles, writes, true, -1}
+    {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, roles, writes, true, false, -1}
+/* A read of the organization, cached per worker until the tenant changes. */
+#define SQL_CACHED(op, name, roles) \
+    {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, roles, false, true, true, -1}
 
 static dispatch_entry_t table[] = {
-    {BRANCHLINE__V1__REQUEST__OP_CANCEL, "cancel", handle_cancel, ANY_ROLE, false, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_PING, "ping", handle_ping, ANY_ROLE, false, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_SERVER_INFO, "server_info", handle_server_info, ANY_ROLE, false, false, -1},
-    {BRANCHLINE__V1__REQUEST__OP_LEAD_WATCH, "lead_watch", handle_lead_watch, READERS, false, true, -1},
+    {BRANCHLINE__V1__REQUEST__OP_CANCEL, "cancel", handle_cancel, ANY_ROLE, false, false, false, -1},
+    {BRANCHLINE__V1__REQUEST__OP_PING, "ping", handle_ping, ANY_ROLE, false, false, false, -1},
+    {BRANCHLINE__V1__REQUEST__OP_SERVER_INFO, "server_info", handle_server_info, ANY_ROLE, false, false, false, -1},
+    {BRANCHLINE__V1__REQUEST__OP_LEAD_WATCH, "lead_watch", handle_lead_watch, READERS, false, true, false, -1},
     SQL_OP(TENANT_CREATE, "tenant_create", ROLE_OPERATOR, true),
     SQL_OP(TENANT_LIST, "tenant_list", ROLE_OPERATOR, false),
     SQL_OP(PRINCIPAL_ADD, "principal_add", ROLE_ADMIN, true),
@@ -31,24 +34,24 @@ static dispatch_entry_t table[] = {
     SQL_OP(UNIT_MOVE, "unit_move", EDITORS, true),
     SQL_OP(UNIT_SET_STATUS, "unit_set_status", EDITORS, true),
     SQL_OP(UNIT_DELETE, "unit_delete", EDITORS, true),
-    SQL_OP(UNIT_SHOW, "unit_show", READERS, false),
-    SQL_OP(UNIT_LIST, "unit_list", READERS, false),
+    SQL_CACHED(UNIT_SHOW, "unit_show", READERS),
+    SQL_CACHED(UNIT_LIST, "unit_list", READERS),
     SQL_OP(DEPT_ADD, "dept_add", EDITORS, true),
     SQL_OP(DEPT_REMOVE, "dept_remove", EDITORS, true),
-    SQL_OP(DEPT_LIST, "dept_list", READERS, false),
-    SQL_OP(SERVING, "serving", READERS, false),
-    SQL_OP(SHAPE, "shape", READERS, false),
+    SQL_CACHED(DEPT_LIST, "dept_list", READERS),
+    SQL_CACHED(SERVING, "serving", READERS),
+    SQL_CACHED(SHAPE, "shape", READERS),
     SQL_OP(SUPPORT_ASSIGN, "support_assign", EDITORS, true),
     SQL_OP(SUPPORT_END, "support_end", EDITORS, true),
-    SQL_OP(SUPPORT_LIST, "support_list", READERS, false),
+    SQL_CACHED(SUPPORT_LIST, "support_list", READERS),
     SQL_OP(POSITION_SET, "position_set", EDITORS, true),
     SQL_OP(STAFF_ADD, "staff_add", EDITORS, true),
     SQL_OP(STAFF_MOVE, "staff_move", EDITORS, true),
     SQL_OP(STAFF_LEAVE, "staff_leave", EDITORS, true),
-    SQL_OP(STAFF_LIST, "staff_list", READERS, false),
-    SQL_OP(STAFFING_CHECK, "staffing_check", READERS, false),
+    SQL_CACHED(STAFF_LIST, "staff_list", READERS),
+    SQL_CACHED(STAFFING_CHECK, "staffing_check", READERS),
     SQL_OP(PROJECT_ADD, "project_add", ROLE_ADMIN, true),
-    SQL_OP(PROJECT_LIST, "project_list", READERS, false),
+    SQL_CACHED(PROJECT_LIST, "project_list", READERS),
     SQL_OP(PROJECT_ASSIGN, "project_assign", EDITORS, true),
     SQL_OP(PROJECT_UNASSIGN, "project_unassign", EDITORS, true),
     SQL_OP(REORG_PLAN, "reorg_plan", ROLE_ADMIN, false),
@@ -78,7 +81,7 @@ int dispatch_init(void)
             continue;
         const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
             &branchline__v1__request__descriptor, (unsigned)table[i].op);
-        if (!f || (table[i].stmt = sql_call_register(table[i].name, f)) < 0)
+        if (!f || (table[i].stmt = sql_call_register(table[i].name, f, table[i].cached)) < 0)
             return -1;
     }
     return 0;

@@ -29,6 +29,7 @@ struct dispatch_entry {
     unsigned roles;   /* who may call it; SQL functions enforce scope as well */
     bool writes;
     bool sql;         /* served by api.<name>; its statement is prepared */
+    bool cached;      /* an organization read answered from the worker's cache */
     stmt_id_t stmt;   /* filled by dispatch_init when sql */
 };
 

@@ -92,8 +92,36 @@ request_t *request_error(request_t *r, status_code_t code, const char *field, co
     return r;
 }
 
+/* A cached Response was packed with id 0, which proto3 leaves out; putting
+ * field 1 in front gives the same message with this request's id. */
+static void request_send_packed(request_t *r)
+{
+    uint8_t stackbuf[4096];
+    size_t len = 11 + r->packed_len;
+    uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (!buf) {
+        conn_shutdown(r->conn, "out_of_memory");
+        return;
+    }
+    size_t n = 0;
+    buf[n++] = 0x08; /* field 1, varint */
+    for (uint64_t v = r->id; ; v >>= 7) {
+        buf[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80)
+            break;
+    }
+    memcpy(buf + n, r->packed, r->packed_len);
+    conn_write_frame(r->conn, buf, n + r->packed_len);
+    if (buf != stackbuf)
+        free(buf);
+}
+
 static void request_send(request_t *r)
 {
+    if (r->packed) {
+        request_send_packed(r);
+        return;
+    }
     size_t len = branchline__v1__response__get_packed_size(&r->resp);
     uint8_t stackbuf[512];
     uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
@@ -117,6 +145,13 @@ void request_send_partial(request_t *r)
     r->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT__NOT_SET;
 }
 
+void request_finish_packed(request_t *r, const uint8_t *packed, size_t len)
+{
+    r->packed = packed;
+    r->packed_len = len;
+    request_finish(r);
+}
+
 void request_detach(request_t *r)
 {
     r->conn = NULL;
@@ -132,12 +167,13 @@ void request_finish(request_t *r)
     uint64_t elapsed = now_ms() - r->started_ms;
     char msg[600];
     log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_INFO, "request",
-             "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu%s%s%s%s", r->worker->index,
+             "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu%s%s%s%s%s", r->worker->index,
              c ? (unsigned long long)c->id : 0ULL, (unsigned long long)r->id, r->op_name,
              status_code_name(r->status.code), (unsigned long long)elapsed,
              r->status.code ? " field=" : "", r->status.code ? r->status.field : "",
              r->status.code ? " message=" : "",
-             r->status.code ? log_quote(msg, sizeof msg, r->status.message) : "");
+             r->status.code ? log_quote(msg, sizeof msg, r->status.message) : "",
+             r->packed ? " cache=hit" : "");
     if (c) {
         if (r->prev)
             r->prev->next = r->next;

@@ -30,6 +30,11 @@ typedef struct request {
     arena_block_t *arena;
     struct event *timer;               /* a handler's own timer, freed with the request */
     void *stream;                      /* a server stream's state (watch.c), or NULL */
+    uint8_t *cache_key;                /* set on a cache miss: where to store the answer */
+    size_t cache_key_len;
+    uint64_t cache_generation;
+    const uint8_t *packed;             /* a ready answer (cache hit), sent as is */
+    size_t packed_len;
     struct request *prev, *next;       /* conn->requests */
 } request_t;
 
@@ -46,6 +51,9 @@ request_t *request_error(request_t *r, status_code_t code, const char *field, co
 /* Server streams: sends the response built so far with more = true and
  * clears its result for the next one; the request stays in flight. */
 void request_send_partial(request_t *r);
+
+/* Answers with a Response packed earlier with id 0 (a cache hit). */
+void request_finish_packed(request_t *r, const uint8_t *packed, size_t len);
 
 /* Answers (unless detached), logs, frees. */
 void request_finish(request_t *r);

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "db.h"
+#include "cache.h"
 #include "log.h"
 #include "sweeper.h"
 #include "watch.h"
@@ -86,9 +87,18 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     drain_tick(-1, 0, w);
 }
 
-static void on_notify(void *arg, const char *payload)
+static void on_notify(void *arg, const char *channel, const char *payload)
 {
-    watch_notify(arg, payload);
+    worker_t *w = arg;
+    if (!channel) {
+        /* (Re)connected: whatever happened meanwhile went unheard. */
+        if (w->cache)
+            cache_invalidate_all(w->cache);
+    } else if (strcmp(channel, WATCH_CHANNEL) == 0) {
+        watch_notify(w, payload);
+    } else if (strcmp(channel, ORG_CHANNEL) == 0 && w->cache) {
+        cache_invalidate_tenant(w->cache, atoll(payload));
+    }
 }
 
 static int listen_sockaddr(const config_t *cfg, int port, struct sockaddr_storage *ss, int *sslen)
@@ -156,7 +166,12 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
     w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
     w->db = db_pool_new(w->base, cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max, index);
     if (!w->stop_event || !w->drain_timer || !w->db ||
-        db_pool_listen(w->db, WATCH_CHANNEL, on_notify, w) != 0) {
+        db_pool_listen(w->db, WATCH_CHANNEL "," ORG_CHANNEL, on_notify, w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t cache_bytes = (size_t)cfg->cache_mb * 1024u * 1024u / srv->nworkers;
+    if (cache_bytes > 0 && !(w->cache = cache_new(cache_bytes))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -244,6 +259,7 @@ void server_free(server_t *srv)
          * here, and so does a sweep in flight, before its sweeper goes. */
         db_pool_free(w->db);
         sweeper_free(w->sweeper);
+        cache_free(w->cache);
         if (w->listener)
             evconnlistener_free(w->listener);
         if (w->stop_event)

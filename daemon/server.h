@@ -35,6 +35,7 @@ typedef struct worker {
     unsigned inflight;          /* requests not yet answered */
     void *watches;              /* lead_watch streams (watch.c) */
     struct sweeper *sweeper;    /* on worker 0 only */
+    struct cache *cache;        /* organization reads; NULL when disabled */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;

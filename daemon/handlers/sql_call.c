@@ -7,17 +7,22 @@
 
 #include "conn.h"
 #include "db.h"
+#include "cache.h"
 #include "dispatch.h"
 #include "utf8.h"
 
 #define SQL_MAX 1024
 #define PARAMS_MAX 32
+#define TENANT_COLUMN "_tenant"
 
-stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field)
+stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field,
+                            bool cached)
 {
     const ProtobufCMessageDescriptor *in = op_field->descriptor;
     char sql[SQL_MAX];
-    int n = snprintf(sql, sizeof sql, "SELECT * FROM api.%s($1", op_name);
+    int n = snprintf(sql, sizeof sql, "SELECT *%s FROM api.%s($1",
+                     cached ? ", current_setting('branchline.tenant', true) AS " TENANT_COLUMN : "",
+                     op_name);
     for (unsigned i = 0; i < in->n_fields && n > 0 && (size_t)n < sizeof sql; i++)
         n += snprintf(sql + n, sizeof sql - (size_t)n, ", $%u", i + 2);
     if (n <= 0 || (size_t)n + 2 >= sizeof sql || in->n_fields + 1 > PARAMS_MAX)
@@ -227,6 +232,58 @@ static bool find_bad_utf8(const ProtobufCMessage *m, char *path, size_t pathlen)
     return false;
 }
 
+/* Key: subject, NUL, operation number, packed arguments. */
+static bool cache_key(request_t *req, const ProtobufCMessage *args)
+{
+    const char *subject = req->conn ? req->conn->subject : "";
+    size_t slen = strlen(subject) + 1;
+    size_t alen = protobuf_c_message_get_packed_size(args);
+    uint32_t op = (uint32_t)req->msg->op_case;
+    req->cache_key_len = slen + sizeof op + alen;
+    req->cache_key = request_alloc(req, req->cache_key_len);
+    if (!req->cache_key)
+        return false;
+    memcpy(req->cache_key, subject, slen);
+    memcpy(req->cache_key + slen, &op, sizeof op);
+    protobuf_c_message_pack(args, req->cache_key + slen + sizeof op);
+    return true;
+}
+
+static void cache_store(request_t *req, const PGresult *res)
+{
+    int col = PQfnumber(res, TENANT_COLUMN);
+    long long tenant = col >= 0 && PQntuples(res) > 0 ? atoll(PQgetvalue(res, 0, col)) : 0;
+    uint64_t id = req->resp.id;
+    req->resp.id = 0;
+    size_t len = branchline__v1__response__get_packed_size(&req->resp);
+    uint8_t *buf = malloc(len);
+    if (buf) {
+        branchline__v1__response__pack(&req->resp, buf);
+        cache_put(req->worker->cache, req->cache_key, req->cache_key_len, tenant,
+                  req->cache_generation, buf, len);
+        free(buf);
+    }
+    req->resp.id = id;
+}
+
+/* A hit answers at once; a miss remembers the key for the answer to come. */
+static bool answered_from_cache(request_t *req, const ProtobufCMessage *args)
+{
+    cache_t *cache = req->worker->cache;
+    if (!req->entry->cached || !cache || !cache_key(req, args))
+        return false;
+    db_pool_poll_notifies(req->worker->db);
+    size_t len;
+    const uint8_t *hit = cache_get(cache, req->cache_key, req->cache_key_len, &len);
+    if (hit) {
+        request_finish_packed(req, hit, len);
+        return true;
+    }
+    cache_count_miss(cache);
+    req->cache_generation = cache_generation(cache);
+    return false;
+}
+
 static void sql_call_done(void *arg, const db_result_t *res)
 {
     request_t *req = arg;
@@ -254,6 +311,8 @@ static void sql_call_done(void *arg, const db_result_t *res)
     }
     *(uint32_t *)((char *)&req->resp + rf->quantifier_offset) = rf->id;
     *(ProtobufCMessage **)((char *)&req->resp + rf->offset) = out;
+    if (req->cache_key)
+        cache_store(req, res->result);
     request_finish(req);
 }
 
@@ -267,6 +326,8 @@ void sql_call_run(request_t *req, db_callback_t done)
     const ProtobufCFieldDescriptor *opf;
     const ProtobufCMessage *m = op_message(req, &opf);
     const ProtobufCMessageDescriptor *d = opf->descriptor;
+    if (answered_from_cache(req, m))
+        return;
     const char *values[PARAMS_MAX];
     char nums[PARAMS_MAX][24];
     values[0] = req->conn ? req->conn->subject : "";

@@ -17,8 +17,11 @@
 #include "db_statements.h"
 #include "request.h"
 
-/* Registers the statement for the operation whose Request field is op_field. */
-stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field);
+/* Registers the statement for the operation whose Request field is op_field.
+ * A cached operation's statement also returns the tenant the function set,
+ * which the cache files the answer under. */
+stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field,
+                            bool cached);
 
 void handle_sql_call(request_t *req);
 
