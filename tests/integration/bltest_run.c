@@ -1,14 +1,17 @@
 /*
  * Runs a shell scenario against a fresh database and a real branchd:
  *
- *   bltest_run SCRIPT [NAME]
+ *   bltest_run SCRIPT [--two-daemons]
  *
+ * With --two-daemons a second branchd serves the same database, on
+ * BLTEST_PORT2 (log BLTEST_DAEMON_LOG2): for what several daemons share.
  * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO,
  * BLTEST_APP_CONNINFO, BLTEST_PORT and BRANCHLINE_SERVER/BRANCHLINE_CA, and
  * sources tests/integration/lib.sh for its helpers. CN=carol is bootstrapped
  * as the platform operator. On failure the daemon's log is printed.
  */
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,20 +42,30 @@ static void export_env(const fx_t *fx)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bltest_run SCRIPT [NAME]\n");
+        fprintf(stderr, "usage: bltest_run SCRIPT [--two-daemons]\n");
         return 2;
     }
+    bool two = argc > 2 && strcmp(argv[2], "--two-daemons") == 0;
     char script_copy[1024];
     snprintf(script_copy, sizeof script_copy, "%s", argv[1]);
     char name[64];
-    snprintf(name, sizeof name, "%s", argc > 2 ? argv[2] : basename(script_copy));
+    snprintf(name, sizeof name, "%s", basename(script_copy));
     for (char *p = name; *p; p++)
         if (*p == '.' || *p == '-')
             *p = '_';
-    fx_t fx;
+    fx_t fx, fx2;
     int rc = 1;
+    memset(&fx2, 0, sizeof fx2);
     if (fx_init(&fx, name, false) != 0 || fx_start(&fx, NULL) != 0)
         goto out;
+    if (two) {
+        if (fx_init_sibling(&fx2, &fx, "second") != 0 || fx_start(&fx2, NULL) != 0)
+            goto out;
+        char buf[320];
+        snprintf(buf, sizeof buf, "%d", fx2.port);
+        setenv("BLTEST_PORT2", buf, 1);
+        setenv("BLTEST_DAEMON_LOG2", fx2.log_path, 1);
+    }
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' bootstrap-operator --subject CN=carol --conninfo '%s'",
              fx_bin("BRANCHD_BIN"), fx.admin_conninfo);
@@ -67,6 +80,8 @@ int main(int argc, char **argv)
     if (rc != 0)
         fprintf(stderr, "bltest_run: %s failed with status %d\n", argv[1], rc);
 out:
+    if (two && fx_cleanup(&fx2, rc != 0) != 0 && rc == 0)
+        rc = 1;
     if (fx_cleanup(&fx, rc != 0) != 0 && rc == 0)
         rc = 1;
     return rc;

@@ -96,6 +96,7 @@ int fx_init(fx_t *fx, const char *name, bool empty)
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", fx->dbname);
     if (exec_on(ci, sql) != 0)
         return -1;
+    fx->owns_db = true;
     conninfo(fx->admin_conninfo, sizeof fx->admin_conninfo, super, fx->dbname);
     conninfo(fx->app_conninfo, sizeof fx->app_conninfo, "branchd", fx->dbname);
     if (empty)
@@ -106,6 +107,20 @@ int fx_init(fx_t *fx, const char *name, bool empty)
         fprintf(stderr, "fixture: migrate failed:\n%s\n", out);
         return -1;
     }
+    return 0;
+}
+
+int fx_init_sibling(fx_t *fx, const fx_t *of, const char *name)
+{
+    *fx = *of;
+    fx->pid = 0;
+    fx->port = 0;
+    fx->owns_db = false;
+    snprintf(fx->name, sizeof fx->name, "%s", name);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/bltest-%s-XXXXXX", name);
+    if (!mkdtemp(fx->dir))
+        return -1;
+    snprintf(fx->log_path, sizeof fx->log_path, "%s/branchd.log", fx->dir);
     return 0;
 }
 
@@ -209,7 +224,7 @@ int fx_cleanup(fx_t *fx, bool show_log)
     }
     if (show_log || rc)
         fx_print_log(fx);
-    if (fx->dbname[0]) {
+    if (fx->dbname[0] && fx->owns_db) {
         char ci[512], sql[256];
         conninfo(ci, sizeof ci, env_or_die("BRANCHLINE_TEST_PGSUPER"), "postgres");
         snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);

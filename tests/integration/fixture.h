@@ -21,10 +21,14 @@ typedef struct {
     char log_path[320];
     pid_t pid;
     int port;
+    bool owns_db;             /* false for a second daemon on another's database */
 } fx_t;
 
 /* Creates the temp dir and the database, and migrates it unless `empty`. */
 int fx_init(fx_t *fx, const char *name, bool empty);
+
+/* A second daemon's fixture on the same database (own dir, log, port). */
+int fx_init_sibling(fx_t *fx, const fx_t *of, const char *name);
 
 /* Starts branchd; `extra` is more config lines ("key = value\n"). Waits until it listens. */
 int fx_start(fx_t *fx, const char *extra);
