@@ -23,6 +23,9 @@ typedef struct {
     int max_frame_size;
     int max_connections;
     int max_inflight_per_conn;
+    int max_connections_per_identity;
+    int tenant_rate_limit;
+    int tenant_rate_burst;
     int handshake_timeout_ms;
     int frame_timeout_ms;
     int idle_timeout_ms;

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "dispatch.h"
+#include "quota.h"
 #include "frame.h"
 #include "log.h"
 #include "request.h"
@@ -195,6 +197,29 @@ static void write_cb(struct bufferevent *bev, void *arg)
     conn_request_done(c);
 }
 
+static void tenant_known(void *arg, const db_result_t *res)
+{
+    request_t *r = arg;
+    if (r->conn) {
+        /* No principal (UNAUTHENTICATED) and operators share tenant 0's bucket. */
+        bool found = res->code == BRANCHLINE__V1__STATUS__CODE__OK && PQntuples(res->result) == 1;
+        r->conn->tenant = found ? atoll(PQgetvalue(res->result, 0, 0)) : 0;
+    }
+    request_finish(r);
+}
+
+/* Which tenant the subject belongs to, asked once per connection. */
+static void conn_lookup_tenant(conn_t *c)
+{
+    request_t *r = request_new(c->worker, c, NULL);
+    if (!r)
+        return; /* the connection just goes unlimited */
+    r->silent = true;
+    r->op_name = "conn_tenant";
+    const char *values[] = {c->subject};
+    db_submit(c->worker->db, STMT_CONN_TENANT, 1, values, tenant_known, r);
+}
+
 static void handshake_done(conn_t *c)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -202,8 +227,17 @@ static void handshake_done(conn_t *c)
         conn_close(c, "no_verified_certificate");
         return;
     }
-    conn_set_state(c, CONN_OPEN, "handshake_done");
     char subject[300];
+    if (!identity_limit_acquire(c->worker->server->identities, c->subject)) {
+        log_warn("conn_refused", "worker=%u conn=%llu peer=%s subject=%s reason=max_connections_per_identity",
+                 c->worker->index, (unsigned long long)c->id, c->peer,
+                 log_quote(subject, sizeof subject, c->subject));
+        conn_close(c, "max_connections_per_identity");
+        return;
+    }
+    c->identity_counted = true;
+    conn_set_state(c, CONN_OPEN, "handshake_done");
+    conn_lookup_tenant(c);
     log_info("conn_open", "worker=%u conn=%llu peer=%s subject=%s tls=%s cipher=%s",
              c->worker->index, (unsigned long long)c->id, c->peer,
              log_quote(subject, sizeof subject, c->subject), SSL_get_version(ssl),
@@ -277,6 +311,7 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
     c->worker = w;
     c->id = atomic_fetch_add(&srv->next_conn_id, 1);
     c->state = CONN_HANDSHAKE;
+    c->tenant = -1;
     memcpy(c->peer, peer, sizeof c->peer);
     c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -338,6 +373,8 @@ void conn_close(conn_t *c, const char *reason)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->identity_counted)
+        identity_limit_release(w->server->identities, c->subject);
     bufferevent_free(c->bev);
     event_free(c->timer);
     atomic_fetch_sub(&w->server->connections, 1);

@@ -31,6 +31,8 @@ struct conn {
     bool read_paused;          /* too much in flight or unsent */
     char peer[64];             /* ip:port */
     char subject[256];         /* verified client certificate subject */
+    bool identity_counted;     /* holds one of the subject's connection slots */
+    long long tenant;          /* the subject's tenant, for rate limits; -1 until known */
     request_t *requests;       /* in flight, for detaching on close */
     unsigned inflight;
     uint64_t requests_total;

@@ -7,6 +7,10 @@ static stmt_def_t fixed[STMT_FIXED_COUNT] = {
     [STMT_SCHEMA_VERSION] = {"schema_version",
                              "SELECT coalesce(max(version), 0) FROM schema_migrations", 0},
     [STMT_SWEEP] = {"sweep", "SELECT * FROM api.sweep($1)", 1},
+    /* api.whoami sets the tenant of the subject it authenticates. */
+    [STMT_CONN_TENANT] = {"conn_tenant",
+                          "SELECT coalesce(nullif(current_setting('branchline.tenant', true), ''), '0') "
+                          "FROM api.whoami($1)", 1},
 };
 
 static stmt_def_t *registered;

@@ -10,6 +10,7 @@
 typedef enum {
     STMT_SCHEMA_VERSION,
     STMT_SWEEP,
+    STMT_CONN_TENANT,
     STMT_FIXED_COUNT
 } stmt_fixed_t;
 

@@ -3,6 +3,7 @@
 #include "conn.h"
 #include "handlers/handlers.h"
 #include "handlers/sql_call.h"
+#include "quota.h"
 #include "log.h"
 
 #define PRINCIPAL (ROLE_OPERATOR | ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
@@ -130,6 +131,12 @@ void dispatch_request(request_t *req)
     }
     req->op_name = entry->name;
     req->entry = entry;
+    conn_t *c = req->conn;
+    if (c && c->tenant >= 0 && !rate_limit_allow(req->worker->rate, c->tenant, now_ms())) {
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "",
+                                     "request rate limit of the tenant exceeded; retry later"));
+        return;
+    }
     if (req->worker->draining) {
         request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "",
                                      "server is shutting down"));

@@ -166,7 +166,8 @@ void request_finish(request_t *r)
     conn_t *c = r->conn;
     uint64_t elapsed = now_ms() - r->started_ms;
     char msg[600];
-    log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_INFO, "request",
+    if (!r->silent)
+        log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_INFO, "request",
              "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu%s%s%s%s%s", r->worker->index,
              c ? (unsigned long long)c->id : 0ULL, (unsigned long long)r->id, r->op_name,
              status_code_name(r->status.code), (unsigned long long)elapsed,
@@ -182,7 +183,8 @@ void request_finish(request_t *r)
         if (r->next)
             r->next->prev = r->prev;
         c->inflight--;
-        request_send(r);
+        if (!r->silent)
+            request_send(r);
     }
     if (r->timer)
         event_free(r->timer);

@@ -33,6 +33,7 @@ typedef struct request {
     uint8_t *cache_key;                /* set on a cache miss: where to store the answer */
     size_t cache_key_len;
     uint64_t cache_generation;
+    bool silent;                       /* the daemon's own request: no answer, no log */
     const uint8_t *packed;             /* a ready answer (cache hit), sent as is */
     size_t packed_len;
     struct request *prev, *next;       /* conn->requests */

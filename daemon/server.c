@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "db.h"
 #include "cache.h"
+#include "quota.h"
 #include "log.h"
 #include "sweeper.h"
 #include "watch.h"
@@ -170,6 +171,12 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    w->rate = rate_limit_new((double)cfg->tenant_rate_limit / srv->nworkers,
+                             (double)cfg->tenant_rate_burst / srv->nworkers);
+    if (!w->rate) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     size_t cache_bytes = (size_t)cfg->cache_mb * 1024u * 1024u / srv->nworkers;
     if (cache_bytes > 0 && !(w->cache = cache_new(cache_bytes))) {
         snprintf(err, errlen, "out of memory");
@@ -198,7 +205,8 @@ server_t *server_new(const config_t *cfg, SSL_CTX *ssl_ctx, char *err, size_t er
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv->nworkers = cfg->workers > 0 ? (unsigned)cfg->workers : (unsigned)(cores > 0 ? cores : 1);
     srv->workers = calloc(srv->nworkers, sizeof *srv->workers);
-    if (!srv->workers) {
+    srv->identities = identity_limit_new(cfg->max_connections_per_identity);
+    if (!srv->workers || !srv->identities) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -260,6 +268,7 @@ void server_free(server_t *srv)
         db_pool_free(w->db);
         sweeper_free(w->sweeper);
         cache_free(w->cache);
+        rate_limit_free(w->rate);
         if (w->listener)
             evconnlistener_free(w->listener);
         if (w->stop_event)
@@ -270,5 +279,6 @@ void server_free(server_t *srv)
             event_base_free(w->base);
     }
     free(srv->workers);
+    identity_limit_free(srv->identities);
     free(srv);
 }

@@ -36,6 +36,7 @@ typedef struct worker {
     void *watches;              /* lead_watch streams (watch.c) */
     struct sweeper *sweeper;    /* on worker 0 only */
     struct cache *cache;        /* organization reads; NULL when disabled */
+    struct rate_limit *rate;    /* this worker's share of each tenant's request rate */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;
@@ -48,6 +49,7 @@ struct server {
     int port;                   /* actual listening port */
     int expected_schema_version;
     atomic_int connections;     /* open client connections, all workers */
+    struct identity_limit *identities;
     atomic_uint_fast64_t next_conn_id;
 };
 

@@ -1,0 +1,27 @@
+/*
+ * Limits that keep one client from starving others: open connections per
+ * certificate identity (shared by all workers) and a request rate per
+ * tenant (a token bucket per worker, each with its share of the rate).
+ */
+#ifndef BRANCHD_QUOTA_H
+#define BRANCHD_QUOTA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct identity_limit identity_limit_t;
+typedef struct rate_limit rate_limit_t;
+
+identity_limit_t *identity_limit_new(int max_per_identity);
+void identity_limit_free(identity_limit_t *l);
+/* Counts one more connection of subject; false (and nothing counted) over the limit. */
+bool identity_limit_acquire(identity_limit_t *l, const char *subject);
+void identity_limit_release(identity_limit_t *l, const char *subject);
+
+/* rate = requests per second, burst = bucket size; rate 0 = unlimited. */
+rate_limit_t *rate_limit_new(double rate, double burst);
+void rate_limit_free(rate_limit_t *r);
+/* Takes one token from the tenant's bucket; false when it is empty. */
+bool rate_limit_allow(rate_limit_t *r, long long tenant, uint64_t now_ms);
+
+#endif
