@@ -31,6 +31,7 @@ static const option_t options[] = {
     STR(tls_cert, "", "server certificate chain (PEM)"),
     STR(tls_key, "", "server private key (PEM)"),
     STR(tls_ca, "", "CA bundle that client certificates must chain to (PEM)"),
+    STR(tls_crl, "", "certificate revocation list(s) of the client CA (PEM); reloaded on SIGHUP"),
     STR(db_conninfo, "dbname=branchline", "libpq connection string of the daemon's role"),
     STR(migrate_conninfo, "", "libpq connection string of the owner role for `migrate` (default: db_conninfo)"),
     INT(workers, "0", 0, 256, "worker threads, each with its own event loop; 0 = one per core"),
@@ -181,7 +182,8 @@ int config_validate(const config_t *cfg, int need_tls, char *err, size_t errlen)
         return 0;
     if (readable("tls_cert", cfg->tls_cert, err, errlen) ||
         readable("tls_key", cfg->tls_key, err, errlen) ||
-        readable("tls_ca", cfg->tls_ca, err, errlen))
+        readable("tls_ca", cfg->tls_ca, err, errlen) ||
+        (cfg->tls_crl[0] && readable("tls_crl", cfg->tls_crl, err, errlen)))
         return -1;
     return 0;
 }

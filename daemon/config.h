@@ -14,6 +14,7 @@ typedef struct {
     char *tls_cert;
     char *tls_key;
     char *tls_ca;
+    char *tls_crl;
     char *db_conninfo;
     char *migrate_conninfo;
     int workers;

@@ -264,6 +264,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             ERR_error_string_n(e, reason, sizeof reason);
         while (bufferevent_get_openssl_error(bev))
             ;
+        /* Say why a client certificate was refused: expired, revoked, ... */
+        long verify = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
+        if (c->state == CONN_HANDSHAKE && verify != X509_V_OK) {
+            size_t n = strlen(reason);
+            snprintf(reason + n, sizeof reason - n, ": %s", X509_verify_cert_error_string(verify));
+        }
         conn_close(c, reason);
     }
 }
@@ -300,7 +306,7 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     conn_t *c = calloc(1, sizeof *c);
-    SSL *ssl = SSL_new(srv->ssl_ctx);
+    SSL *ssl = server_new_ssl(srv);
     if (!c || !ssl) {
         free(c);
         SSL_free(ssl);

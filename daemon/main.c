@@ -148,12 +148,51 @@ static int run_bootstrap(const config_t *cfg)
     return 0;
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static int saved_argc;
+static char **saved_argv;
+
+typedef struct {
+    server_t *srv;
+    struct event_base *base;
+} signal_ctx_t;
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    server_t *srv = arg;
+    signal_ctx_t *sc = arg;
     log_info("signal", "signal=%d action=drain", (int)sig);
-    server_stop(srv);
+    server_stop(sc->srv);
+    event_base_loopbreak(sc->base);
+}
+
+/* SIGHUP: read the configuration again; the TLS files (certificate, key,
+ * CA, CRL) and the log level take effect, everything else needs a restart.
+ * A configuration that does not validate changes nothing. */
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    signal_ctx_t *sc = arg;
+    char err[1024];
+    mode_t_ mode = MODE_SERVE;
+    config_t *cfg = config_new();
+    SSL_CTX *ctx = NULL;
+    if (!cfg || parse_args(saved_argc, saved_argv, cfg, &mode) != 0 ||
+        config_validate(cfg, 1, err, sizeof err) != 0) {
+        log_error("reload_failed", "reason=config error=\"%s\"", cfg ? err : "out of memory");
+        goto out;
+    }
+    if (!(ctx = tls_server_ctx_new(cfg, err, sizeof err))) {
+        log_error("reload_failed", "reason=tls error=\"%s\"", err);
+        goto out;
+    }
+    server_swap_tls(sc->srv, ctx);
+    log_level_t level = LOG_INFO;
+    (void)log_level_parse(cfg->log_level, &level);
+    log_set_level(level);
+    log_info("reloaded", "tls=yes log_level=%s", cfg->log_level);
+out:
+    config_free(cfg);
 }
 
 static int write_port_file(const char *path, int port)
@@ -198,7 +237,8 @@ static int run_serve(const config_t *cfg)
     SSL_CTX *ctx = NULL;
     server_t *srv = NULL;
     struct event_base *base = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+    signal_ctx_t sc = {NULL, NULL};
 
     if (check_schema(cfg) != 0)
         return 1;
@@ -214,11 +254,16 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=listen error=\"%s\"", err);
         goto out;
     }
+    ctx = NULL; /* the server owns it now */
     srv->expected_schema_version = migrate_expected_version();
     base = event_base_new();
-    sigterm = base ? evsignal_new(base, SIGTERM, on_signal, srv) : NULL;
-    sigint = base ? evsignal_new(base, SIGINT, on_signal, srv) : NULL;
-    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+    sc.srv = srv;
+    sc.base = base;
+    sigterm = base ? evsignal_new(base, SIGTERM, on_stop_signal, &sc) : NULL;
+    sigint = base ? evsignal_new(base, SIGINT, on_stop_signal, &sc) : NULL;
+    sighup = base ? evsignal_new(base, SIGHUP, on_reload_signal, &sc) : NULL;
+    if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL) ||
+        evsignal_add(sighup, NULL)) {
         log_error("startup_failed", "reason=signals");
         goto out;
     }
@@ -228,9 +273,9 @@ static int run_serve(const config_t *cfg)
     }
     if (write_port_file(cfg->port_file, srv->port) != 0)
         log_warn("port_file", "path=%s error=cannot_write", cfg->port_file);
-    /* The main thread only waits for signals; workers serve. The first
-     * signal starts the drain, and the loop ends once workers are joined. */
-    event_base_loop(base, EVLOOP_ONCE);
+    /* The main thread only waits for signals; workers serve. SIGHUP
+     * reloads; SIGTERM or SIGINT starts the drain and ends this loop. */
+    event_base_dispatch(base);
     server_join(srv);
     log_info("stopped", "reason=signal");
     rc = 0;
@@ -239,6 +284,8 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sighup)
+        event_free(sighup);
     if (base)
         event_base_free(base);
     server_free(srv);
@@ -257,6 +304,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "branchd: out of memory\n");
         return 1;
     }
+    saved_argc = argc;
+    saved_argv = argv;
     if (parse_args(argc, argv, cfg, &mode) != 0)
         goto out;
     if (config_validate(cfg, mode == MODE_SERVE || mode == MODE_CHECK_CONFIG, err, sizeof err) != 0) {

@@ -198,7 +198,7 @@ server_t *server_new(const config_t *cfg, SSL_CTX *ssl_ctx, char *err, size_t er
         return NULL;
     }
     srv->cfg = cfg;
-    srv->ssl_ctx = ssl_ctx;
+    pthread_mutex_init(&srv->tls_lock, NULL);
     srv->port = cfg->listen_port;
     atomic_init(&srv->connections, 0);
     atomic_init(&srv->next_conn_id, 1);
@@ -213,6 +213,7 @@ server_t *server_new(const config_t *cfg, SSL_CTX *ssl_ctx, char *err, size_t er
     for (unsigned i = 0; i < srv->nworkers; i++)
         if (worker_init(srv, &srv->workers[i], i, err, errlen) != 0)
             goto fail;
+    srv->ssl_ctx = ssl_ctx;
     return srv;
 fail:
     server_free(srv);
@@ -241,6 +242,24 @@ int server_start(server_t *srv, char *err, size_t errlen)
     log_info("listening", "address=%s port=%d workers=%u", srv->cfg->listen_address, srv->port,
              srv->nworkers);
     return 0;
+}
+
+SSL *server_new_ssl(server_t *srv)
+{
+    /* SSL_new takes its own reference, so a swap right after is safe. */
+    pthread_mutex_lock(&srv->tls_lock);
+    SSL *ssl = SSL_new(srv->ssl_ctx);
+    pthread_mutex_unlock(&srv->tls_lock);
+    return ssl;
+}
+
+void server_swap_tls(server_t *srv, SSL_CTX *ctx)
+{
+    pthread_mutex_lock(&srv->tls_lock);
+    SSL_CTX *old = srv->ssl_ctx;
+    srv->ssl_ctx = ctx;
+    pthread_mutex_unlock(&srv->tls_lock);
+    SSL_CTX_free(old);
 }
 
 void server_stop(server_t *srv)
@@ -280,5 +299,7 @@ void server_free(server_t *srv)
     }
     free(srv->workers);
     identity_limit_free(srv->identities);
+    SSL_CTX_free(srv->ssl_ctx);
+    pthread_mutex_destroy(&srv->tls_lock);
     free(srv);
 }

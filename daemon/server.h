@@ -43,7 +43,8 @@ typedef struct worker {
 
 struct server {
     const config_t *cfg;
-    SSL_CTX *ssl_ctx;
+    SSL_CTX *ssl_ctx;           /* owned; replaced on reload under tls_lock */
+    pthread_mutex_t tls_lock;
     worker_t *workers;
     unsigned nworkers;
     int port;                   /* actual listening port */
@@ -53,8 +54,16 @@ struct server {
     atomic_uint_fast64_t next_conn_id;
 };
 
-/* Binds every worker's listener and creates its loop; does not start threads. */
+/* Binds every worker's listener and creates its loop; does not start threads.
+ * Takes ownership of ssl_ctx on success. */
 server_t *server_new(const config_t *cfg, SSL_CTX *ssl_ctx, char *err, size_t errlen);
+
+/* A new SSL object for an accepted connection, from the current context. */
+SSL *server_new_ssl(server_t *srv);
+
+/* Replaces the TLS context (reload): new handshakes use it, open
+ * connections keep theirs. Takes ownership of ctx. */
+void server_swap_tls(server_t *srv, SSL_CTX *ctx);
 int server_start(server_t *srv, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Asks every worker to stop accepting and drain; safe from any thread. */
 void server_stop(server_t *srv);

@@ -58,6 +58,18 @@ static int ctx_configure(SSL_CTX *ctx, const config_t *cfg, char *err, size_t er
         snprintf(err, errlen, "%s: %s", what, detail);
         return -1;
     }
+    if (cfg->tls_crl[0]) {
+        /* Revoked client certificates then fail verification in the handshake. */
+        X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+        X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+        if (!lookup || X509_load_crl_file(lookup, cfg->tls_crl, X509_FILETYPE_PEM) <= 0) {
+            char detail[256];
+            tls_error_text(detail, sizeof detail);
+            snprintf(err, errlen, "%s: %s", cfg->tls_crl, detail);
+            return -1;
+        }
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    }
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->tls_ca);
     if (names)
         SSL_CTX_set_client_CA_list(ctx, names);
