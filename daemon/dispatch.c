@@ -9,6 +9,7 @@
 #define PRINCIPAL (ROLE_OPERATOR | ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
 #define ANY_ROLE (ROLE_NONE_NEEDED | PRINCIPAL)
 #define READERS (ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
+#define VIEWERS (ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_VIEWER)
 #define EDITORS (ROLE_ADMIN | ROLE_UNIT_ADMIN)
 #define WORKERS (ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH)
 
@@ -36,23 +37,23 @@ static dispatch_entry_t table[] = {
     SQL_OP(UNIT_SET_STATUS, "unit_set_status", EDITORS, true),
     SQL_OP(UNIT_DELETE, "unit_delete", EDITORS, true),
     SQL_CACHED(UNIT_SHOW, "unit_show", READERS),
-    SQL_CACHED(UNIT_LIST, "unit_list", READERS),
+    SQL_CACHED(UNIT_LIST, "unit_list", VIEWERS),
     SQL_OP(DEPT_ADD, "dept_add", EDITORS, true),
     SQL_OP(DEPT_REMOVE, "dept_remove", EDITORS, true),
     SQL_CACHED(DEPT_LIST, "dept_list", READERS),
     SQL_CACHED(SERVING, "serving", READERS),
-    SQL_CACHED(SHAPE, "shape", READERS),
+    SQL_CACHED(SHAPE, "shape", VIEWERS),
     SQL_OP(SUPPORT_ASSIGN, "support_assign", EDITORS, true),
     SQL_OP(SUPPORT_END, "support_end", EDITORS, true),
-    SQL_CACHED(SUPPORT_LIST, "support_list", READERS),
+    SQL_CACHED(SUPPORT_LIST, "support_list", VIEWERS),
     SQL_OP(POSITION_SET, "position_set", EDITORS, true),
     SQL_OP(STAFF_ADD, "staff_add", EDITORS, true),
     SQL_OP(STAFF_MOVE, "staff_move", EDITORS, true),
     SQL_OP(STAFF_LEAVE, "staff_leave", EDITORS, true),
     SQL_CACHED(STAFF_LIST, "staff_list", READERS),
-    SQL_CACHED(STAFFING_CHECK, "staffing_check", READERS),
+    SQL_CACHED(STAFFING_CHECK, "staffing_check", VIEWERS),
     SQL_OP(PROJECT_ADD, "project_add", ROLE_ADMIN, true),
-    SQL_CACHED(PROJECT_LIST, "project_list", READERS),
+    SQL_CACHED(PROJECT_LIST, "project_list", VIEWERS),
     SQL_OP(PROJECT_ASSIGN, "project_assign", EDITORS, true),
     SQL_OP(PROJECT_UNASSIGN, "project_unassign", EDITORS, true),
     SQL_OP(REORG_PLAN, "reorg_plan", ROLE_ADMIN, false),
