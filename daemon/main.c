@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,23 @@ static int write_port_file(const char *path, int port)
     return rename(tmp, path); /* readers never see a half-written file */
 }
 
+/* Every connection is a descriptor: take all the kernel allows us. */
+static void raise_fd_limit(const config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_connections + 1024;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("fd_limit", "error=cannot_raise");
+    }
+    if (rl.rlim_cur < want)
+        log_warn("fd_limit", "limit=%llu max_connections=%d hint=\"raise LimitNOFILE or ulimit -n\"",
+                 (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
 static int check_schema(const config_t *cfg)
 {
     char err[1024];
@@ -240,6 +258,7 @@ static int run_serve(const config_t *cfg)
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     signal_ctx_t sc = {NULL, NULL};
 
+    raise_fd_limit(cfg);
     if (check_schema(cfg) != 0)
         return 1;
     if (dispatch_init() != 0) {
