@@ -14,8 +14,10 @@
 
 #define PLAN_FILE_MAX (64L << 20)
 
-static int present_plan(const cli_t *cli, const ProtobufCMessage *result)
+static int present_plan(const cli_t *cli, const Branchline__V1__Request *req,
+                        const ProtobufCMessage *result)
 {
+    (void)req;
     const Branchline__V1__ReorgPlan *plan = (const Branchline__V1__ReorgPlan *)result;
     return output_reorg_plan(stdout, &cli->out, plan) < 0 ? org_no_memory(cli) : 0;
 }

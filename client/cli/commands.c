@@ -39,8 +39,17 @@ static const command_t BASE_COMMANDS[] = {
 const command_group_t COMMAND_GROUPS[] = {
     {"Commands", BASE_COMMANDS},
     {"Organization", ORG_COMMANDS},
+    {"Leads", LEAD_COMMANDS},
     {NULL, NULL},
 };
+
+cli_t command_cli(const cli_t *cli, const command_t *cmd)
+{
+    cli_t view = *cli;
+    if (!view.out.columns)
+        view.out.columns = cmd->columns;
+    return view;
+}
 
 int command_word_count(const command_t *cmd)
 {

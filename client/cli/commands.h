@@ -61,6 +61,8 @@ struct command {
     param_t params[COMMAND_PARAMS_MAX];      /* positionals first, then flags */
     const char *consts[COMMAND_CONSTS_MAX];  /* "field=value" always set */
     const char *example;
+    const char *columns;  /* table columns without --columns ("id,status"), or NULL: all */
+    const char *details;  /* more help after the flags, wrapped lines ending in '\n', or NULL */
 };
 
 /* Tables end with a row whose words[0] is NULL. */
@@ -75,9 +77,15 @@ extern const command_group_t COMMAND_GROUPS[];
 /* The organization commands (cmd_org.c). */
 extern const command_t ORG_COMMANDS[];
 
+/* Leads, allocation policies and caps (cmd_lead.c). */
+extern const command_t LEAD_COMMANDS[];
+
 #define COMMANDS_FOREACH(group, cmd)                                      \
     for (const command_group_t *group = COMMAND_GROUPS; group->rows; group++) \
         for (const command_t *cmd = group->rows; cmd->words[0]; cmd++)
+
+/* cli with cmd's default columns in place of --columns when that was not given. */
+cli_t command_cli(const cli_t *cli, const command_t *cmd);
 
 /* The command with the most leading words of argv; *used is how many. NULL if none. */
 const command_t *commands_find(int argc, char **argv, int *used);
@@ -120,5 +128,8 @@ int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_reorg_plan(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_reorg_apply(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_lead_list(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_lead_import(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_lead_watch(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 
 #endif

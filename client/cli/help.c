@@ -134,6 +134,8 @@ void help_command(FILE *out, const command_t *cmd)
     fprintf(out, "usage: %s\n\n%s.\n", usage, cmd->summary);
     put_params(out, cmd, false, "Arguments");
     put_params(out, cmd, true, "Flags");
+    if (cmd->details)
+        fprintf(out, "\n%s", cmd->details);
     fprintf(out, "\nExample:\n  %s\n\nSee 'branchctl --help' for global flags, output and exit codes.\n",
             cmd->example);
 }

@@ -53,8 +53,11 @@ int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req,
     return 0;
 }
 
-int org_run(const cli_t *cli, const command_t *cmd, int argc, char **argv, org_present_fn present)
+int org_run(const cli_t *given, const command_t *cmd, int argc, char **argv,
+            org_present_fn present)
 {
+    cli_t view = command_cli(given, cmd);
+    const cli_t *cli = &view;
     args_t args;
     session_t s;
     Branchline__V1__Request *req = NULL;
@@ -71,7 +74,7 @@ int org_run(const cli_t *cli, const command_t *cmd, int argc, char **argv, org_p
     if (rc == 0) {
         rc = org_exchange(cli, &s, req, &resp, &result);
         if (rc == 0)
-            rc = present(cli, result);
+            rc = present(cli, req, result);
         session_close(&s);
     }
     if (resp)
@@ -80,13 +83,17 @@ int org_run(const cli_t *cli, const command_t *cmd, int argc, char **argv, org_p
     return rc;
 }
 
-static int present_result(const cli_t *cli, const ProtobufCMessage *result)
+int org_present_result(const cli_t *cli, const Branchline__V1__Request *req,
+                       const ProtobufCMessage *result)
 {
+    (void)req;
     return output_result(stdout, &cli->out, result) < 0 ? org_no_memory(cli) : 0;
 }
 
-static int present_tree(const cli_t *cli, const ProtobufCMessage *result)
+static int present_tree(const cli_t *cli, const Branchline__V1__Request *req,
+                        const ProtobufCMessage *result)
 {
+    (void)req;
     json_t *roots = tree_build((const Branchline__V1__UnitList *)result);
     int rc = roots && output_tree(stdout, &cli->out, roots) == 0 ? 0 : org_no_memory(cli);
     json_decref(roots);
@@ -95,7 +102,7 @@ static int present_tree(const cli_t *cli, const ProtobufCMessage *result)
 
 int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv)
 {
-    return org_run(cli, cmd, argc, argv, present_result);
+    return org_run(cli, cmd, argc, argv, org_present_result);
 }
 
 int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv)

@@ -13,10 +13,20 @@
 #include "commands.h"
 #include "session.h"
 
-/* Prints a successful result; returns the exit code. */
-typedef int (*org_present_fn)(const cli_t *cli, const ProtobufCMessage *result);
+/* Prints a successful result of req; returns the exit code. */
+typedef int (*org_present_fn)(const cli_t *cli, const Branchline__V1__Request *req,
+                              const ProtobufCMessage *result);
 
+/*
+ * Parses the arguments against cmd's row, builds cmd->op's request, connects,
+ * calls and presents the result. The row's default columns stand in for
+ * --columns when it was not given.
+ */
 int org_run(const cli_t *cli, const command_t *cmd, int argc, char **argv, org_present_fn present);
+
+/* Prints any result through its descriptor (output_result): the usual presenter. */
+int org_present_result(const cli_t *cli, const Branchline__V1__Request *req,
+                       const ProtobufCMessage *result);
 
 /* The request for op from cmd's row and args. 0, or the printed error's exit code. */
 int org_build(const cli_t *cli, const command_t *cmd, const char *op, const args_t *args,

@@ -311,6 +311,61 @@ int output_reorg_applied(FILE *out, const output_opts_t *o, const Branchline__V1
     return output_result(out, o, result);
 }
 
+/* ---- streams ------------------------------------------------------------------ */
+
+struct output_stream {
+    output_format_t format;
+    bool headers;  /* a header line is still to come */
+    columns_t c;
+    size_t width[COLUMNS_MAX];
+};
+
+output_stream_t *output_stream_new(const output_opts_t *o, const ProtobufCMessageDescriptor *d)
+{
+    char err[256];
+    output_stream_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->format = o->format;
+    st->headers = !o->no_headers;
+    if (columns_pick(o->columns, d, NULL, &st->c, err, sizeof err) < 0) {
+        free(st);
+        return NULL;  /* output_check_columns was not called */
+    }
+    for (size_t k = 0; k < st->c.n && st->headers; k++)
+        st->width[k] = strlen(st->c.name[k]);
+    return st;
+}
+
+int output_stream_row(FILE *out, output_stream_t *st, const ProtobufCMessage *m)
+{
+    json_t *j = pbjson_message(m);
+    int rc = 0;
+    if (!j)
+        return -1;
+    if (st->format == OUTPUT_JSON) {
+        rc = dump(out, j);
+    } else {
+        row_t row = {j, 0};
+        for (size_t k = 0; k < st->c.n; k++) {
+            size_t w = cell_width(&row, st->c.name[k], k);
+            if (w > st->width[k])
+                st->width[k] = w;
+        }
+        if (st->headers)
+            put_header(out, &st->c, st->width);
+        st->headers = false;
+        put_row(out, &st->c, st->width, &row);
+    }
+    json_decref(j);
+    return rc;
+}
+
+void output_stream_free(output_stream_t *st)
+{
+    free(st);
+}
+
 /* ---- fixed objects: ping, version, errors ----------------------------------------- */
 
 static json_t *milliseconds(double ms)

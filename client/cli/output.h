@@ -58,6 +58,25 @@ int output_result(FILE *out, const output_opts_t *o, const ProtobufCMessage *m)
     __attribute__((warn_unused_result));
 
 /*
+ * Messages of one type printed one at a time as they arrive (lead watch):
+ * with -o json one compact object per line (JSON Lines); as a table the
+ * header comes with the first row and every column is as wide as its widest
+ * value so far, so a wider value shifts its own line but none printed
+ * before. The caller flushes.
+ */
+typedef struct output_stream output_stream_t;
+
+/* For messages of type d, with o's --columns taken as checked. NULL: out of memory. */
+output_stream_t *output_stream_new(const output_opts_t *o, const ProtobufCMessageDescriptor *d)
+    __attribute__((warn_unused_result));
+
+int output_stream_row(FILE *out, output_stream_t *st, const ProtobufCMessage *m)
+    __attribute__((warn_unused_result));
+
+/* NULL is a no-op. */
+void output_stream_free(output_stream_t *st);
+
+/*
  * unit tree (roots from tree_build): JSON is the array of root nodes, each
  * with "children"; text is a table of code, name, kind and status (or
  * --columns) whose first column is indented two spaces per level.

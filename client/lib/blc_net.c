@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,17 +83,21 @@ int blc_net_is_ip(const char *host)
     return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-int blc_net_wait(int fd, short events, int64_t deadline_ms)
+int blc_net_wait(int fd, short events, int wake_fd, int64_t deadline_ms)
 {
     for (;;) {
         int64_t left = deadline_ms - blc_now_ms();
         if (left < 0)
             left = 0;
-        struct pollfd pfd = {.fd = fd, .events = events};
-        int rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-        if (rc >= 0)
-            return rc > 0;
-        if (errno != EINTR)
+        bool capped = deadline_ms != BLC_NET_NO_DEADLINE && left > INT_MAX;
+        int timeout = deadline_ms == BLC_NET_NO_DEADLINE ? -1 : capped ? INT_MAX : (int)left;
+        struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = wake_fd, .events = POLLIN}};
+        int rc = poll(pfd, wake_fd >= 0 ? 2 : 1, timeout);
+        if (rc > 0)
+            return pfd[0].revents ? 1 : BLC_NET_WOKEN;
+        if (rc == 0 && !capped)
+            return 0;
+        if (rc < 0 && errno != EINTR)
             return -1;
     }
 }
@@ -106,7 +111,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline_ms, int *why)
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
         if (errno != EINPROGRESS)
             goto fail;
-        int ready = blc_net_wait(fd, POLLOUT, deadline_ms);
+        int ready = blc_net_wait(fd, POLLOUT, -1, deadline_ms);
         if (ready <= 0) {
             if (ready == 0)
                 errno = ETIMEDOUT;

@@ -30,7 +30,17 @@ int blc_net_is_ip(const char *host);
 int blc_net_connect(const char *host, const char *port, int64_t deadline_ms,
                     char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* poll() for events until the deadline: 1 ready, 0 timed out, -1 error (errno). */
-int blc_net_wait(int fd, short events, int64_t deadline_ms);
+/* A deadline that never passes. */
+#define BLC_NET_NO_DEADLINE INT64_MAX
+
+/* blc_net_wait's answer when wake_fd became readable first. */
+#define BLC_NET_WOKEN 2
+
+/*
+ * poll() for events on fd, and for input on wake_fd unless it is -1, until
+ * the deadline: 1 fd ready, BLC_NET_WOKEN, 0 timed out, -1 error (errno).
+ * Signals that interrupt the wait do not end it.
+ */
+int blc_net_wait(int fd, short events, int wake_fd, int64_t deadline_ms);
 
 #endif

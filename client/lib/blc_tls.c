@@ -202,7 +202,7 @@ static blc_tls_outcome_t describe(SSL *ssl, int error, char *why, size_t whylen)
     return BLC_TLS_FAILED;
 }
 
-blc_tls_outcome_t blc_tls_io(SSL *ssl, int fd, blc_tls_op_t op, void *buf, int n,
+blc_tls_outcome_t blc_tls_io(SSL *ssl, int fd, blc_tls_op_t op, void *buf, int n, int wake_fd,
                              int64_t deadline_ms, int *done, char *why, size_t whylen)
 {
     *done = 0;
@@ -217,10 +217,14 @@ blc_tls_outcome_t blc_tls_io(SSL *ssl, int fd, blc_tls_op_t op, void *buf, int n
                      : error == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
         if (!events)
             return describe(ssl, error, why, whylen);
-        int ready = blc_net_wait(fd, events, deadline_ms);
+        int ready = blc_net_wait(fd, events, wake_fd, deadline_ms);
         if (ready == 0) {
             snprintf(why, whylen, "timed out");
             return BLC_TLS_TIMEOUT;
+        }
+        if (ready == BLC_NET_WOKEN) {
+            snprintf(why, whylen, "interrupted");
+            return BLC_TLS_WOKEN;
         }
         if (ready < 0) {
             snprintf(why, whylen, "poll: %s", strerror(errno));
@@ -239,7 +243,8 @@ SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, int64_t deadline_
         openssl_reason(err, errlen);
         goto fail;
     }
-    if (blc_tls_io(ssl, fd, BLC_TLS_CONNECT, NULL, 0, deadline_ms, &done, err, errlen) != BLC_TLS_OK)
+    if (blc_tls_io(ssl, fd, BLC_TLS_CONNECT, NULL, 0, -1, deadline_ms, &done, err, errlen) !=
+        BLC_TLS_OK)
         goto fail;
     if (check_alpn(ssl, err, errlen) < 0)
         goto fail;

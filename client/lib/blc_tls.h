@@ -27,6 +27,7 @@ SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, int64_t deadline_
 typedef enum {
     BLC_TLS_OK,
     BLC_TLS_TIMEOUT,  /* the deadline passed; a read may be retried */
+    BLC_TLS_WOKEN,    /* wake_fd became readable; a read may be retried */
     BLC_TLS_EOF,      /* the server ended the stream */
     BLC_TLS_FAILED,   /* the session is unusable */
 } blc_tls_outcome_t;
@@ -41,11 +42,12 @@ typedef enum {
 /*
  * Runs one OpenSSL call on the session's non-blocking socket, waiting with
  * poll() whenever OpenSSL wants to read or write, until the deadline (a past
- * deadline still does what needs no waiting). READ and WRITE move up to n
- * bytes of buf (WRITE all of them); *done is the count. Anything but
- * BLC_TLS_OK comes with the reason in why.
+ * deadline still does what needs no waiting) or until wake_fd (-1: none)
+ * becomes readable. READ and WRITE move up to n bytes of buf (WRITE all of
+ * them); *done is the count. Anything but BLC_TLS_OK comes with the reason
+ * in why.
  */
-blc_tls_outcome_t blc_tls_io(SSL *ssl, int fd, blc_tls_op_t op, void *buf, int n,
+blc_tls_outcome_t blc_tls_io(SSL *ssl, int fd, blc_tls_op_t op, void *buf, int n, int wake_fd,
                              int64_t deadline_ms, int *done, char *why, size_t whylen);
 
 #endif

@@ -34,7 +34,8 @@ struct blc {
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
-    int timeout_ms;
+    int timeout_ms;      /* each wait; BLC_NO_TIMEOUT: none */
+    int wake_fd;         /* also ends waits for a response when readable; -1: none */
     uint32_t max_frame;
     uint64_t next_id;
     frame_buf_t rbuf;    /* bytes read, not yet decoded */
@@ -77,6 +78,7 @@ blc_t *blc_connect(const blc_options_t *opts, char *err, size_t errlen)
         return NULL;
     }
     c->fd = -1;
+    c->wake_fd = -1;
     c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : BLC_DEFAULT_TIMEOUT_MS;
     c->max_frame = FRAME_DEFAULT_MAX;
     c->next_id = 1;
@@ -113,8 +115,9 @@ void blc_free(blc_t *c)
     if (c->ssl && !c->broken) {
         char why[200];
         int done;
-        int wait_ms = c->timeout_ms < CLOSE_WAIT_MS ? c->timeout_ms : CLOSE_WAIT_MS;
-        (void)blc_tls_io(c->ssl, c->fd, BLC_TLS_SHUTDOWN, NULL, 0, blc_now_ms() + wait_ms,
+        int wait_ms = c->timeout_ms > 0 && c->timeout_ms < CLOSE_WAIT_MS ? c->timeout_ms
+                                                                          : CLOSE_WAIT_MS;
+        (void)blc_tls_io(c->ssl, c->fd, BLC_TLS_SHUTDOWN, NULL, 0, -1, blc_now_ms() + wait_ms,
                          &done, why, sizeof why);
     }
     SSL_free(c->ssl);
@@ -137,6 +140,23 @@ uint64_t blc_next_id(blc_t *c)
     return c->next_id++;
 }
 
+void blc_set_timeout(blc_t *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms == 0 ? BLC_DEFAULT_TIMEOUT_MS
+                    : timeout_ms < 0 ? BLC_NO_TIMEOUT : timeout_ms;
+}
+
+void blc_set_wake_fd(blc_t *c, int wake_fd)
+{
+    c->wake_fd = wake_fd < 0 ? -1 : wake_fd;
+}
+
+/* When a wait that starts now must end. */
+static int64_t deadline(const blc_t *c)
+{
+    return c->timeout_ms == BLC_NO_TIMEOUT ? BLC_NET_NO_DEADLINE : blc_now_ms() + c->timeout_ms;
+}
+
 const char *blc_error(const blc_t *c)
 {
     return c ? c->err : "no connection";
@@ -152,36 +172,41 @@ int blc_fd(const blc_t *c)
     return c ? c->fd : -1;
 }
 
-/*
- * Moves what TLS has into rbuf, waiting until the deadline for the first
- * byte. 1: bytes added; 0: nothing before the deadline; -1: end of stream or
- * failure (err set).
- */
-static int fill(blc_t *c, int64_t deadline_ms)
+typedef enum {
+    FILL_FAILED = -1,  /* end of stream or failure; err set */
+    FILL_TIMEOUT = 0,  /* nothing before the deadline */
+    FILL_BYTES = 1,    /* bytes added to rbuf */
+    FILL_WOKEN = 2,    /* wake_fd became readable first */
+} fill_t;
+
+/* Moves what TLS has into rbuf, waiting until the deadline (or wake_fd) for the first byte. */
+static fill_t fill(blc_t *c, int64_t deadline_ms, int wake_fd)
 {
     char why[200];
     uint8_t chunk[READ_CHUNK];
     int n = 0;
     if (c->eof) {
         set_error(c, CODE(UNAVAILABLE), "connection closed by server");
-        return -1;
+        return FILL_FAILED;
     }
-    switch (blc_tls_io(c->ssl, c->fd, BLC_TLS_READ, chunk, sizeof chunk, deadline_ms, &n,
-                       why, sizeof why)) {
+    switch (blc_tls_io(c->ssl, c->fd, BLC_TLS_READ, chunk, sizeof chunk, wake_fd, deadline_ms,
+                       &n, why, sizeof why)) {
     case BLC_TLS_OK:
         if (frame_buf_append(&c->rbuf, chunk, (size_t)n) == 0)
-            return 1;
+            return FILL_BYTES;
         BREAK(c, CODE(RESOURCE_EXHAUSTED), "out of memory");
-        return -1;
+        return FILL_FAILED;
     case BLC_TLS_TIMEOUT:
-        return 0;
+        return FILL_TIMEOUT;
+    case BLC_TLS_WOKEN:
+        return FILL_WOKEN;
     case BLC_TLS_EOF:
         c->eof = true;
         set_error(c, CODE(UNAVAILABLE), "connection closed by server");
-        return -1;
+        return FILL_FAILED;
     default:
         BREAK(c, CODE(UNAVAILABLE), "receive failed: %s", why);
-        return -1;
+        return FILL_FAILED;
     }
 }
 
@@ -189,7 +214,7 @@ static int fill(blc_t *c, int64_t deadline_ms)
 static void drain_ready(blc_t *c)
 {
     for (int i = 0; i < DRAIN_READS && !c->eof && !c->broken; i++)
-        if (frame_buf_len(&c->rbuf) >= DRAIN_BUFFER_LIMIT || fill(c, 0) <= 0)
+        if (frame_buf_len(&c->rbuf) >= DRAIN_BUFFER_LIMIT || fill(c, 0, -1) != FILL_BYTES)
             return;
 }
 
@@ -201,13 +226,13 @@ static void drain_ready(blc_t *c)
 static int write_all(blc_t *c, const uint8_t *p, size_t n)
 {
     char why[200];
-    int64_t deadline_ms = blc_now_ms() + c->timeout_ms;
+    int64_t deadline_ms = deadline(c);
     drain_ready(c);
     while (n > 0 && !c->broken) {
         int chunk = n > INT_MAX ? INT_MAX : (int)n, done = 0;
         /* A past deadline: OpenSSL retries p and chunk unchanged after waiting below. */
-        blc_tls_outcome_t how = blc_tls_io(c->ssl, c->fd, BLC_TLS_WRITE, (void *)p, chunk, 0,
-                                           &done, why, sizeof why);
+        blc_tls_outcome_t how = blc_tls_io(c->ssl, c->fd, BLC_TLS_WRITE, (void *)p, chunk, -1,
+                                           0, &done, why, sizeof why);
         if (how == BLC_TLS_OK) {
             p += done;
             n -= (size_t)done;
@@ -220,7 +245,7 @@ static int write_all(blc_t *c, const uint8_t *p, size_t n)
         short events = POLLOUT;
         if (!c->eof && frame_buf_len(&c->rbuf) < DRAIN_BUFFER_LIMIT)
             events |= POLLIN;
-        int ready = blc_net_wait(c->fd, events, deadline_ms);
+        int ready = blc_net_wait(c->fd, events, -1, deadline_ms);
         if (ready > 0) {
             drain_ready(c);
             continue;
@@ -304,12 +329,16 @@ static response_t *read_response(blc_t *c, int64_t deadline_ms)
         response_t *r = decode_next(c, &done);
         if (done || c->broken)
             return r;
-        int rc = fill(c, deadline_ms);
-        if (rc == 0) {
+        fill_t rc = fill(c, deadline_ms, c->wake_fd);
+        if (rc == FILL_TIMEOUT) {
             set_error(c, CODE(DEADLINE_EXCEEDED), "no response within %d ms", c->timeout_ms);
             return NULL;
         }
-        if (rc < 0) {
+        if (rc == FILL_WOKEN) {
+            set_error(c, CODE(CANCELLED), "interrupted while waiting for a response");
+            return NULL;
+        }
+        if (rc == FILL_FAILED) {
             if (c->eof && frame_buf_len(&c->rbuf) > 0)
                 BREAK(c, CODE(UNAVAILABLE), "connection closed by server in the middle of a frame");
             return NULL;
@@ -332,7 +361,7 @@ Branchline__V1__Response *blc_recv(blc_t *c)
     }
     if (c->broken)
         return NULL;
-    return read_response(c, blc_now_ms() + c->timeout_ms);
+    return read_response(c, deadline(c));
 }
 
 static int enqueue(blc_t *c, response_t *r)
@@ -354,7 +383,7 @@ Branchline__V1__Response *blc_call(blc_t *c, Branchline__V1__Request *req)
 {
     if (blc_send(c, req) < 0)
         return NULL;
-    int64_t deadline_ms = blc_now_ms() + c->timeout_ms;
+    int64_t deadline_ms = deadline(c);
     for (;;) {
         response_t *r = read_response(c, deadline_ms);
         if (!r || r->id == req->id || r->id == 0)

@@ -3,7 +3,8 @@
  * length-prefixed protobuf frames (see proto/frame.h).
  *
  * The calls block, each bounded by the connection's timeout (internally the
- * socket is non-blocking and every wait is a poll()). A blc_t is not
+ * socket is non-blocking and every wait is a poll(); signals do not end a
+ * wait, a wake descriptor does: blc_set_wake_fd). A blc_t is not
  * thread-safe: use one per thread. Nothing raises SIGPIPE.
  *
  * Requests may be pipelined: blc_send several, then blc_recv the answers in
@@ -21,6 +22,7 @@
 
 #define BLC_DEFAULT_PORT "7443"
 #define BLC_DEFAULT_TIMEOUT_MS 30000
+#define BLC_NO_TIMEOUT (-1)  /* blc_set_timeout: waits have no limit */
 
 typedef struct {
     const char *server;     /* "host:port"; host may be a name, IPv4, or [IPv6];
@@ -50,6 +52,24 @@ void blc_free(blc_t *c);
 /* Request ids: 1, 2, 3, ... on each connection. */
 uint64_t blc_next_id(blc_t *c);
 
+/*
+ * The limit of each later wait, for a response or to send: milliseconds,
+ * 0 for BLC_DEFAULT_TIMEOUT_MS (as in blc_options_t), or BLC_NO_TIMEOUT for
+ * a server stream that may stay quiet for hours.
+ */
+void blc_set_timeout(blc_t *c, int timeout_ms);
+
+/*
+ * While blc_recv or blc_call waits for a response, also watch wake_fd (-1,
+ * the default: nothing else): once it is readable the wait ends with NULL
+ * and blc_error_code CANCELLED, and the connection stays usable (a response
+ * partly received is kept for the next call). The library never reads
+ * wake_fd, so it keeps ending waits until the caller drains it or sets -1.
+ * A pipe written by a signal handler makes a long wait interruptible
+ * without a race.
+ */
+void blc_set_wake_fd(blc_t *c, int wake_fd);
+
 /* Sets req->id = blc_next_id(c) when it is 0, then writes one frame. 0 / -1. */
 int blc_send(blc_t *c, Branchline__V1__Request *req)
     __attribute__((warn_unused_result));
@@ -60,8 +80,9 @@ int blc_send_raw(blc_t *c, const void *bytes, size_t n)
 
 /*
  * The next response: a queued one first, else the next to arrive. NULL on
- * end of stream, timeout or error (see blc_error). A response whose status
- * is NULL succeeded. Free with branchline__v1__response__free_unpacked(r, NULL).
+ * end of stream, timeout, wake-up (blc_set_wake_fd) or error (see
+ * blc_error). A response whose status is NULL succeeded. Free with
+ * branchline__v1__response__free_unpacked(r, NULL).
  */
 Branchline__V1__Response *blc_recv(blc_t *c) __attribute__((warn_unused_result));
 
@@ -79,7 +100,8 @@ const char *blc_error(const blc_t *c);
 
 /*
  * Status.Code classifying the last local error: UNAVAILABLE (connection
- * closed or failed), DEADLINE_EXCEEDED (timeout), INTERNAL (the server broke
+ * closed or failed), DEADLINE_EXCEEDED (timeout), CANCELLED (woken, see
+ * blc_set_wake_fd; the connection is intact), INTERNAL (the server broke
  * the protocol), INVALID_ARGUMENT (a request the library would not send),
  * RESOURCE_EXHAUSTED (out of memory). OK before any error.
  */

@@ -1,7 +1,8 @@
 /*
  * Unit tests for branchctl without a daemon: display width and table
  * alignment with Chinese text, JSON output through descriptors, the unit
- * tree, the reorg plan file, and requests built from command rows and argv.
+ * tree, the reorg plan file, streamed rows, requests built from command
+ * rows and argv, and help generated from the rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "help.h"
 #include "org_call.h"
 #include "output.h"
 #include "reqbuild.h"
@@ -342,6 +344,61 @@ static void test_reorg_plan_output(void **state)
     capture_expect(&c, "open 1 department\n?[31mclose 0\n");
 }
 
+/* ---- streamed rows (lead watch) ---- */
+
+static Branchline__V1__Lead lead(int64_t id, const char *project, const char *status,
+                                 const char *branch)
+{
+    Branchline__V1__Lead l = BRANCHLINE__V1__LEAD__INIT;
+    l.id = id;
+    l.project = (char *)project;
+    l.status = (char *)status;
+    l.branch_path = (char *)branch;
+    return l;
+}
+
+static void test_stream_rows(void **state)
+{
+    (void)state;
+    capture_t c;
+    Branchline__V1__Lead a = lead(7, "loans", "allocated", "east/pudong");
+    Branchline__V1__Lead b = lead(1042, "贷款", "waiting", "");
+    output_opts_t table = {OUTPUT_TABLE, "id,project,status,branch_path", false};
+    output_stream_t *st = output_stream_new(&table, &branchline__v1__lead__descriptor);
+    assert_non_null(st);
+    FILE *out = capture_open(&c);
+    assert_int_equal(output_stream_row(out, st, &a.base), 0);
+    assert_int_equal(output_stream_row(out, st, &b.base), 0);
+    output_stream_free(st);
+    /* The header comes with the first row; a wider value widens its column from then on. */
+    capture_expect(&c, "ID  PROJECT  STATUS     BRANCH_PATH\n"
+                       "7   loans    allocated  east/pudong\n"
+                       "1042  贷款     waiting    -\n");
+
+    output_opts_t bare = {OUTPUT_TABLE, "id,status", true};
+    st = output_stream_new(&bare, &branchline__v1__lead__descriptor);
+    out = capture_open(&c);
+    assert_int_equal(output_stream_row(out, st, &a.base), 0);
+    output_stream_free(st);
+    capture_expect(&c, "7  allocated\n");
+
+    st = output_stream_new(&JSON, &branchline__v1__lead__descriptor);
+    out = capture_open(&c);
+    assert_int_equal(output_stream_row(out, st, &a.base), 0);
+    assert_int_equal(output_stream_row(out, st, &b.base), 0);
+    output_stream_free(st);
+    assert_int_equal(fclose(c.f), 0);
+    /* JSON Lines: one whole object per line. */
+    char *second = strchr(c.text, '\n');
+    assert_non_null(second);
+    static const char first[] = "{\"id\":7,\"external_id\":\"\",\"project\":\"loans\",";
+    assert_memory_equal(c.text, first, sizeof first - 1);
+    assert_memory_equal(second + 1, "{\"id\":1042,", 11);
+    assert_string_equal(strchr(second + 1, '\n'), "\n");
+    free(c.text);
+    output_stream_free(NULL);
+}
+
 /* ---- requests from argv ---- */
 
 static const cli_t CLI = {.out = {OUTPUT_TABLE, NULL, false}};
@@ -499,6 +556,97 @@ static void test_build_reorg(void **state)
     BUILD_FAILS("reorg", "plan", "--centralize", "sales", "--decentralize", "sales");
 }
 
+static void test_build_leads(void **state)
+{
+    (void)state;
+    Branchline__V1__Request *r;
+    BUILD(r, "lead", "add", "--external-id", "web-1", "--project", "loans", "--channel", "search",
+          "--origin", "east", "--name", "张伟", "--phone", "138", "--email", "z@x.cn", "--note", "n");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_LEAD_ADD);
+    const Branchline__V1__LeadAddRequest *add = r->lead_add;
+    assert_string_equal(add->external_id, "web-1");
+    assert_string_equal(add->project, "loans");
+    assert_string_equal(add->channel, "search");
+    assert_string_equal(add->origin, "east");
+    assert_string_equal(add->name, "张伟");
+    assert_string_equal(add->phone, "138");
+    assert_string_equal(add->email, "z@x.cn");
+    assert_string_equal(add->note, "n");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    const struct {
+        const char *word;
+        Branchline__V1__Request__OpCase op;
+    } transitions[] = {
+        {"contact", BRANCHLINE__V1__REQUEST__OP_LEAD_CONTACT},
+        {"win", BRANCHLINE__V1__REQUEST__OP_LEAD_WIN},
+        {"lose", BRANCHLINE__V1__REQUEST__OP_LEAD_LOSE},
+    };
+    for (size_t i = 0; i < COUNT(transitions); i++) {
+        BUILD(r, "lead", (char *)transitions[i].word, "42", "--note", "called");
+        assert_int_equal(r->op_case, transitions[i].op);
+        /* The three share LeadTransitionRequest, so any of the union's members reads it. */
+        assert_int_equal(r->lead_contact->id, 42);
+        assert_string_equal(r->lead_contact->note, "called");
+        branchline__v1__request__free_unpacked(r, NULL);
+    }
+
+    BUILD(r, "lead", "list", "--status", "waiting", "--limit", "100", "--after", "5000");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_LEAD_LIST);
+    assert_string_equal(r->lead_list->status, "waiting");
+    assert_int_equal(r->lead_list->limit, 100);
+    assert_int_equal(r->lead_list->after, 5000);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "lead", "reassign", "7", "--to", "east/minhang", "--reason", "moved");
+    assert_int_equal(r->lead_reassign->id, 7);
+    assert_string_equal(r->lead_reassign->to, "east/minhang");
+    assert_string_equal(r->lead_reassign->reason, "moved");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "lead", "stats", "--under", "east", "--period", "week");
+    assert_string_equal(r->lead_stats->under, "east");
+    assert_string_equal(r->lead_stats->period, "week");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "lead", "purge", "--before", "2025-01-01");
+    assert_string_equal(r->lead_purge->before, "2025-01-01");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "lead", "watch", "--branch", "east/pudong");
+    assert_int_equal(r->op_case, BRANCHLINE__V1__REQUEST__OP_LEAD_WATCH);
+    assert_string_equal(r->lead_watch->branch, "east/pudong");
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "policy", "set", "project_lead", "--at", "east", "--project", "loans",
+          "--lead-branch", "east/pudong", "--sla-minutes", "30", "--max-reallocations", "2");
+    const Branchline__V1__PolicySetRequest *p = r->policy_set;
+    assert_string_equal(p->policy, "project_lead");
+    assert_string_equal(p->at, "east");
+    assert_string_equal(p->project, "loans");
+    assert_string_equal(p->lead_branch, "east/pudong");
+    assert_int_equal(p->sla_minutes, 30);
+    assert_int_equal(p->max_reallocations, 2);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD(r, "cap", "set", "east/pudong", "--per-day", "40", "--per-week", "180");
+    assert_string_equal(r->cap_set->branch, "east/pudong");
+    assert_int_equal(r->cap_set->per_day, 40);
+    assert_int_equal(r->cap_set->per_week, 180);
+    branchline__v1__request__free_unpacked(r, NULL);
+
+    BUILD_FAILS("lead", "add", "--external-id", "w", "--project", "loans");  /* --channel */
+    BUILD_FAILS("lead", "show", "abc");
+    BUILD_FAILS("lead", "show");
+    BUILD_FAILS("lead", "contact", "1", "2");
+    BUILD_FAILS("lead", "reassign", "7", "--to", "east/minhang");            /* --reason */
+    BUILD_FAILS("lead", "list", "--limit", "2147483648");
+    BUILD_FAILS("lead", "purge");
+    BUILD_FAILS("lead", "import");                                           /* FILE */
+    BUILD_FAILS("policy", "set", "--at", "east");                            /* POLICY */
+    BUILD_FAILS("cap", "set", "east/pudong", "--per-day", "many");
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -513,8 +661,9 @@ static void test_usage_errors(void **state)
 }
 
 /* Every row resolves: its op is a Request field, its parameters and
- * constants name fields of that message, its result is in Response; and
- * every organization operation (fields 20 to 80) has a command. */
+ * constants name fields of that message, its result is in Response, its
+ * default columns are fields of that result; and every organization and
+ * lead operation (fields 20 to 105) has a command. */
 static void test_every_row_resolves(void **state)
 {
     (void)state;
@@ -537,13 +686,18 @@ static void test_every_row_resolves(void **state)
                     m->descriptor, cmd->params[i].field));
         args_t none = {{NULL}};
         assert_int_equal(reqbuild_fill(cmd, &none, m, err, sizeof err), REQBUILD_OK);
+        output_opts_t defaults = {OUTPUT_TABLE, cmd->columns, false};
+        if (output_check_columns(&defaults, reqbuild_result_descriptor(cmd->op), err,
+                                 sizeof err) < 0)
+            fail_msg("%s: %s", cmd->op, err);
         reqbuild_free(req);
     }
     const ProtobufCMessageDescriptor *d = &branchline__v1__request__descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const char *op = d->fields[i].name;
         /* reorg apply sends reorg_apply itself, after its row's reorg_plan */
-        bool found = d->fields[i].id < 20 || d->fields[i].id > 80 || strcmp(op, "reorg_apply") == 0;
+        bool found = d->fields[i].id < 20 || d->fields[i].id > 105 ||
+                     strcmp(op, "reorg_apply") == 0;
         COMMANDS_FOREACH(group, cmd)
             found = found || (cmd->op && strcmp(cmd->op, op) == 0);
         if (!found)
@@ -565,6 +719,36 @@ static void test_usage_line(void **state)
     assert_string_equal(usage, "branchctl unit add PATH --kind KIND --name NAME [--opened DATE]");
 }
 
+/* branchctl help lists the lead commands under their own heading, and lead
+ * import documents its exit codes. */
+static void test_help(void **state)
+{
+    (void)state;
+    capture_t c;
+    help_global(capture_open(&c));
+    assert_int_equal(fclose(c.f), 0);
+    const char *leads = strstr(c.text, "\nLeads:\n");
+    assert_non_null(leads);
+    for (const command_t *cmd = LEAD_COMMANDS; cmd->words[0]; cmd++) {
+        char name[64];
+        commands_join(command_word_count(cmd), cmd->words, name, sizeof name);
+        const char *at = strstr(leads, name);
+        if (!at)
+            fail_msg("help lists no %s under Leads", name);
+        assert_non_null(strstr(at, cmd->summary));
+    }
+    free(c.text);
+
+    int used;
+    char *words[] = {"lead", "import"};
+    help_command(capture_open(&c), commands_find(2, words, &used));
+    assert_int_equal(fclose(c.f), 0);
+    assert_non_null(strstr(c.text, "usage: branchctl lead import FILE\n"));
+    assert_non_null(strstr(c.text, "4 when some\nrows were rejected"));
+    assert_non_null(strstr(c.text, "Example:\n  branchctl lead import leads.csv\n"));
+    free(c.text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,9 +767,12 @@ int main(void)
         cmocka_unit_test(test_build_integers),
         cmocka_unit_test(test_integer_errors_name_the_argument),
         cmocka_unit_test(test_build_reorg),
+        cmocka_unit_test(test_stream_rows),
+        cmocka_unit_test(test_build_leads),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_every_row_resolves),
         cmocka_unit_test(test_usage_line),
+        cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
