@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# Usage: tests/bench/run.sh [--quick] [--build DIR] [--out DIR]
+#
+# The performance benchmark of issue #7, in one run on this machine: starts
+# a throwaway PostgreSQL (TLS on, in a temporary directory, always stopped
+# on exit), migrates it with DIR/daemon/branchd, makes certificates, writes
+# a tenant with gendata.sh (plus a multi-tenant set), starts branchd
+# (workers=2) and, for each scenario, loads the daemon with blbench and the
+# database directly with pgbench (-M prepared, sslmode=require, the same
+# client count, the same SQL: tests/bench/sql/). Prints one line per
+# scenario:
+#   scenario=X daemon_rps=... pgbench_tps=... ratio=... daemon_p99_ms=... pgbench_p99_ms=...
+# then: alloc with many leads stored against few, alloc-batch leads/s
+# against alloc, ping with 2 workers against 1, and branchd's memory per
+# idle mutual-TLS connection with ping p99 beside them.
+#
+#   --quick      2,000 branches, 10,000 then 100,000 leads, 100 extra
+#                tenants, 2,000 idle connections, 4 s runs: under 3 minutes
+#                on 2 cores. Default: 10,000 branches, 10,000 then 1,000,000
+#                leads, 1,000 extra tenants of 50 branches, 10,000 idle
+#                connections, 20 s runs.
+#   --build DIR  the build to use (default build/; built if out of date)
+#   --out DIR    keep the raw outputs there (blbench lines and JSON, pgbench
+#                outputs, branchd's log)
+#
+# Environment: BENCH_CONNECTIONS (default 16) client connections on both
+# sides, BENCH_DEPTH (default 1) requests in flight per blbench connection,
+# BENCH_DURATION and BENCH_WARMUP (seconds) override the run lengths.
+# Loopback only; every run is bounded in time.
+
+# shellcheck source-path=SCRIPTDIR/../..
+set -euo pipefail
+PROG=bench
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$ROOT/tests/bench
+# shellcheck source=deploy/lib/common.sh
+. "$ROOT/deploy/lib/common.sh"
+# shellcheck source=deploy/lib/pg.sh
+. "$ROOT/deploy/lib/pg.sh"
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
+    exit 2
+}
+
+QUICK=0
+BUILD=$ROOT/build
+OUT=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --build)
+        [[ $# -ge 2 ]] || usage
+        BUILD=$(realpath -m "$2")
+        shift
+        ;;
+    --out)
+        [[ $# -ge 2 ]] || usage
+        OUT=$(realpath -m "$2")
+        shift
+        ;;
+    *) usage ;;
+    esac
+    shift
+done
+
+if ((QUICK)); then
+    BRANCHES=10 LEADS_SMALL=10000 LEADS_LARGE=100000 TENANTS=100 IDLE=2000 DURATION=4 WARMUP=1
+    REQUEST_TIMEOUT=10
+else
+    BRANCHES=50 LEADS_SMALL=10000 LEADS_LARGE=1000000 TENANTS=1000 IDLE=10000 DURATION=20 WARMUP=3
+    REQUEST_TIMEOUT=30
+fi
+REGIONS=20 CITIES=10 PROJECTS=50 BATCH=100 MIX_ALLOC=10
+DURATION=${BENCH_DURATION:-$DURATION}
+WARMUP=${BENCH_WARMUP:-$WARMUP}
+CONNS=${BENCH_CONNECTIONS:-16}
+DEPTH=${BENCH_DEPTH:-1}
+THREADS=$(nproc)
+ADMIN=CN=bench-admin
+PG_PASSWORD=bench-$RANDOM$RANDOM
+
+TMP=
+DAEMON_PID=
+cleanup() {
+    local rc=$?
+    stop_daemon
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ -n $OUT ]]; then
+            mkdir -p "$OUT"
+            cp -r "$TMP/out/." "$OUT/" 2>/dev/null || true
+        fi
+        pg_stop "$TMP/pg" || pg_stop "$TMP/pg" immediate || note "could not stop PostgreSQL in $TMP/pg"
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+build() {
+    note "building $BUILD (branchd, blbench)"
+    if ! quietly cmake -S "$ROOT" -B "$BUILD" ||
+        ! quietly cmake --build "$BUILD" -j"$THREADS" --target branchd blbench; then
+        die "the build failed"
+    fi
+    BRANCHD=$BUILD/daemon/branchd
+    BLBENCH=$BUILD/tests/bench/blbench
+}
+
+# The temporary directory must be reachable by postgres when we are root.
+make_tmp() {
+    TMP=$(mktemp -d -t branchline-bench.XXXXXX)
+    chmod 0711 "$TMP"
+    if ! pg_reachable "$TMP"; then
+        rmdir "$TMP"
+        TMP=$(mktemp -d -p /tmp branchline-bench.XXXXXX)
+        chmod 0711 "$TMP"
+    fi
+    mkdir -p "$TMP/out" "$TMP/pgbench"
+}
+
+# A self-signed certificate for PostgreSQL's TLS (pgbench's sslmode=require
+# encrypts without verifying, as most direct clients do).
+pg_tls_cert() {
+    local dir=$TMP/pgtls
+    pg_owned_dir "$dir" 0700
+    quietly openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+        -subj /CN=127.0.0.1 -keyout "$dir/server.key" -out "$dir/server.crt"
+    chmod 0600 "$dir/server.key"
+    if [[ $EUID -eq 0 ]]; then
+        chown postgres: "$dir/server.key" "$dir/server.crt"
+    fi
+}
+
+start_cluster() {
+    PGPORT_BENCH=$(free_tcp_port)
+    pg_tls_cert
+    pg_init "$TMP/pg" "$TMP/sock" "$PGPORT_BENCH" \
+        "max_connections = 300" "shared_buffers = 512MB" "synchronous_commit = off" \
+        "ssl = on" "ssl_cert_file = '$TMP/pgtls/server.crt'" "ssl_key_file = '$TMP/pgtls/server.key'"
+    pg_start "$TMP/pg" "$TMP/pg.log"
+    pg_app_roles "$TMP/sock" "$PGPORT_BENCH" postgres
+    pg_psql "$TMP/sock" "$PGPORT_BENCH" postgres \
+        -c "ALTER ROLE branchd PASSWORD '$PG_PASSWORD'" -c "CREATE DATABASE bench"
+    SUPER_CI="host=$TMP/sock port=$PGPORT_BENCH user=$(pg_superuser) dbname=bench"
+    APP_CI="host=$TMP/sock port=$PGPORT_BENCH user=branchd dbname=bench"
+    TLS_CI="host=127.0.0.1 port=$PGPORT_BENCH user=branchd dbname=bench sslmode=require"
+    quietly "$BRANCHD" migrate --conninfo "$SUPER_CI" || die "branchd migrate failed"
+}
+
+generate() {
+    note "generating data: $TENANTS tenants of 50 branches, then $((REGIONS * CITIES * BRANCHES)) branches, $LEADS_SMALL leads"
+    "$HERE/gendata.sh" "$SUPER_CI" tenants --count "$TENANTS" >&2
+    "$HERE/gendata.sh" "$SUPER_CI" org --admin "$ADMIN" --regions "$REGIONS" --cities "$CITIES" \
+        --branches "$BRANCHES" --projects "$PROJECTS" >&2
+    "$HERE/gendata.sh" "$SUPER_CI" leads --count "$LEADS_SMALL" >&2
+    "$HERE/gendata.sh" "$SUPER_CI" check --admin "$ADMIN" >&2
+}
+
+# ---- branchd ----------------------------------------------------------------------
+
+start_daemon() {
+    local workers=$1 conf=$TMP/branchd.conf
+    rm -f "$TMP/port"
+    cat >"$conf" <<EOF
+listen_address = 127.0.0.1
+listen_port = 0
+port_file = $TMP/port
+tls_cert = $TMP/certs/server.crt
+tls_key = $TMP/certs/server.key
+tls_ca = $TMP/certs/ca.crt
+db_conninfo = $APP_CI
+workers = $workers
+log_level = warn
+# The bench measures throughput and memory per connection from one client
+# identity: the per-tenant rate limit and the per-identity connection cap
+# (both defences against abusive clients) would stop it first.
+tenant_rate_limit = 0
+max_connections_per_identity = 1000000
+max_connections = $((IDLE + 1000))
+EOF
+    "$BRANCHD" --config "$conf" 2>>"$TMP/out/branchd.log" &
+    DAEMON_PID=$!
+    for _ in $(seq 1 300); do
+        if [[ -s $TMP/port ]]; then
+            SERVER=127.0.0.1:$(cat "$TMP/port")
+            return 0
+        fi
+        kill -0 "$DAEMON_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    tail -n 20 "$TMP/out/branchd.log" >&2
+    die "branchd did not start"
+}
+
+stop_daemon() {
+    if [[ -n $DAEMON_PID ]]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+        DAEMON_PID=
+    fi
+}
+
+# ---- the two sides ----------------------------------------------------------------
+
+# bounded SECONDS COMMAND...: runs COMMAND, killed if it takes a minute
+# longer than the SECONDS (plus warm-up) it should.
+bounded() {
+    local limit
+    limit=$(awk -v d="$1" -v w="$WARMUP" 'BEGIN { printf "%d\n", d + w + 60 }')
+    shift
+    timeout -k 5 "$limit" "$@"
+}
+
+# Before each measured run: no statement left running in the database from
+# the run before (requests whose client gave up keep running in branchd, and
+# a slow one would take database connections from the next scenario).
+# Leftovers are cancelled; bounded at one minute.
+quiesce() {
+    local n
+    for _ in $(seq 1 120); do
+        n=$(psql "$SUPER_CI" -XAtc "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
+                                    WHERE usename = 'branchd' AND state = 'active'")
+        [[ $n == 0 ]] && return 0
+        sleep 0.5
+    done
+    note "branchd's database sessions are still busy"
+}
+
+# The value of KEY in a key=value line.
+kv() {
+    sed -nE "s/.*(^| )$2=([^ ]*).*/\\2/p" <<<"$1" | head -n 1
+}
+
+# blbench NAME SCENARIO [ARGS...]: the measured run's summary line.
+blbench() {
+    local name=$1 scenario=$2 out
+    shift 2
+    out=$TMP/out/blbench-$name.txt
+    quiesce
+    bounded "$DURATION" "$BLBENCH" --server "$SERVER" --ca "$TMP/certs/ca.crt" \
+        --cert "$TMP/certs/bench-admin.crt" --key "$TMP/certs/bench-admin.key" \
+        --scenario "$scenario" --connections "$CONNS" \
+        --depth "$DEPTH" --threads "$THREADS" --warmup "$WARMUP" --duration "$DURATION" \
+        --timeout-ms $((REQUEST_TIMEOUT * 1000)) --json "$TMP/out/blbench.jsonl" \
+        --param regions=$REGIONS --param cities=$CITIES --param branches=$BRANCHES --param projects=$PROJECTS --param batch=$BATCH \
+        --param mix_alloc=$MIX_ALLOC --param tag="bb$name$RANDOM" "$@" >"$out" 2>&1 || true
+    if grep -q '^error' "$out"; then
+        note "blbench $name: $(grep '^error' "$out" | head -n 3 | tr '\n' ' ')"
+    fi
+    grep -m 1 'scenario=' "$out" || echo "scenario=$scenario rps=0 p99_ms=nan"
+}
+
+# pgbench NAME SCRIPT...: "tps p99_ms aborted_clients" of the measured run
+# (after a warm-up run). A statement running longer than REQUEST_TIMEOUT
+# is cancelled, as blbench gives up on an answer after that long: its
+# client aborts and the figures cover what was done until then.
+pgbench_run() {
+    local name=$1 args=() tps p99 aborted warm f
+    local out=$TMP/out/pgbench-$name.txt
+    shift
+    for f in "$@"; do
+        args+=(-f "$HERE/sql/$f")
+    done
+    args+=(-n -M prepared -c "$CONNS" -j "$THREADS" -D "subject=$ADMIN" -D "regions=$REGIONS"
+        -D "cities=$CITIES" -D "branches=$BRANCHES" -D "projects=$PROJECTS" -D "batch=$BATCH"
+        -D leads_limit=50 -D "tag=pg$name$RANDOM")
+    export PGPASSWORD=$PG_PASSWORD PGOPTIONS="-c statement_timeout=${REQUEST_TIMEOUT}s"
+    warm=$(printf '%.0f' "$WARMUP")
+    quiesce
+    if ((warm > 0)); then
+        bounded "$warm" pgbench "${args[@]}" -T "$warm" "$TLS_CI" >/dev/null 2>&1 || true
+    fi
+    rm -f "$TMP/pgbench/$name".*
+    quiesce
+    bounded "$DURATION" pgbench "${args[@]}" -T "$(printf '%.0f' "$DURATION")" \
+        -l --log-prefix="$TMP/pgbench/$name" "$TLS_CI" >"$out" 2>&1 || true
+    unset PGPASSWORD PGOPTIONS
+    aborted=$(grep -c 'aborted in command' "$out" || true)
+    if ((aborted > 0)); then
+        note "pgbench $name: $aborted client(s) aborted: $(grep -m 1 'aborted in command' "$out")"
+    fi
+    tps=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$out" | tail -n 1)
+    p99=$(cat "$TMP/pgbench/$name".* 2>/dev/null | awk '{ print $3 }' | sort -n |
+        awk '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit }
+               i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1
+               printf "%.3f\n", v[i] / 1000 }')
+    printf '%.1f %s %s\n' "${tps:-0}" "${p99:-nan}" "$aborted"
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f\n", a / b; else print "nan" }'
+}
+
+# target NAME VALUE >=|<=|1+- LIMIT: one line saying whether issue #7's
+# target is met (1+- L: the ratio is within 1 - L .. 1 + L); a value that is
+# not a number misses.
+target() {
+    local verdict
+    verdict=$(awk -v v="$2" -v op="$3" -v l="$4" 'BEGIN {
+        if (v !~ /^[0-9.]+$/) { print "missed"; exit }
+        if (op == ">=") ok = v + 0 >= l + 0
+        else if (op == "<=") ok = v + 0 <= l + 0
+        else ok = v + 0 >= 1 - l && v + 0 <= 1 + l
+        print ok ? "met" : "missed" }')
+    echo "target=$1 value=$2 want=$3$4 $verdict"
+    TARGETS+=("$verdict")
+}
+
+# scenario NAME SCRIPT...: both sides, one line.
+scenario() {
+    local name=$1 line pg
+    shift
+    line=$(blbench "$name" "$name")
+    D_RPS[$name]=$(kv "$line" rps)
+    D_ITEMS[$name]=$(kv "$line" items_per_s)
+    D_P99[$name]=$(kv "$line" p99_ms)
+    if [[ $# -gt 0 ]]; then
+        pg=$(pgbench_run "$name" "$@")
+    else
+        pg="n/a n/a 0"
+    fi
+    read -r pg_tps pg_p99 pg_aborted <<<"$pg"
+    RATIO[$name]=n/a
+    if [[ $pg_tps != n/a ]]; then
+        RATIO[$name]=$(ratio "${D_RPS[$name]}" "$pg_tps")
+    fi
+    echo "scenario=$name daemon_rps=${D_RPS[$name]} pgbench_tps=$pg_tps" \
+        "ratio=${RATIO[$name]} daemon_p99_ms=${D_P99[$name]}" \
+        "pgbench_p99_ms=$pg_p99 daemon_errors=$(kv "$line" errors) daemon_lost=$(kv "$line" lost)" \
+        "pgbench_aborted=$pg_aborted"
+}
+
+# 100 idle connections, then IDLE, each time with branchd's RSS and a ping
+# load beside them (blbench --idle).
+idle_run() {
+    local out=$TMP/out/blbench-idle.txt
+    quiesce
+    bounded "$(awk -v d="$DURATION" 'BEGIN { print 2 * d + 120 }')" "$BLBENCH" --server "$SERVER" \
+        --ca "$TMP/certs/ca.crt" --cert "$TMP/certs/bench-admin.crt" \
+        --key "$TMP/certs/bench-admin.key" --scenario ping --connections "$CONNS" \
+        --depth "$DEPTH" --threads "$THREADS" --warmup "$WARMUP" --duration "$DURATION" \
+        --idle "100,$IDLE" --pid "$DAEMON_PID" --json "$TMP/out/blbench.jsonl" >"$out" 2>&1 ||
+        note "blbench --idle: $(tail -n 2 "$out" | tr '\n' ' ')"
+}
+
+# ---- the run ------------------------------------------------------------------------------
+
+declare -A D_RPS D_ITEMS D_P99 RATIO
+TARGETS=()
+"$ROOT/deploy/install-deps.sh" >/dev/null 2>&1 || note "install-deps.sh failed; going on with what is installed"
+command -v pgbench >/dev/null || die "pgbench is not installed (postgresql-contrib / postgresql-client)"
+build
+make_tmp
+start_cluster
+quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs" bench-admin
+generate
+if [[ $EUID -eq 0 ]]; then
+    ulimit -Hn $((IDLE * 2 + 1024)) 2>/dev/null || true
+fi
+ulimit -n "$(ulimit -Hn)"
+start_daemon 2
+note "branchd pid $DAEMON_PID on $SERVER; $CONNS connections, depth $DEPTH, ${WARMUP}s warm-up, ${DURATION}s runs"
+
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d ' ' -f 1-3 /proc/loadavg);" \
+    "connections=$CONNS depth=$DEPTH duration_s=$DURATION branches=$((REGIONS * CITIES * BRANCHES))" \
+    "leads=$LEADS_SMALL/$LEADS_LARGE quick=$QUICK"
+scenario ping
+scenario tree tree.sql
+scenario alloc alloc.sql
+small_alloc=${D_RPS[alloc]}
+
+note "adding leads up to $LEADS_LARGE"
+"$HERE/gendata.sh" "$SUPER_CI" leads --count $((LEADS_LARGE - LEADS_SMALL)) >&2
+large_line=$(blbench alloc-large alloc)
+large_alloc=$(kv "$large_line" rps)
+stored_ratio=$(ratio "$large_alloc" "$small_alloc")
+echo "alloc_stored leads_small=$LEADS_SMALL rps_small=$small_alloc leads_large=$LEADS_LARGE" \
+    "rps_large=$large_alloc ratio=$stored_ratio"
+
+scenario leads leads.sql
+scenario alloc-batch alloc-batch.sql
+batch_ratio=$(ratio "${D_ITEMS[alloc-batch]}" "$large_alloc")
+echo "alloc_batch leads_per_s=${D_ITEMS[alloc-batch]} alloc_leads_per_s=$large_alloc ratio=$batch_ratio"
+scenario mixed tree.sql@45 leads.sql@45 alloc.sql@$MIX_ALLOC
+
+stop_daemon
+start_daemon 1
+one_line=$(blbench ping-1worker ping)
+workers_ratio=$(ratio "${D_RPS[ping]}" "$(kv "$one_line" rps)")
+echo "ping_workers rps_2=${D_RPS[ping]} rps_1=$(kv "$one_line" rps) ratio=$workers_ratio"
+
+stop_daemon
+start_daemon 2
+idle_run
+few=$(grep -m 1 '^idle=100 ' "$TMP/out/blbench-idle.txt" || true)
+many=$(grep -m 1 "^idle=$IDLE " "$TMP/out/blbench-idle.txt" || true)
+rss_few=$(kv "$few" rss_kib)
+rss_many=$(kv "$many" rss_kib)
+per_conn=$(awk -v a="${rss_many:-0}" -v b="${rss_few:-0}" -v n="$IDLE" \
+    'BEGIN { if (a > 0 && b > 0) printf "%.1f\n", (a - b) / (n - 100); else print "nan" }')
+idle_ratio=$(ratio "$(kv "$many" p99_ms)" "$(kv "$few" p99_ms)")
+echo "idle_conns=$IDLE rss_per_conn_kib=$per_conn ping_p99_ms_idle$IDLE=$(kv "$many" p99_ms)" \
+    "ping_p99_ms_idle100=$(kv "$few" p99_ms) rss_kib_idle100=${rss_few:-nan} rss_kib_idle$IDLE=${rss_many:-nan}" \
+    "p99_ratio=$idle_ratio"
+
+target tree_ratio "${RATIO[tree]}" ">=" 2.0
+target leads_ratio "${RATIO[leads]}" ">=" 0.8
+target alloc_ratio "${RATIO[alloc]}" ">=" 0.8
+target alloc_batch_over_alloc "$batch_ratio" ">=" 3.0
+target alloc_large_over_small "$stored_ratio" "1+-" 0.15
+target idle_conns_held "$(kv "$many" idle)" ">=" "$IDLE"
+target rss_per_idle_conn_kib "$per_conn" "<=" 24
+target ping_p99_idle_ratio "$idle_ratio" "<=" 1.5
+target ping_2_over_1_worker "$workers_ratio" ">=" 1.6
+missed=0
+for verdict in "${TARGETS[@]}"; do
+    [[ $verdict == met ]] || missed=$((missed + 1))
+done
+echo "run.sh: $((${#TARGETS[@]} - missed)) targets met, $missed missed"
