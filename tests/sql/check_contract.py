@@ -5,9 +5,14 @@ api.<op>(p_subject text, request fields in field-number order) whose result
 columns carry the names and types of the result message's fields (of X for a
 `repeated X items = 1` list).
 
+Repeated and message-typed request fields arrive as one jsonb parameter.
+lead_watch is a server stream: its function authorizes the caller and
+returns the scope the daemon filters notifications by (STREAM_SCOPES), not
+the streamed message.
+
 Usage: check_contract.py PROTO CONNINFO [FIRST LAST]
 
-Operations numbered FIRST..LAST (default 20..89, the organization section)
+Operations numbered FIRST..LAST (default 20..105: organization and leads)
 must have their function; others are checked when they have one (their
 migrations may belong to work in progress). Exit status 1 on any mismatch.
 """
@@ -18,6 +23,7 @@ import sys
 DAEMON_ONLY = {"cancel", "ping", "server_info"}
 SQL_TYPE = {"string": "text", "int64": "bigint", "uint64": "bigint", "int32": "integer",
             "uint32": "integer", "bool": "boolean", "bytes": "bytea", "double": "double precision"}
+STREAM_SCOPES = {"lead_watch": {"tenant_id": "bigint", "scope_path": "text"}}
 
 
 def parse_proto(text):
@@ -37,7 +43,11 @@ def expected(messages, oneofs):
     for op, (req, number) in sorted(requests.items()):
         if op in DAEMON_ONLY:
             continue
-        args = ["text"] + [SQL_TYPE.get(typ, typ) for _, _, typ, _ in messages[req]]
+        args = ["text"] + ["jsonb" if rep or typ not in SQL_TYPE else SQL_TYPE[typ]
+                           for _, rep, typ, _ in messages[req]]
+        if op in STREAM_SCOPES:
+            yield op, number, args, STREAM_SCOPES[op]
+            continue
         res = messages[results[op][0]]
         if len(res) == 1 and res[0][1] and res[0][3] == "items":
             res = messages[res[0][2]]
@@ -67,7 +77,7 @@ def actual(conninfo):
 
 def main():
     proto, conninfo = sys.argv[1:3]
-    first, last = (int(a) for a in sys.argv[3:5]) if len(sys.argv) > 3 else (20, 89)
+    first, last = (int(a) for a in sys.argv[3:5]) if len(sys.argv) > 3 else (20, 105)
     with open(proto, encoding="utf-8") as f:
         messages, oneofs = parse_proto(f.read())
     funcs = actual(conninfo)

@@ -11,6 +11,11 @@
 #     its api function, with the request's parameters and the result's columns
 #   - test_org.sql, as the daemon's role: the organization end to end
 #   - a concurrency test: several sessions changing one tree at once
+#   - test_leads.sql, as the daemon's role (and as the owner for the sweep
+#     with a faked clock): intake, allocation policies, caps, SLA, visibility
+#   - lead concurrency: 16 sessions adding 5,000 leads to one pool (and the
+#     same external ids) at once; two sweeps expiring the same 2,000 SLAs at
+#     once; NOTIFY of allocations, only when committed
 #   - test_scale.sql: 100,000 units (scale_fixture.sql); the lookups must be
 #     index scans under row-level security; prints a few timings
 # Exits non-zero on the first failure.
@@ -141,6 +146,128 @@ SELECT 1/0;
 EOF
 }
 
+# 16 sessions add 5,000 leads to tenant lconc's pool at once (12 one lead
+# per statement, 4 by imports of 25), each also adding the same ten
+# external ids. Afterwards: 5,010 leads, one allocation each, one creation
+# of each shared id, counters equal to the rows they count, and the shares
+# of the pool within one lead of its weights (1..5): the pool lock
+# serialized every decision.
+lead_concurrency() {
+    local c i pids=() created
+    for c in $(seq 1 16); do
+        {
+            for i in $(seq 1 10); do
+                echo "SELECT 'same-$i ' || created FROM api.lead_add('CN=lconc-admin', 'same-$i', 'k', 'search', NULL, NULL, NULL, NULL, NULL);"
+            done
+            if ((c <= 12)); then
+                for i in $(seq "$c" 16 5000); do
+                    echo "SELECT id FROM api.lead_add('CN=lconc-admin', 'k-$i', 'k', 'search', NULL, NULL, NULL, NULL, NULL);"
+                done
+            else
+                seq "$c" 16 5000 | xargs -n 25 | while read -r batch; do
+                    # shellcheck disable=SC2086
+                    printf "SELECT count(*) FROM api.lead_import('CN=lconc-admin', '[%s]', 1);\n" \
+                        "$(printf '{"external_id": "k-%s", "project": "k", "channel": "search"},' $batch | sed 's/,$//')"
+                done
+            fi
+        } >"$WORK/lead$c.sql"
+    done
+    for c in $(seq 1 16); do
+        psql "$APP dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -f "$WORK/lead$c.sql" >"$WORK/lead$c.out" &
+        pids+=($!)
+    done
+    for c in "${pids[@]}"; do wait "$c" || die "lead concurrency: a session failed"; done
+    created=$(cat "$WORK"/lead*.out | grep -c '^same-[0-9]* true$' || true)
+    [[ $created == 10 ]] || die "lead concurrency: the shared external ids were created $created times, expected 10"
+    psql "$SUPER dbname=$DB" -qXAt -v ON_ERROR_STOP=1 <<'EOF' || die "lead concurrency: counts disagree"
+SELECT id AS t FROM branchline.tenants WHERE code = 'lconc' \gset
+SELECT count(*) = 5010 AS all_leads FROM branchline.leads WHERE tenant_id = :t \gset
+\if :all_leads
+\else
+\warn 'expected 5010 leads'
+SELECT 1/0;
+\endif
+SELECT count(*) = 0 AS once FROM branchline.leads l
+ WHERE l.tenant_id = :t
+   AND (SELECT count(*) FROM branchline.lead_events e WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.id) <> 1 \gset
+\if :once
+\else
+\warn 'a lead was not allocated exactly once'
+SELECT 1/0;
+\endif
+WITH leads_at AS (SELECT branch_id, count(*) AS n FROM branchline.leads WHERE tenant_id = :t GROUP BY 1),
+     days AS (SELECT branch_id, sum(received) AS n FROM branchline.lead_day_counts WHERE tenant_id = :t GROUP BY 1)
+SELECT count(*) = 5 AND bool_and(s.allocated = r.n AND s.open_leads = r.n AND d.n = r.n) AS counters,
+       max(abs(r.n - 5010 * bp.capacity / 15.0)) < 1 AS fair
+  FROM branchline.lead_pool_state s
+  JOIN leads_at r USING (branch_id)
+  JOIN days d USING (branch_id)
+  JOIN branchline.branch_projects bp ON bp.tenant_id = s.tenant_id AND bp.branch_id = s.branch_id
+ WHERE s.tenant_id = :t \gset
+\if :counters
+\else
+\warn 'per-branch counters differ from the rows'
+SELECT 1/0;
+\endif
+\if :fair
+\else
+\warn 'the shares strayed by a lead or more'
+SELECT 1/0;
+\endif
+EOF
+}
+
+# Two sessions sweep as the owner at once, 20 times each, with a clock 10
+# minutes ahead: tenant lsw's 2,000 leads with a 5-minute SLA are each
+# reallocated exactly once, whichever session took them.
+sweep_concurrency() {
+    local s i pids=()
+    for s in 1 2; do
+        {
+            echo "SET ROLE $OWNER;"
+            for i in $(seq 1 20); do
+                echo "SELECT reallocated FROM branchline.sweep_at(150, now() + interval '10 minutes');"
+            done
+        } >"$WORK/sweep$s.sql"
+        psql "$SUPER dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -f "$WORK/sweep$s.sql" >"$WORK/sweep$s.out" &
+        pids+=($!)
+    done
+    for s in "${pids[@]}"; do wait "$s" || die "sweep concurrency: a sweep failed"; done
+    psql "$SUPER dbname=$DB" -qXAt -v ON_ERROR_STOP=1 <<'EOF' || die "sweep concurrency: a lead was handled twice or not at all"
+SELECT id AS t FROM branchline.tenants WHERE code = 'lsw' \gset
+SELECT count(*) = 2000 AND bool_and(n = 1) AS once
+  FROM (SELECT l.id, count(e.id) AS n FROM branchline.leads l
+          LEFT JOIN branchline.lead_events e ON e.tenant_id = l.tenant_id AND e.lead_id = l.id AND e.kind = 'reallocated'
+         WHERE l.tenant_id = :t GROUP BY l.id) x \gset
+\if :once
+\else
+\warn 'expected one reallocation per lead'
+SELECT 1/0;
+\endif
+EOF
+    echo "run.sh: two concurrent sweeps reallocated $(awk '{n += $1} END {print n}' "$WORK/sweep1.out")" \
+         "and $(awk '{n += $1} END {print n}' "$WORK/sweep2.out") leads, each exactly once"
+}
+
+# A session LISTENing on branchline_leads hears a committed allocation with
+# the payload the daemon parses (tenant, lead, status, project, branch,
+# tab-separated), and nothing of a rolled-back one.
+notify_allocations() {
+    local out tenant lead
+    out=$(psql "$APP dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -c "LISTEN branchline_leads" \
+        -c "SELECT id FROM api.tenant_list('CN=operator') WHERE code = 'lconc'" \
+        -c "SELECT id || E'\t' || status || E'\t' || project || E'\t' || branch_path
+              FROM api.lead_add('CN=lconc-admin', 'notify-1', 'k', 'search', NULL, NULL, NULL, NULL, NULL)" \
+        -c "BEGIN" \
+        -c "SELECT 'rolled back ' || id FROM api.lead_add('CN=lconc-admin', 'notify-2', 'k', 'search', NULL, NULL, NULL, NULL, NULL)" \
+        -c "ROLLBACK" -c "SELECT 'done'")
+    tenant=$(sed -n 1p <<<"$out")
+    lead=$(sed -n 2p <<<"$out")
+    grep -qF "with payload \"$tenant	$lead\"" <<<"$out" || die "notify: no notification of \"$lead\" in: $out"
+    grep -q '^rolled back' <<<"$out" || die "notify: the rolled-back add did not run: $out"
+    [[ $(grep -c 'Asynchronous notification' <<<"$out") == 1 ]] || die "notify: expected one notification: $out"
+}
+
 if [[ $# -eq 2 ]]; then
     SUPER=$1
     APP=$2
@@ -172,6 +299,13 @@ python3 "$HERE/check_contract.py" "$ROOT/proto/branchline.proto" "$APP dbname=$D
 psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -f "$HERE/test_org.sql"
 concurrency
 echo "run.sh: concurrency test passed"
+psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -v app="$APP dbname=$DB" -v super="$SUPER dbname=$DB" \
+    -v owner="$OWNER" -f "$HERE/test_leads.sql"
+lead_concurrency
+echo "run.sh: lead concurrency test passed"
+sweep_concurrency
+notify_allocations
+echo "run.sh: lead notification test passed"
 psql "$SUPER dbname=$DB" -qX -v ON_ERROR_STOP=1 -f "$HERE/scale_fixture.sql" >/dev/null
 psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -f "$HERE/test_scale.sql" | sed 's/^/test_scale.sql: /'
 echo "run.sh: all SQL tests passed"

@@ -1,0 +1,684 @@
+-- Lead allocation: who holds a lead, the pool, the policies, the choice,
+-- and intake. The sweep, draining and reallocation are 014.
+--
+-- Exactly once, under any number of clients and daemons. Every allocation
+-- decision of a pool (holder, project) is made and written while holding
+-- the pool's transaction-level advisory lock, and intake is one transaction
+-- from the idempotency check to the counters. Locks are always taken in one
+-- order, so that transactions allocating many leads (imports, sweeps) cannot
+-- deadlock with each other or with single-lead operations:
+--   1. the lead row, when working on one existing lead the caller named
+--      (transitions, reassign); many existing leads only ever with SKIP
+--      LOCKED, which never waits;
+--   2. the tenant's unit guard in shared mode (guard_units), by anything
+--      that writes unit ids into lead tables;
+--   3. every pool lock and cap lock the transaction will need, all at once,
+--      in ascending key order (lock_keys);
+--   4. rows of the counter tables (keyed by pool, so only pool holders write
+--      them) and new lead rows, whose external_id uniqueness is checked in
+--      ascending external_id order when there are several.
+-- Transitions (contact, win, lose) take their lead's pool lock too: imports
+-- hold counter rows of their pools until they commit.
+--
+-- A pool's state is read once per transaction into a branchline.pool
+-- value (load_pool), every decision works on that value (decide), and it is
+-- written back once (save_pool). Updating the same state rows for every
+-- lead of a 5,000-lead import would leave 5,000 versions of each row that
+-- nothing can prune before the transaction ends, and every later read
+-- would walk them: quadratic.
+--
+-- Hot helpers are plpgsql rather than SQL: a SQL function that cannot be
+-- inlined is parsed and planned again on every call (with row-level
+-- security, planning is most of its cost); plpgsql keeps its plans for the
+-- session.
+
+-- Two helpers of 002, unchanged in what they do, as plpgsql for the same
+-- reason: the tenant's time zone (every allocation needs the tenant's day)
+-- and the principal of a certificate subject (every api call starts there;
+-- a SECURITY DEFINER SQL function is never inlined).
+CREATE OR REPLACE FUNCTION branchline.tenant_timezone() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    RETURN coalesce((SELECT timezone FROM tenants WHERE id = current_tenant()), 'UTC');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION branchline.principal_by_subject(p_subject text)
+RETURNS TABLE (id bigint, tenant_id bigint, role text, scope_unit_id bigint, enabled boolean,
+               created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT p.id, p.tenant_id, p.role, p.scope_unit_id, p.enabled, p.created_at
+                   FROM branchline.principals p WHERE p.subject = p_subject;
+END
+$$;
+
+-- ---- locks -------------------------------------------------------------------------
+
+-- STABLE, not IMMUTABLE, like text || bigint inside it: so that it is inlined.
+CREATE FUNCTION branchline.lock_key(p_kind text, p_a bigint, p_b bigint DEFAULT 0, p_c bigint DEFAULT 0)
+RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT hashtextextended(p_kind || '/' || p_a || '/' || p_b || '/' || p_c, 0) $$;
+
+-- Held shared by lead writers, exclusively by unit_delete (014:
+-- unit_blockers): a unit a lead writer has resolved stays until it commits.
+CREATE FUNCTION branchline.guard_units() RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(lock_key('units', current_tenant()));
+END
+$$;
+
+-- The locks allocating in pools (holder, project) needs: the pool locks,
+-- and a cap lock per capped branch of those pools (caps count a branch's
+-- leads over every pool, so two pools must not both give it its last
+-- place). NULL holders (no customer service) need none.
+CREATE FUNCTION branchline.pool_lock_keys(p_holders bigint[], p_projects bigint[]) RETURNS bigint[]
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    RETURN ARRAY(
+        WITH pools AS (
+            SELECT DISTINCT x.h, x.p FROM unnest(p_holders, p_projects) AS x (h, p) WHERE x.h IS NOT NULL
+        )
+        SELECT lock_key('pool', current_tenant(), pools.h, pools.p) FROM pools
+        UNION
+        SELECT lock_key('cap', c.tenant_id, c.branch_id)
+          FROM pools
+          JOIN units hu ON hu.tenant_id = current_tenant() AND hu.id = pools.h
+          JOIN lead_caps c ON c.tenant_id = hu.tenant_id
+          JOIN units b ON b.tenant_id = c.tenant_id AND b.id = c.branch_id AND b.path >= hu.path AND b.path < hu.path_end
+          JOIN branch_projects bp ON bp.tenant_id = c.tenant_id AND bp.branch_id = c.branch_id AND bp.project_id = pools.p);
+END
+$$;
+
+CREATE FUNCTION branchline.lock_keys(p_keys bigint[]) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    k bigint;
+BEGIN
+    FOR k IN SELECT DISTINCT x FROM unnest(p_keys) x ORDER BY x LOOP
+        PERFORM pg_advisory_xact_lock(k);
+    END LOOP;
+END
+$$;
+
+-- ---- time --------------------------------------------------------------------------
+
+-- Days and weeks (ISO, from Monday) are the tenant's.
+CREATE FUNCTION branchline.local_day(p timestamptz) RETURNS date
+LANGUAGE sql STABLE AS $$ SELECT (p AT TIME ZONE branchline.tenant_timezone())::date $$;
+
+CREATE FUNCTION branchline.next_local_midnight(p timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT (branchline.local_day(p) + 1)::timestamp AT TIME ZONE branchline.tenant_timezone()
+$$;
+
+-- ---- validation of a lead ----------------------------------------------------------
+
+-- The caller's id for the lead: 1 to 128 characters, no control characters,
+-- taken exactly as given (no trimming: it is a key).
+CREATE FUNCTION branchline.check_external_id(p_value text, p_field text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    IF char_length(required(p_value, p_field)) > 128 OR p_value ~ '[[:cntrl:]]' THEN
+        PERFORM fail('INVALID_ARGUMENT', p_field, '%s must be 1 to 128 printable characters', p_field);
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+-- A phone is 6 to 20 digits once spaces, dashes, parentheses and a leading
+-- + are removed. Its duplicate key is its last 10 digits (all of them when
+-- shorter): "+86 138 1234 5678" and "13812345678" are the same phone, and
+-- so are "+44 20 7946 0958" and "020 7946 0958" (a national trunk 0).
+-- Messages never repeat the value: it is personal data.
+CREATE FUNCTION branchline.phone_key(p_value text, p_field text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    digits text := regexp_replace(regexp_replace(btrim(p_value), '[[:space:]()-]', '', 'g'), '^\+', '');
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF digits !~ '^[0-9]{6,20}$' THEN
+        PERFORM fail('INVALID_ARGUMENT', p_field,
+            '%s must have 6 to 20 digits (spaces, dashes, parentheses and a leading + are ignored)', p_field);
+    END IF;
+    RETURN right(digits, 10);
+END
+$$;
+
+CREATE FUNCTION branchline.check_email(p_value text, p_field text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    v text := btrim(p_value);
+BEGIN
+    IF v IS NOT NULL AND (char_length(v) > 254 OR v ~ '[[:cntrl:]]' OR v !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$') THEN
+        PERFORM fail('INVALID_ARGUMENT', p_field, '%s must be an address like name@example.com, at most 254 characters', p_field);
+    END IF;
+    RETURN v;
+END
+$$;
+
+-- Free text up to p_max characters; line breaks and tabs allowed, other
+-- control characters not. Blank is "not given".
+CREATE FUNCTION branchline.check_note(p_value text, p_field text, p_max integer DEFAULT 2000) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    v text := nullif(btrim(p_value, E' \t\r\n'), '');
+BEGIN
+    IF char_length(v) > p_max OR v ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' THEN
+        PERFORM fail('INVALID_ARGUMENT', p_field, '%s must be at most %s characters without control characters',
+                     p_field, p_max::text);
+    END IF;
+    RETURN v;
+END
+$$;
+
+-- A lead as intake receives it, checked and resolved. holder_id NULL: no
+-- customer service serves the origin.
+CREATE TYPE branchline.lead_input AS (
+    external_id text, project_id bigint, channel text, origin_id bigint, holder_id bigint,
+    name text, phone text, email text, note text, phone_key text, email_key text);
+
+-- The holder: the unit of the customer service department serving the
+-- unit, i.e. the nearest one on its path up to the root; NULL if none.
+CREATE FUNCTION branchline.holder_of(p_unit branchline.units) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    RETURN (SELECT d.unit_id
+              FROM unnest(p_unit.ancestors || p_unit.id) WITH ORDINALITY AS a (unit_id, n)
+              JOIN departments d ON d.tenant_id = p_unit.tenant_id AND d.unit_id = a.unit_id
+                                AND d.function = 'customer_service'
+             ORDER BY a.n DESC LIMIT 1);
+END
+$$;
+
+-- Checks the fields of a lead in field order; errors name the field. The
+-- origin defaults to the caller's scope unit (the group for an admin).
+CREATE FUNCTION branchline.check_lead(c branchline.caller, p_external_id text, p_project text, p_channel text,
+                                      p_origin text, p_name text, p_phone text, p_email text, p_note text)
+RETURNS branchline.lead_input LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    r lead_input;
+    origin units;
+BEGIN
+    r.external_id := check_external_id(p_external_id, 'external_id');
+    r.project_id := (project_at(p_project, 'project')).id;
+    r.channel := check_choice(p_channel, 'channel', lead_channels());
+    origin := scoped_unit(c, p_origin, 'origin');
+    r.origin_id := origin.id;
+    r.name := CASE WHEN p_name IS NOT NULL THEN check_text(p_name, 'name', 200) END;
+    r.phone_key := phone_key(p_phone, 'phone');
+    r.phone := btrim(p_phone);
+    r.email := check_email(p_email, 'email');
+    r.email_key := lower(r.email);
+    r.note := check_note(p_note, 'note');
+    r.holder_id := holder_of(origin);
+    RETURN r;
+END
+$$;
+
+-- ---- policies ----------------------------------------------------------------------
+
+CREATE TYPE branchline.lead_rule AS (
+    policy text, lead_branch_id bigint, sla_minutes integer, max_reallocations integer);
+
+-- The rule for a pool: (holder, project) > (holder, any project) > (any
+-- holder, project) > the tenant's default > weighted without SLA.
+CREATE FUNCTION branchline.policy_for(p_holder bigint, p_project bigint) RETURNS branchline.lead_rule
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    RETURN coalesce(
+        (SELECT ROW(p.policy, p.lead_branch_id, p.sla_minutes, p.max_reallocations)::lead_rule
+           FROM lead_policies p
+          WHERE p.tenant_id = current_tenant()
+            AND (p.holder_id = p_holder OR p.holder_id IS NULL)
+            AND (p.project_id = p_project OR p.project_id IS NULL)
+          ORDER BY p.holder_id IS NULL, p.project_id IS NULL
+          LIMIT 1),
+        ROW('weighted', NULL, 0, 3)::lead_rule);
+END
+$$;
+
+-- ---- the pool ----------------------------------------------------------------------
+
+-- Every active branch under the holder (the holder itself if it is a
+-- branch) that handles the project with a capacity above 0 and has a sales
+-- department on its path up to the root. For each: its capacity, its won
+-- and lost leads of the project over the trailing 30 tenant days (only
+-- when p_with_outcomes, for the performance policy), its caps and what it
+-- received today and this week (only when capped). Counts come from
+-- lead_day_counts: nothing here grows with the number of stored leads.
+CREATE FUNCTION branchline.pool_members(p_holder branchline.units, p_project bigint, p_day date,
+                                        p_with_outcomes boolean)
+RETURNS TABLE (branch_id bigint, path text, capacity integer, won bigint, lost bigint,
+               per_day integer, per_week integer, day_count bigint, week_count bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT b.id, b.path, cap.capacity, coalesce(o.won, 0), coalesce(o.lost, 0),
+           c.per_day, c.per_week, coalesce(dc.n, 0), coalesce(wc.n, 0)
+      FROM branchline.branch_projects bp
+      JOIN branchline.units b ON b.tenant_id = bp.tenant_id AND b.id = bp.branch_id
+     CROSS JOIN LATERAL (SELECT coalesce(bp.capacity, branchline.derived_capacity(b.id)) AS capacity) cap
+      LEFT JOIN branchline.lead_caps c ON c.tenant_id = b.tenant_id AND c.branch_id = b.id
+      LEFT JOIN LATERAL (
+            SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
+             WHERE c.per_day IS NOT NULL AND d.tenant_id = b.tenant_id AND d.branch_id = b.id AND d.day = p_day) dc ON true
+      LEFT JOIN LATERAL (
+            SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
+             WHERE c.per_week IS NOT NULL AND d.tenant_id = b.tenant_id AND d.branch_id = b.id
+               AND d.day BETWEEN date_trunc('week', p_day)::date AND p_day) wc ON true
+      LEFT JOIN LATERAL (
+            SELECT sum(d.won) AS won, sum(d.lost) AS lost FROM branchline.lead_day_counts d
+             WHERE p_with_outcomes AND d.tenant_id = b.tenant_id AND d.branch_id = b.id
+               AND d.day > p_day - 30 AND d.day <= p_day AND d.project_id = p_project) o ON true
+     WHERE bp.tenant_id = p_holder.tenant_id AND bp.project_id = p_project
+       AND b.path >= p_holder.path AND b.path < p_holder.path_end AND b.status = 'active'
+       AND cap.capacity > 0
+       AND EXISTS (SELECT FROM branchline.departments d
+                    WHERE d.tenant_id = b.tenant_id AND d.unit_id = ANY (b.ancestors || b.id) AND d.function = 'sales')
+$$;
+
+-- One member of a pool as a transaction works with it: what load_pool
+-- read (weight, caps, counts, the stored credit in units of scale,
+-- allocations and open leads) as the decisions so far changed it, and what
+-- save_pool must add to the stored rows (d_alloc, d_open, d_recv; dirty:
+-- credit and scale changed).
+CREATE TYPE branchline.pool_member AS (
+    branch_id bigint, path text, capacity integer, weight double precision,
+    per_day integer, per_week integer, day_count bigint, week_count bigint,
+    credit double precision, scale double precision, allocated bigint, open_leads bigint,
+    d_alloc integer, d_open integer, d_recv integer, dirty boolean);
+
+CREATE TYPE branchline.pool AS (
+    holder branchline.units, project_id bigint, project_code text, rule branchline.lead_rule, day date,
+    members branchline.pool_member[]);
+
+-- Reads a pool: its rule, its members and their state; the caller holds
+-- the pool's lock. p_now gives the tenant day whose caps apply.
+--
+-- A member's weight: for the performance policy capacity x (won + 1) /
+-- (won + lost + 2), the branch's conversion of the project over the
+-- trailing 30 days with Laplace smoothing: a branch with no closed leads
+-- counts as converting half of them, so a new branch is not starved, and
+-- its weight moves towards capacity x its real conversion as outcomes
+-- accumulate. Every other policy weighs by capacity.
+CREATE FUNCTION branchline.load_pool(p_holder bigint, p_project bigint, p_now timestamptz)
+RETURNS branchline.pool LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    p pool;
+    pol lead_rule := policy_for(p_holder, p_project);
+    holder units;
+BEGIN
+    SELECT * INTO holder FROM units WHERE tenant_id = current_tenant() AND id = p_holder;
+    p.holder := holder;
+    p.project_id := p_project;
+    p.project_code := (SELECT j.code FROM projects j WHERE j.tenant_id = current_tenant() AND j.id = p_project);
+    p.rule := pol;
+    p.day := local_day(p_now);
+    p.members := ARRAY(
+        SELECT ROW(m.branch_id, m.path, m.capacity,
+                   CASE WHEN pol.policy = 'performance' THEN m.capacity * (m.won + 1)::double precision / (m.won + m.lost + 2)
+                        ELSE m.capacity END,
+                   m.per_day, m.per_week, m.day_count, m.week_count,
+                   coalesce(s.credit, 0), coalesce(s.credit_scale, 0), coalesce(s.allocated, 0),
+                   coalesce(s.open_leads, 0), 0, 0, 0, false)::pool_member
+          FROM pool_members(holder, p_project, p.day, pol.policy = 'performance') m
+          LEFT JOIN lead_pool_state s ON s.tenant_id = current_tenant() AND s.holder_id = p_holder
+                                     AND s.project_id = p_project AND s.branch_id = m.branch_id
+         ORDER BY m.path);
+    RETURN p;
+END
+$$;
+
+-- Writes what the transaction's decisions changed in a pool.
+CREATE FUNCTION branchline.save_pool(p branchline.pool) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    INSERT INTO lead_pool_state AS s (tenant_id, holder_id, project_id, branch_id, credit, credit_scale,
+                                      allocated, open_leads)
+    SELECT (p.holder).tenant_id, (p.holder).id, p.project_id, m.branch_id, m.credit, m.scale, m.d_alloc, m.d_open
+      FROM unnest(p.members) m
+     WHERE m.dirty OR m.d_alloc <> 0 OR m.d_open <> 0
+    ON CONFLICT (tenant_id, holder_id, project_id, branch_id) DO UPDATE
+       SET credit = excluded.credit, credit_scale = excluded.credit_scale,
+           allocated = s.allocated + excluded.allocated, open_leads = s.open_leads + excluded.open_leads;
+    INSERT INTO lead_day_counts AS x (tenant_id, branch_id, day, project_id, holder_id, received)
+    SELECT (p.holder).tenant_id, m.branch_id, p.day, p.project_id, (p.holder).id, m.d_recv
+      FROM unnest(p.members) m
+     WHERE m.d_recv <> 0
+    ON CONFLICT (tenant_id, branch_id, day, project_id, holder_id) DO UPDATE SET received = x.received + excluded.received;
+END
+$$;
+
+-- The lead leaves its branch: one open lead fewer for the pool's load.
+CREATE FUNCTION branchline.release_open(p_lead branchline.leads) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    UPDATE lead_pool_state SET open_leads = open_leads - 1
+     WHERE tenant_id = p_lead.tenant_id AND holder_id = p_lead.holder_id AND project_id = p_lead.project_id
+       AND branch_id = p_lead.branch_id;
+END
+$$;
+
+-- The same for a lead of pool p while the transaction holds the pool's
+-- value: in the value if the branch is still a member, else in the row.
+CREATE FUNCTION branchline.pool_release(p branchline.pool, p_lead branchline.leads) RETURNS branchline.pool
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    i integer := array_position(ARRAY(SELECT m.branch_id FROM unnest(p.members) m), p_lead.branch_id);
+BEGIN
+    IF i IS NULL THEN
+        PERFORM release_open(p_lead);
+    ELSE
+        p.members[i].open_leads := p.members[i].open_leads - 1;
+        p.members[i].d_open := p.members[i].d_open - 1;
+    END IF;
+    RETURN p;
+END
+$$;
+
+-- A transaction's pools: the position of (holder, project) in p_pools,
+-- after loading it if it is not there yet.
+CREATE FUNCTION branchline.pool_slot(INOUT p_pools branchline.pool[], p_holder bigint, p_project bigint,
+                                     p_now timestamptz, OUT slot integer)
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    SELECT x.n INTO slot FROM unnest(p_pools) WITH ORDINALITY AS x (holder, project_id, project_code, rule, day, members, n)
+     WHERE (x.holder).id = p_holder AND x.project_id = p_project;
+    IF slot IS NULL THEN
+        p_pools := coalesce(p_pools, '{}') || load_pool(p_holder, p_project, p_now);
+        slot := cardinality(p_pools);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION branchline.save_pools(p_pools branchline.pool[]) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    p pool;
+BEGIN
+    FOREACH p IN ARRAY coalesce(p_pools, '{}') LOOP
+        PERFORM save_pool(p);
+    END LOOP;
+END
+$$;
+
+-- ---- the choice -----------------------------------------------------------------------
+
+-- What allocating one lead in a pool comes to: status allocated, waiting
+-- or unroutable with the reason; kind, the history event; explain, the
+-- pool as lead_explain shows it; pool, the pool value after the decision.
+CREATE TYPE branchline.decision AS (
+    policy text, sla_minutes integer, max_reallocations integer,
+    status text, kind text, branch_id bigint, branch_key text, reason text,
+    explain jsonb, pool branchline.pool);
+
+-- Chooses the branch for one lead of pool p, changing nothing but the pool
+-- value it returns. p_exclude: branches that already had the lead (SLA
+-- reallocation); p_dup_branch: the branch of the open lead this one
+-- duplicates, which gets it if it can.
+--
+-- Candidates are the pool's members neither excluded nor at a cap. Then, in
+-- order: the duplicate's branch; project_lead's lead branch; otherwise
+--   least_loaded  fewest open leads per unit of capacity (open_leads of the
+--                 pool state / capacity), ties to the lowest branch id;
+--   weighted, performance, and project_lead beyond its lead branch: smooth
+--                 weighted round-robin. Each candidate i has a credit c_i,
+--                 stored per (pool, branch). Every allocation adds w_i to
+--                 every candidate's credit and takes the total weight W
+--                 from the chosen one's, as in nginx. nginx then picks the
+--                 largest credit; that keeps every branch's count within
+--                 about one lead of its share n w_i / W, but not within
+--                 one: with five or more branches it strays further
+--                 (weights 29, 29, 3, 3, 3, 3, 2, 1 reach 1.08). The pick
+--                 here is Tijdeman's rule for the chairman assignment
+--                 problem instead, on the same credits: with k candidates
+--                 and C = 1 - 1/(2k - 2), among the candidates whose credit
+--                 is at least W (1 - C), the earliest deadline
+--                 (C W - c_i) / w_i, ties to the lowest branch id. It keeps
+--                 |count_i - n w_i / W| <= C < 1 at every prefix n while
+--                 the pool is stable (and with k = 1 it is trivial). c_i / W
+--                 is the branch's deficit in leads: the score lead_explain
+--                 shows. Credits are stored in units of the W they were
+--                 computed with (scale) and rescaled when W changes, so
+--                 that members leaving, returning or reaching a cap do not
+--                 distort the others; with integer capacities the
+--                 arithmetic stays exact.
+CREATE FUNCTION branchline.decide(p branchline.pool, p_exclude bigint[], p_dup_of bigint, p_dup_branch bigint)
+RETURNS branchline.decision LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    pol lead_rule := p.rule;
+    d decision;
+    how text;
+    capped integer;
+BEGIN
+    d.policy := pol.policy;
+    d.sla_minutes := pol.sla_minutes;
+    d.max_reallocations := pol.max_reallocations;
+    WITH x AS (
+        SELECT m.*, m.branch_id = ANY (p_exclude) AS excluded,
+               CASE WHEN m.branch_id = ANY (p_exclude) THEN 'excluded: had it before'
+                    WHEN m.day_count >= m.per_day THEN 'at daily cap (' || m.per_day || ')'
+                    WHEN m.week_count >= m.per_week THEN 'at weekly cap (' || m.per_week || ')' END AS blocked
+          FROM unnest(p.members) WITH ORDINALITY AS m
+    ), t AS (
+        SELECT count(*) FILTER (WHERE x.blocked IS NULL) AS k, sum(x.weight) FILTER (WHERE x.blocked IS NULL) AS total
+          FROM x
+    ), y AS (
+        SELECT x.*, t.k, t.total,
+               CASE WHEN x.blocked IS NOT NULL OR x.scale = 0 THEN 0
+                    WHEN x.scale = t.total THEN x.credit
+                    ELSE x.credit * t.total / x.scale END
+               + CASE WHEN x.blocked IS NULL THEN x.weight ELSE 0 END AS credited
+          FROM x, t
+    ), r AS (
+        SELECT y.*,
+               row_number() OVER (ORDER BY
+                   y.blocked IS NOT NULL,
+                   y.branch_id IS DISTINCT FROM p_dup_branch,
+                   NOT coalesce(pol.policy = 'project_lead' AND y.branch_id = pol.lead_branch_id, false),
+                   CASE WHEN pol.policy = 'least_loaded' THEN y.open_leads::double precision / y.capacity END,
+                   CASE WHEN pol.policy <> 'least_loaded' AND y.k > 1
+                        THEN 2 * (y.k - 1) * y.credited < y.total END,
+                   CASE WHEN pol.policy <> 'least_loaded' AND y.k > 1
+                        THEN ((2 * y.k - 3) * y.total - 2 * (y.k - 1) * y.credited) / (2 * (y.k - 1) * y.weight) END,
+                   y.branch_id) = 1 AND y.blocked IS NULL AS chosen
+          FROM y
+    ), z AS (
+        SELECT r.*,
+               max(CASE WHEN NOT r.chosen THEN NULL
+                        WHEN r.branch_id = p_dup_branch THEN 'duplicate'
+                        WHEN pol.policy = 'project_lead' AND r.branch_id = pol.lead_branch_id THEN 'lead'
+                        WHEN pol.policy = 'least_loaded' THEN 'load'
+                        ELSE 'rotation' END) OVER () AS how
+          FROM r
+    ), w AS (
+        -- rotate: the credits move when the round-robin chose
+        SELECT z.*, z.how = 'rotation' AND z.blocked IS NULL AS rotate, z.chosen::integer AS got FROM z
+    )
+    SELECT max(w.branch_id) FILTER (WHERE w.chosen), max(w.path) FILTER (WHERE w.chosen), max(w.how),
+           count(*) FILTER (WHERE w.blocked IS NOT NULL AND NOT w.excluded),
+           coalesce(jsonb_agg(jsonb_build_array(
+                        w.branch_id, w.weight, w.allocated,
+                        CASE WHEN pol.policy = 'least_loaded' THEN w.open_leads::double precision / w.capacity
+                             WHEN w.rotate THEN w.credited / w.total
+                             WHEN w.scale > 0 THEN w.credit / w.scale
+                             ELSE 0 END,
+                        w.chosen,
+                        coalesce(w.blocked, CASE WHEN w.chosen AND w.how = 'duplicate' THEN 'duplicate of lead ' || p_dup_of
+                                                 WHEN w.chosen AND w.how = 'lead' THEN 'lead branch'
+                                                 ELSE '' END))
+                        ORDER BY w.ordinality), '[]'),
+           coalesce(array_agg(ROW(w.branch_id, w.path, w.capacity, w.weight, w.per_day, w.per_week,
+                                  w.day_count + w.got, w.week_count + w.got,
+                                  CASE WHEN w.rotate THEN w.credited - w.got * w.total ELSE w.credit END,
+                                  CASE WHEN w.rotate THEN w.total ELSE w.scale END,
+                                  w.allocated + w.got, w.open_leads + w.got,
+                                  w.d_alloc + w.got, w.d_open + w.got, w.d_recv + w.got, w.dirty OR w.rotate)::pool_member
+                              ORDER BY w.ordinality), '{}')
+      INTO d.branch_id, d.branch_key, how, capped, d.explain, p.members
+      FROM w;
+    d.pool := p;
+
+    IF d.branch_id IS NOT NULL THEN
+        d.status := 'allocated';
+        d.kind := CASE WHEN how = 'duplicate' THEN 'duplicate' ELSE 'allocated' END;
+        d.reason := CASE WHEN how = 'duplicate' THEN 'duplicate of lead ' || p_dup_of END;
+    ELSIF capped > 0 THEN
+        d.status := 'waiting';
+        d.reason := 'all_capped';
+    ELSE
+        d.status := 'unroutable';
+        d.reason := CASE WHEN cardinality(p_exclude) > 0 THEN 'sla_exhausted' ELSE 'no_branch_handles_project' END;
+    END IF;
+    d.kind := coalesce(d.kind, d.status);
+    RETURN d;
+END
+$$;
+
+-- The decision for a lead that no customer service department serves, or
+-- that is out of reallocations (p_policy, reason sla_exhausted).
+CREATE FUNCTION branchline.unrouted_decision(p_reason text, p_pool branchline.pool) RETURNS branchline.decision
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW((p_pool.rule).policy, 0, 0, 'unroutable', 'unroutable', NULL, NULL, p_reason, NULL, p_pool)::branchline.decision
+$$;
+
+-- When the sweep should look at a lead next: an allocated lead at its SLA
+-- deadline; a waiting one when the next tenant day starts (caps free up);
+-- an unroutable one in 10 minutes (the organization may have changed; a
+-- project assignment drains at once), except after sla_exhausted: that
+-- lead waits in its holder's queue for a person.
+CREATE FUNCTION branchline.due_after(d branchline.decision, p_now timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN d.status = 'allocated' AND d.sla_minutes > 0 THEN p_now + make_interval(mins => d.sla_minutes)
+                WHEN d.status = 'waiting' THEN branchline.next_local_midnight(p_now)
+                WHEN d.status = 'unroutable' AND d.reason <> 'sla_exhausted' THEN p_now + interval '10 minutes' END
+$$;
+
+-- ---- writing an allocation ------------------------------------------------------------------
+
+-- The day's counters of a lead's work (transitions, reassignment); intake
+-- counts through save_pool.
+CREATE FUNCTION branchline.count_day(p_branch bigint, p_day date, p_project bigint, p_holder bigint,
+                                     p_received integer, p_contacted integer, p_in_sla integer,
+                                     p_won integer, p_lost integer)
+RETURNS void LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    INSERT INTO lead_day_counts AS x (tenant_id, branch_id, day, project_id, holder_id,
+                                      received, contacted, contacted_in_sla, won, lost)
+    VALUES (current_tenant(), p_branch, p_day, p_project, p_holder, p_received, p_contacted, p_in_sla, p_won, p_lost)
+    ON CONFLICT (tenant_id, branch_id, day, project_id, holder_id) DO UPDATE
+       SET received = x.received + excluded.received, contacted = x.contacted + excluded.contacted,
+           contacted_in_sla = x.contacted_in_sla + excluded.contacted_in_sla,
+           won = x.won + excluded.won, lost = x.lost + excluded.lost;
+END
+$$;
+
+-- Tells every daemon (LISTEN branchline_leads) that a lead went to a
+-- branch; delivered at commit, so watchers only hear committed allocations.
+-- Payload: tenant, lead, status, project code, branch path, tab-separated.
+CREATE FUNCTION branchline.notify_lead(p_lead bigint, p_status text, p_project_code text, p_branch_key text)
+RETURNS void LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    PERFORM pg_notify('branchline_leads', current_tenant() || E'\t' || p_lead || E'\t' || p_status || E'\t'
+                                          || p_project_code || E'\t' || show_path(p_branch_key));
+END
+$$;
+
+-- The history event of a decision, and the notification of an allocation;
+-- the caller has written the lead row, the pool value carries the counts.
+CREATE FUNCTION branchline.record_decision(p_lead bigint, d branchline.decision,
+                                           p_from bigint, p_reason text, p_principal text, p_now timestamptz)
+RETURNS void LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    INSERT INTO lead_events (tenant_id, lead_id, at, kind, from_branch_id, to_branch_id, reason, principal,
+                             policy, explain)
+    VALUES (current_tenant(), p_lead, p_now, d.kind, p_from, d.branch_id, coalesce(p_reason, d.reason),
+            p_principal, d.policy, d.explain);
+    IF d.status = 'allocated' THEN
+        PERFORM notify_lead(p_lead, d.status, (d.pool).project_code, d.branch_key);
+    END IF;
+END
+$$;
+
+-- The oldest open lead of the tenant with the same phone or e-mail,
+-- created within the tenant's duplicate window.
+CREATE FUNCTION branchline.find_duplicate(p_phone_key text, p_email_key text, p_now timestamptz,
+                                          OUT lead_id bigint, OUT branch_id bigint)
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    since timestamptz := p_now - make_interval(days => (SELECT t.duplicate_window_days FROM tenants t
+                                                          WHERE t.id = current_tenant()));
+BEGIN
+    IF since = p_now THEN
+        RETURN;
+    END IF;
+    SELECT x.id, x.branch_id INTO lead_id, branch_id FROM (
+        SELECT l.id, l.branch_id, l.created_at FROM leads l
+         WHERE l.tenant_id = current_tenant() AND l.phone_key = p_phone_key AND l.status IN ('allocated', 'contacted')
+        UNION ALL
+        SELECT l.id, l.branch_id, l.created_at FROM leads l
+         WHERE l.tenant_id = current_tenant() AND l.email_key = p_email_key AND l.status IN ('allocated', 'contacted')) x
+     WHERE x.created_at >= since
+     ORDER BY x.id LIMIT 1;
+END
+$$;
+
+-- ---- intake ---------------------------------------------------------------------------------
+
+CREATE TYPE branchline.intake_result AS (lead_id bigint, created boolean, pool branchline.pool);
+
+-- Takes in one checked lead and allocates it in pool p (NULL when no
+-- customer service serves its origin), in the caller's transaction; the
+-- caller holds the unit guard and the pool's locks, and saves the returned
+-- pool. The same external_id again returns the existing lead, changing
+-- nothing: the check before deciding is the fast path, ON CONFLICT the race
+-- (a concurrent intake of the same id in another pool, which committed
+-- first).
+CREATE FUNCTION branchline.intake(r branchline.lead_input, p branchline.pool, p_principal text, p_now timestamptz)
+RETURNS branchline.intake_result LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    t bigint := current_tenant();
+    holder bigint;
+    dup_of bigint;
+    dup_branch bigint;
+    d decision;
+    lead bigint;
+BEGIN
+    SELECT l.id INTO lead FROM leads l WHERE l.tenant_id = t AND l.external_id = r.external_id;
+    IF FOUND THEN
+        RETURN ROW(lead, false, p);
+    END IF;
+    IF p IS NULL THEN
+        holder := (SELECT u.id FROM units u WHERE u.tenant_id = t AND u.path = '/');
+        d := unrouted_decision('no_customer_service', p);
+    ELSE
+        holder := (p.holder).id;
+        IF r.phone_key IS NOT NULL OR r.email_key IS NOT NULL THEN
+            SELECT f.lead_id, f.branch_id INTO dup_of, dup_branch FROM find_duplicate(r.phone_key, r.email_key, p_now) f;
+        END IF;
+        d := decide(p, '{}', dup_of, dup_branch);
+    END IF;
+
+    INSERT INTO leads (tenant_id, external_id, project_id, channel, origin_id, holder_id, branch_id, status,
+                       reason, policy, name, phone, email, note, phone_key, email_key, duplicate_of,
+                       created_at, allocated_at, due_at)
+    VALUES (t, r.external_id, r.project_id, r.channel, r.origin_id, holder, d.branch_id, d.status,
+            CASE WHEN d.status <> 'allocated' THEN d.reason END, d.policy,
+            r.name, r.phone, r.email, r.note, r.phone_key, r.email_key, dup_of,
+            p_now, CASE WHEN d.status = 'allocated' THEN p_now END, due_after(d, p_now))
+    ON CONFLICT (tenant_id, external_id) DO NOTHING
+    RETURNING id INTO lead;
+    IF lead IS NULL THEN
+        SELECT l.id INTO lead FROM leads l WHERE l.tenant_id = t AND l.external_id = r.external_id;
+        RETURN ROW(lead, false, p);
+    END IF;
+    PERFORM record_decision(lead, d, NULL,
+                            CASE WHEN dup_of IS NOT NULL AND d.kind <> 'duplicate'
+                                 THEN concat_ws('; ', 'duplicate of lead ' || dup_of || ', whose branch cannot take it',
+                                                d.reason) END,
+                            p_principal, p_now);
+    RETURN ROW(lead, true, d.pool);
+END
+$$;

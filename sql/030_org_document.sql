@@ -1,0 +1,1224 @@
+-- Declarative organization documents (issue #6): org_export writes the
+-- organization of the tenant, or of a subtree, as one JSON document;
+-- org_apply makes the tenant match such a document in one transaction and
+-- returns what it changed, one row per object. The format is documented in
+-- deploy/examples/company.yaml; in short:
+--
+--   {"version": 1, "scope": "east",            scope: the subtree, default "/"
+--    "projects":    [{code, name}],
+--    "units":       [{path, kind, name, status, opened_on,
+--                     projects: [{project, capacity}], cap: {per_day, per_week},
+--                     support: {reason, until}}],
+--    "departments": [{unit, function, name, positions: {role: planned},
+--                     staff: [{name, role, status, start_date, supervisor}]}],
+--    "policies":    [{at, project, policy, lead_branch, sla_minutes, max_reallocations}]}
+--
+-- Identity: a unit is its path, a department its unit and function, a person
+-- their name within their department, a project its code, a policy its
+-- holder and project. A unit missing at its path but present elsewhere in
+-- scope with the same code and kind (the only such one) is moved, not
+-- created; a person missing in a department but current elsewhere in scope
+-- under the same name (the only such one) is moved likewise. An optional key
+-- left out means its default (status active, no capacity, no cap, no
+-- support, no positions, no staff, no supervisor), except opened_on,
+-- start_date and a department's name: left out, they stay as they are (and
+-- are today, or the default name, for a new object).
+--
+-- org_apply runs the imperative operations (api.unit_add, api.staff_move,
+-- ...) in order, so a document is validated exactly like the commands, and
+-- each change gets its own audit row; a change no operation makes (a
+-- project's name, a date) is written here and audited as org_apply. Errors
+-- name the place in the document as the field ("units[3].kind"). A dry run
+-- is the same work, rolled back: the diff it returns is the real one.
+-- Export orders everything (units by path, departments by unit and
+-- function, people by role and name, ...) so that two exports of one state
+-- are identical, and applying an export changes nothing.
+
+CREATE TYPE api.org_document AS (document_json text);
+CREATE TYPE api.org_change AS (action text, kind text, key text, detail text);
+
+-- ---- export -------------------------------------------------------------------------
+
+-- A person's supervisor as the document names them: the name alone within
+-- the same department, else {unit, function, name}; none when they left.
+CREATE FUNCTION branchline.doc_supervisor(p_staff branchline.staff) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN sup.dept_id = p_staff.dept_id THEN to_json(sup.name)
+                ELSE json_build_object('unit', branchline.show_path(u.path), 'function', d.function,
+                                       'name', sup.name) END
+      FROM branchline.staff sup
+      JOIN branchline.departments d ON d.tenant_id = sup.tenant_id AND d.id = sup.dept_id
+      JOIN branchline.units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+     WHERE sup.tenant_id = p_staff.tenant_id AND sup.id = p_staff.supervisor_id AND sup.status <> 'left'
+$$;
+
+CREATE FUNCTION branchline.doc_unit(p_unit branchline.units) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'path', branchline.show_path(p_unit.path),
+        'kind', p_unit.kind,
+        'name', p_unit.name,
+        'status', nullif(p_unit.status, 'active'),
+        'opened_on', branchline.ymd(p_unit.opened_on),
+        'projects', (SELECT json_agg(json_build_object('project', p.code, 'capacity', bp.capacity) ORDER BY p.code)
+                       FROM branchline.branch_projects bp
+                       JOIN branchline.projects p ON p.tenant_id = bp.tenant_id AND p.id = bp.project_id
+                      WHERE bp.tenant_id = p_unit.tenant_id AND bp.branch_id = p_unit.id),
+        'cap', (SELECT json_build_object('per_day', c.per_day, 'per_week', c.per_week)
+                  FROM branchline.lead_caps c WHERE c.tenant_id = p_unit.tenant_id AND c.branch_id = p_unit.id),
+        'support', (SELECT json_build_object('reason', s.reason, 'until', branchline.ymd(s.until))
+                      FROM branchline.support_assignments s
+                     WHERE s.tenant_id = p_unit.tenant_id AND s.branch_id = p_unit.id AND s.ended_on IS NULL
+                       AND (s.until IS NULL OR s.until >= branchline.tenant_today())))
+$$;
+
+CREATE FUNCTION branchline.doc_department(p_dept branchline.departments, p_unit_path text) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'unit', branchline.show_path(p_unit_path),
+        'function', p_dept.function,
+        'name', p_dept.name,
+        'positions', (SELECT json_object_agg(p.role, p.planned ORDER BY array_position(branchline.staff_roles(), p.role))
+                        FROM branchline.positions p WHERE p.tenant_id = p_dept.tenant_id AND p.dept_id = p_dept.id),
+        'staff', (SELECT json_agg(json_build_object(
+                             'name', s.name, 'role', s.role, 'status', nullif(s.status, 'active'),
+                             'start_date', branchline.ymd(s.start_date), 'supervisor', branchline.doc_supervisor(s))
+                         ORDER BY array_position(branchline.staff_roles(), s.role), s.name COLLATE "C", s.id)
+                    FROM branchline.staff s
+                   WHERE s.tenant_id = p_dept.tenant_id AND s.dept_id = p_dept.id AND s.status <> 'left'))
+$$;
+
+-- The document of the subtree at p_root. Projects: all of them for the
+-- whole tenant, else those handled or given a policy inside the subtree.
+CREATE FUNCTION branchline.doc_export(p_root branchline.units) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_strip_nulls(json_build_object(
+        'version', 1,
+        'scope', nullif(branchline.show_path(p_root.path), '/'),
+        'projects', (SELECT json_agg(json_build_object('code', p.code, 'name', p.name) ORDER BY p.code)
+                       FROM branchline.projects p
+                      WHERE p.tenant_id = p_root.tenant_id
+                        AND (p_root.path = '/'
+                             OR EXISTS (SELECT FROM branchline.branch_projects bp
+                                          JOIN branchline.units b ON b.tenant_id = bp.tenant_id AND b.id = bp.branch_id
+                                         WHERE bp.tenant_id = p.tenant_id AND bp.project_id = p.id
+                                           AND b.path >= p_root.path AND b.path < p_root.path_end)
+                             OR EXISTS (SELECT FROM branchline.lead_policies lp
+                                          JOIN branchline.units h ON h.tenant_id = lp.tenant_id AND h.id = lp.holder_id
+                                         WHERE lp.tenant_id = p.tenant_id AND lp.project_id = p.id
+                                           AND h.path >= p_root.path AND h.path < p_root.path_end))),
+        'units', (SELECT json_agg(branchline.doc_unit(u) ORDER BY u.path)
+                    FROM branchline.units u
+                   WHERE u.tenant_id = p_root.tenant_id AND u.path >= p_root.path AND u.path < p_root.path_end),
+        'departments', (SELECT json_agg(branchline.doc_department(d, u.path)
+                                        ORDER BY u.path, branchline.function_rank(d.function))
+                          FROM branchline.departments d
+                          JOIN branchline.units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+                         WHERE d.tenant_id = p_root.tenant_id AND u.path >= p_root.path AND u.path < p_root.path_end),
+        'policies', (SELECT json_agg(json_build_object(
+                                'at', branchline.show_path(h.path), 'project', p.code, 'policy', lp.policy,
+                                'lead_branch', branchline.show_path(lb.path),
+                                'sla_minutes', nullif(lp.sla_minutes, 0),
+                                'max_reallocations', nullif(lp.max_reallocations, 3))
+                            ORDER BY h.path NULLS FIRST, p.code NULLS FIRST)
+                       FROM branchline.lead_policies lp
+                       LEFT JOIN branchline.units h ON h.tenant_id = lp.tenant_id AND h.id = lp.holder_id
+                       LEFT JOIN branchline.projects p ON p.tenant_id = lp.tenant_id AND p.id = lp.project_id
+                       LEFT JOIN branchline.units lb ON lb.tenant_id = lp.tenant_id AND lb.id = lp.lead_branch_id
+                      WHERE lp.tenant_id = p_root.tenant_id
+                        AND (p_root.path = '/' OR (h.path >= p_root.path AND h.path < p_root.path_end)))))
+$$;
+
+CREATE FUNCTION api.org_export(p_subject text, p_path text)
+RETURNS SETOF api.org_document LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'org_export', '{admin,unit_admin,viewer}');
+    r units := scoped_unit(c, p_path, 'path');
+BEGIN
+    RETURN NEXT ROW(doc_export(r)::text)::api.org_document;
+END
+$$;
+
+-- ---- reading a document: locations, shapes, types --------------------------------------
+
+-- "units[3].kind": p_base, the 1-based ordinality as a 0-based index, a key.
+CREATE FUNCTION branchline.doc_loc(p_base text, p_i bigint, p_key text DEFAULT NULL) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_base || '[' || (p_i - 1) || ']' || coalesce('.' || p_key, '')
+$$;
+
+CREATE FUNCTION branchline.doc_key(p_loc text, p_key text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN p_loc = '' THEN p_key ELSE p_loc || '.' || p_key END $$;
+
+-- path_key for an optional path: NULL stays NULL (a policy without `at`
+-- is the tenant's, not the group's).
+CREATE FUNCTION branchline.doc_path(p_path text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN p_path IS NOT NULL THEN branchline.path_key(p_path) END $$;
+
+-- Appends a note to the list of notes of key in p_notes ({key: [notes]}).
+CREATE FUNCTION branchline.doc_note(p_notes jsonb, p_key text, p_note text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_note IS NULL THEN p_notes
+                ELSE jsonb_set(p_notes, ARRAY[p_key], coalesce(p_notes->p_key, '[]') || to_jsonb(p_note)) END
+$$;
+
+-- An object with only the keys p_keys and every key of p_required.
+CREATE FUNCTION branchline.doc_object(p_value jsonb, p_loc text, p_keys text[], p_required text[] DEFAULT '{}')
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    k text;
+BEGIN
+    IF jsonb_typeof(p_value) IS DISTINCT FROM 'object' THEN
+        PERFORM fail('INVALID_ARGUMENT', p_loc, '%s must be a mapping with the keys %s',
+                     CASE WHEN p_loc = '' THEN 'the document' ELSE p_loc END, array_to_string(p_keys, ', '));
+    END IF;
+    FOR k IN SELECT x FROM jsonb_object_keys(p_value) x ORDER BY x LOOP
+        IF NOT k = ANY (p_keys) THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(p_loc, k), '%s is not a known key (known: %s)',
+                         doc_key(p_loc, k), array_to_string(p_keys, ', '));
+        END IF;
+    END LOOP;
+    FOREACH k IN ARRAY p_required LOOP
+        IF coalesce(jsonb_typeof(p_value->k), 'null') = 'null' THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(p_loc, k), '%s is required', doc_key(p_loc, k));
+        END IF;
+    END LOOP;
+    RETURN p_value;
+END
+$$;
+
+-- A scalar as text (numbers too: a YAML name "2024" is a number); NULL when
+-- absent or null.
+CREATE FUNCTION branchline.doc_text(p_obj jsonb, p_key text, p_loc text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    CASE coalesce(jsonb_typeof(p_obj->p_key), 'null')
+    WHEN 'string' THEN RETURN p_obj->>p_key;
+    WHEN 'number' THEN RETURN p_obj->>p_key;
+    WHEN 'null' THEN RETURN NULL;
+    ELSE
+        PERFORM fail('INVALID_ARGUMENT', doc_key(p_loc, p_key), '%s must be text', doc_key(p_loc, p_key));
+    END CASE;
+END
+$$;
+
+CREATE FUNCTION branchline.doc_int(p_obj jsonb, p_key text, p_loc text, p_min integer, p_max integer)
+RETURNS integer LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    v jsonb := p_obj->p_key;
+BEGIN
+    IF v IS NULL OR v = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(v) <> 'number' OR v::text !~ '^-?\d+$' OR v::numeric NOT BETWEEN p_min AND p_max THEN
+        PERFORM fail('INVALID_ARGUMENT', doc_key(p_loc, p_key), '%s must be a whole number from %s to %s',
+                     doc_key(p_loc, p_key), p_min::text, p_max::text);
+    END IF;
+    RETURN v::integer;
+END
+$$;
+
+-- A list; [] when absent.
+CREATE FUNCTION branchline.doc_list(p_obj jsonb, p_key text, p_loc text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    IF coalesce(jsonb_typeof(p_obj->p_key), 'null') = 'null' THEN
+        RETURN '[]';
+    END IF;
+    IF jsonb_typeof(p_obj->p_key) <> 'array' THEN
+        PERFORM fail('INVALID_ARGUMENT', doc_key(p_loc, p_key), '%s must be a list', doc_key(p_loc, p_key));
+    END IF;
+    RETURN p_obj->p_key;
+END
+$$;
+
+-- A supervisor reference as {unit, function, name} (the department's own
+-- unit and function for a bare name); NULL when there is none.
+CREATE FUNCTION branchline.doc_supervisor_ref(p_person jsonb, p_dept jsonb, p_loc text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    loc text := doc_key(p_loc, 'supervisor');
+    s jsonb := p_person->'supervisor';
+BEGIN
+    IF s IS NULL OR s = 'null' THEN
+        RETURN NULL;
+    ELSIF jsonb_typeof(s) IN ('string', 'number') THEN
+        RETURN jsonb_build_object('unit', path_key(p_dept->>'unit'), 'function', p_dept->>'function',
+                                  'name', btrim(p_person->>'supervisor'));
+    END IF;
+    PERFORM doc_object(s, loc, '{unit,function,name}', '{unit,function,name}');
+    RETURN jsonb_build_object('unit', path_key(doc_text(s, 'unit', loc)),
+                              'function', check_choice(doc_text(s, 'function', loc), doc_key(loc, 'function'), functions()),
+                              'name', btrim(doc_text(s, 'name', loc)));
+END
+$$;
+
+-- ---- checking a document before anything changes -----------------------------------------
+
+CREATE FUNCTION branchline.doc_check_units(p_doc jsonb, p_scope text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    u jsonb;
+    i bigint;
+    loc text;
+    key text;
+    seen jsonb := '{}';
+    item jsonb;
+    k bigint;
+    projects jsonb;
+BEGIN
+    FOR u, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('units', i);
+        PERFORM doc_object(u, loc, '{path,kind,name,status,opened_on,projects,cap,support}', '{path,kind,name}');
+        key := path_key(doc_text(u, 'path', loc));
+        IF seen ? key THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'path'), 'duplicate: %s has the same path %s',
+                         seen->>key, show_path(key));
+        END IF;
+        seen := seen || jsonb_build_object(key, loc);
+        IF NOT (key >= p_scope AND key < left(p_scope, -1) || '0') THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'path'), '%s is outside the document''s scope %s',
+                         show_path(key), show_path(p_scope));
+        END IF;
+        IF key <> '/' THEN
+            PERFORM check_slug(substring(key FROM '([^/]+)/$'), doc_key(loc, 'path'));
+        END IF;
+        PERFORM check_choice(doc_text(u, 'kind', loc), doc_key(loc, 'kind'), unit_kinds()),
+                check_text(doc_text(u, 'name', loc), doc_key(loc, 'name')),
+                parse_date(doc_text(u, 'opened_on', loc), doc_key(loc, 'opened_on'));
+        IF (key = '/') <> (u->>'kind' = 'group') THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'kind'), 'the group is the unit at path /, and only it');
+        END IF;
+        IF u ? 'status' THEN
+            PERFORM check_choice(doc_text(u, 'status', loc), doc_key(loc, 'status'), unit_statuses());
+        END IF;
+        IF u->>'kind' <> 'branch' AND (u ? 'projects' OR u ? 'cap' OR u ? 'support') THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'kind'),
+                         'projects, cap and support are for branches; %s is a %s', show_path(key), u->>'kind');
+        END IF;
+        projects := '{}';
+        FOR item, k IN SELECT * FROM jsonb_array_elements(doc_list(u, 'projects', loc)) WITH ORDINALITY LOOP
+            PERFORM doc_object(item, doc_loc(loc || '.projects', k), '{project,capacity}', '{project}'),
+                    doc_int(item, 'capacity', doc_loc(loc || '.projects', k), 1, 1000000);
+            IF projects ? (item->>'project') THEN
+                PERFORM fail('INVALID_ARGUMENT', doc_loc(loc || '.projects', k, 'project'),
+                             'duplicate: project %s is listed twice', item->>'project');
+            END IF;
+            projects := projects || jsonb_build_object(item->>'project', k);
+        END LOOP;
+        IF u ? 'cap' AND u->'cap' <> 'null' THEN
+            PERFORM doc_object(u->'cap', doc_key(loc, 'cap'), '{per_day,per_week}'),
+                    doc_int(u->'cap', 'per_day', doc_key(loc, 'cap'), 0, 1000000),
+                    doc_int(u->'cap', 'per_week', doc_key(loc, 'cap'), 0, 1000000);
+        END IF;
+        IF u ? 'support' AND u->'support' <> 'null' THEN
+            PERFORM doc_object(u->'support', doc_key(loc, 'support'), '{reason,until}', '{reason}'),
+                    check_text(doc_text(u->'support', 'reason', doc_key(loc, 'support')), doc_key(loc, 'support.reason'), 500),
+                    parse_date(doc_text(u->'support', 'until', doc_key(loc, 'support')), doc_key(loc, 'support.until'));
+        END IF;
+    END LOOP;
+    -- Parents: in the document, or in the tenant.
+    FOR u, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY LOOP
+        key := path_key(u->>'path');
+        IF key <> '/' AND NOT seen ? parent_key(key)
+           AND NOT EXISTS (SELECT FROM units WHERE tenant_id = current_tenant() AND path = parent_key(key)) THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_loc('units', i, 'path'),
+                         'unknown parent: %s is neither in the document nor in the tenant', show_path(parent_key(key)));
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- People of the document, flattened: department and person ordinals, the
+-- department's unit key and function, the name, the supervisor reference.
+CREATE FUNCTION branchline.doc_people(p_doc jsonb)
+RETURNS TABLE (i bigint, j bigint, unit_key text, function text, name text, sup jsonb)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT d.i, s.j, branchline.path_key(d.v->>'unit'), d.v->>'function', btrim(s.v->>'name'),
+           branchline.doc_supervisor_ref(s.v, d.v, branchline.doc_loc('departments[' || (d.i - 1) || '].staff', s.j))
+      FROM jsonb_array_elements(p_doc->'departments') WITH ORDINALITY AS d (v, i)
+     CROSS JOIN LATERAL jsonb_array_elements(coalesce(nullif(d.v->'staff', 'null'), '[]')) WITH ORDINALITY AS s (v, j)
+$$;
+
+CREATE FUNCTION branchline.doc_check_departments(p_doc jsonb, p_scope text, p_prune boolean) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    d jsonb;
+    i bigint;
+    loc text;
+    key text;
+    seen jsonb := '{}';
+    names jsonb;
+    unit_keys text[] := ARRAY(SELECT path_key(u->>'path') FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) u);
+    s jsonb;
+    j bigint;
+    r text;
+    p record;
+    sups jsonb;
+    start text;
+    cur text;
+    chain text[];
+BEGIN
+    FOR d, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('departments', i);
+        PERFORM doc_object(d, loc, '{unit,function,name,positions,staff}', '{unit,function}');
+        key := path_key(doc_text(d, 'unit', loc));
+        PERFORM check_choice(doc_text(d, 'function', loc), doc_key(loc, 'function'), functions());
+        IF d ? 'name' THEN
+            PERFORM check_text(doc_text(d, 'name', loc), doc_key(loc, 'name'));
+        END IF;
+        IF NOT (key >= p_scope AND key < left(p_scope, -1) || '0') THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'unit'), '%s is outside the document''s scope %s',
+                         show_path(key), show_path(p_scope));
+        END IF;
+        IF p_prune AND NOT key = ANY (unit_keys) THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'unit'),
+                         'with prune the document is the whole organization: unit %s must be in units', show_path(key));
+        END IF;
+        IF seen ? (key || (d->>'function')) THEN
+            PERFORM fail('INVALID_ARGUMENT', loc, 'duplicate: %s is the same department (%s %s)',
+                         seen->>(key || (d->>'function')), show_path(key), d->>'function');
+        END IF;
+        seen := seen || jsonb_build_object(key || (d->>'function'), loc);
+        IF coalesce(jsonb_typeof(d->'positions'), 'null') NOT IN ('null', 'object') THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'positions'), '%s must be a mapping of role to planned headcount',
+                         doc_key(loc, 'positions'));
+        END IF;
+        FOR r IN SELECT x FROM jsonb_object_keys(coalesce(nullif(d->'positions', 'null'), '{}')) x ORDER BY x LOOP
+            PERFORM check_choice(r, doc_key(loc, 'positions'), staff_roles()),
+                    doc_int(d->'positions', r, doc_key(loc, 'positions'), 0, 100000);
+        END LOOP;
+        names := '{}';
+        FOR s, j IN SELECT * FROM jsonb_array_elements(doc_list(d, 'staff', loc)) WITH ORDINALITY LOOP
+            PERFORM doc_object(s, doc_loc(loc || '.staff', j), '{name,role,status,start_date,supervisor}', '{name,role}'),
+                    check_text(doc_text(s, 'name', doc_loc(loc || '.staff', j)), doc_loc(loc || '.staff', j, 'name')),
+                    check_choice(doc_text(s, 'role', doc_loc(loc || '.staff', j)), doc_loc(loc || '.staff', j, 'role'),
+                                 staff_roles()),
+                    parse_date(doc_text(s, 'start_date', doc_loc(loc || '.staff', j)),
+                               doc_loc(loc || '.staff', j, 'start_date')),
+                    doc_supervisor_ref(s, d, doc_loc(loc || '.staff', j));
+            IF s ? 'status' THEN
+                PERFORM check_choice(doc_text(s, 'status', doc_loc(loc || '.staff', j)),
+                                     doc_loc(loc || '.staff', j, 'status'), '{active,on_leave}');
+            END IF;
+            IF names ? btrim(s->>'name') THEN
+                PERFORM fail('INVALID_ARGUMENT', doc_loc(loc || '.staff', j, 'name'),
+                             'duplicate: %s has the same name in this department', names->>btrim(s->>'name'));
+            END IF;
+            names := names || jsonb_build_object(btrim(s->>'name'), doc_loc(loc || '.staff', j));
+        END LOOP;
+    END LOOP;
+    -- Supervision must not go in a circle within the document: each
+    -- person's supervisor by person key, walked from every person.
+    SELECT coalesce(jsonb_object_agg(x.unit_key || ' ' || x.function || ' ' || x.name,
+                                     x.sup->>'unit' || ' ' || (x.sup->>'function') || ' ' || (x.sup->>'name')), '{}')
+      INTO sups FROM doc_people(p_doc) x WHERE x.sup IS NOT NULL;
+    FOR p IN SELECT * FROM doc_people(p_doc) WHERE sup IS NOT NULL LOOP
+        start := p.unit_key || ' ' || p.function || ' ' || p.name;
+        cur := sups->>start;
+        chain := ARRAY[p.name];
+        WHILE cur IS NOT NULL LOOP
+            chain := chain || substring(cur FROM '^\S+ \S+ (.*)$');
+            IF cur = start THEN
+                PERFORM fail('INVALID_ARGUMENT', doc_loc('departments[' || (p.i - 1) || '].staff', p.j, 'supervisor'),
+                             'cycle: supervision goes in a circle: %s', array_to_string(chain, ' -> '));
+            END IF;
+            EXIT WHEN cardinality(chain) > 1000;
+            cur := sups->>cur;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION branchline.doc_check_rest(p_doc jsonb, p_scope text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    x jsonb;
+    i bigint;
+    loc text;
+    seen jsonb := '{}';
+    id text;
+BEGIN
+    FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'projects', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('projects', i);
+        PERFORM doc_object(x, loc, '{code,name}', '{code,name}'),
+                check_slug(doc_text(x, 'code', loc), doc_key(loc, 'code')),
+                check_text(doc_text(x, 'name', loc), doc_key(loc, 'name'));
+        IF seen ? (x->>'code') THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'code'), 'duplicate: %s has the same code %s',
+                         seen->>(x->>'code'), x->>'code');
+        END IF;
+        seen := seen || jsonb_build_object(x->>'code', loc);
+    END LOOP;
+    seen := '{}';
+    FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'policies', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('policies', i);
+        PERFORM doc_object(x, loc, '{at,project,policy,lead_branch,sla_minutes,max_reallocations}', '{policy}'),
+                check_choice(doc_text(x, 'policy', loc), doc_key(loc, 'policy'), lead_policy_names()),
+                doc_int(x, 'sla_minutes', loc, 0, 525600),
+                doc_int(x, 'max_reallocations', loc, 1, 100);
+        IF p_scope <> '/' AND (x->>'at' IS NULL OR NOT (doc_path(x->>'at') >= p_scope
+                                                        AND doc_path(x->>'at') < left(p_scope, -1) || '0')) THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'at'), 'a policy of this document must be at a unit inside its scope %s',
+                         show_path(p_scope));
+        END IF;
+        id := coalesce(doc_path(doc_text(x, 'at', loc)), '*') || ' ' || coalesce(doc_text(x, 'project', loc), '*');
+        IF seen ? id THEN
+            PERFORM fail('INVALID_ARGUMENT', loc, 'duplicate: %s is the policy of the same unit and project',
+                         seen->>id);
+        END IF;
+        seen := seen || jsonb_build_object(id, loc);
+    END LOOP;
+END
+$$;
+
+-- ---- matching units ------------------------------------------------------------------------
+
+-- Which existing unit each document unit is (by ordinality): the one at its
+-- path, else the only unit in scope with its code and kind that no document
+-- unit has by path (and that no other document unit would take): moved.
+CREATE FUNCTION branchline.doc_unit_matches(p_doc jsonb, p_scope text)
+RETURNS TABLE (i bigint, id bigint, moved boolean)
+LANGUAGE sql STABLE AS $$
+    WITH d AS (
+        SELECT x.i, branchline.path_key(x.u->>'path') AS key, x.u->>'kind' AS kind
+          FROM jsonb_array_elements(p_doc->'units') WITH ORDINALITY AS x (u, i)
+    ),
+    by_path AS (
+        SELECT d.i, t.id FROM d
+          JOIN branchline.units t ON t.tenant_id = branchline.current_tenant() AND t.path = d.key
+    ),
+    cand AS (
+        SELECT d.i, t.id, count(*) OVER (PARTITION BY d.i) AS per_doc, count(*) OVER (PARTITION BY t.id) AS per_unit
+          FROM d
+          JOIN branchline.units t ON t.tenant_id = branchline.current_tenant() AND t.kind = d.kind
+                                 AND t.code = substring(d.key FROM '([^/]+)/$')
+                                 AND t.path >= p_scope AND t.path < left(p_scope, -1) || '0'
+         WHERE d.key <> '/' AND d.i NOT IN (SELECT i FROM by_path) AND t.id NOT IN (SELECT id FROM by_path)
+    )
+    SELECT i, id, false FROM by_path
+    UNION ALL
+    SELECT i, id, true FROM cand WHERE per_doc = 1 AND per_unit = 1
+$$;
+
+-- A document unit whose parent is not in the document must find it in the
+-- tenant where it stays: a parent this document moves elsewhere would leave
+-- it behind, or put the moved unit under itself (a cycle).
+CREATE FUNCTION branchline.doc_check_moves(p_doc jsonb, p_matches jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    keys text[] := ARRAY(SELECT path_key(u->>'path') FROM jsonb_array_elements(p_doc->'units') u);
+    n integer := cardinality(keys);
+    parent integer[] := array_fill(0, ARRAY[greatest(n, 1)]);
+    by_id jsonb := '{}';
+    k integer;
+    m integer;
+    steps integer;
+    pid bigint;
+    chain text[];
+BEGIN
+    FOR k IN 1 .. n LOOP
+        IF p_matches ? k::text THEN
+            by_id := by_id || jsonb_build_object(p_matches->>k::text, k);
+        END IF;
+    END LOOP;
+    FOR k IN 1 .. n LOOP
+        CONTINUE WHEN keys[k] = '/';
+        parent[k] := coalesce(array_position(keys, parent_key(keys[k])), 0);
+        IF parent[k] = 0 THEN
+            pid := (SELECT id FROM units WHERE tenant_id = current_tenant() AND path = parent_key(keys[k]));
+            parent[k] := coalesce((by_id->>pid::text)::integer, 0);
+        END IF;
+    END LOOP;
+    FOR k IN 1 .. n LOOP
+        m := parent[k];
+        steps := 0;
+        chain := ARRAY[show_path(keys[k])];
+        WHILE m <> 0 AND steps <= n LOOP
+            chain := chain || show_path(keys[m]);
+            IF m = k THEN
+                PERFORM fail('INVALID_ARGUMENT', doc_loc('units', k, 'path'),
+                             'cycle: %s would be its own ancestor (%s): a parent this document moves lies under it',
+                             show_path(keys[k]), array_to_string(chain, ' -> '));
+            END IF;
+            m := parent[m];
+            steps := steps + 1;
+        END LOOP;
+    END LOOP;
+    FOR k IN 1 .. n LOOP
+        CONTINUE WHEN keys[k] = '/' OR parent_key(keys[k]) = ANY (keys);
+        pid := (SELECT id FROM units WHERE tenant_id = current_tenant() AND path = parent_key(keys[k]));
+        IF by_id ? pid::text THEN
+            PERFORM fail('INVALID_ARGUMENT', doc_loc('units', k, 'path'),
+                         'its parent %s is moved by this document to %s; list the parent at its new path',
+                         show_path(parent_key(keys[k])), show_path(keys[(by_id->>pid::text)::integer]));
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- ---- applying --------------------------------------------------------------------------------
+
+-- Re-raises the error of an operation the document caused, naming the place
+-- in the document: p_fields maps the operation's field names to keys of
+-- the object at p_loc ("" for the object itself, the default). Errors that
+-- already name a place are raised as they are.
+CREATE FUNCTION branchline.doc_reraise(p_loc text, p_fields jsonb, p_state text, p_message text, p_column text)
+RETURNS void LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    key text := nullif(p_fields->>coalesce(p_column, ''), '');
+    field text;
+BEGIN
+    IF p_loc IS NULL OR coalesce(p_column, '') ~ '[\[.]' OR p_state NOT LIKE 'BL%' THEN
+        RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, COLUMN = coalesce(p_column, '');
+    END IF;
+    field := CASE WHEN key IS NULL THEN p_loc ELSE doc_key(p_loc, key) END;
+    RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, COLUMN = field;
+END
+$$;
+
+CREATE FUNCTION branchline.doc_change(p_action text, p_kind text, p_key text, p_details text[])
+RETURNS api.org_change LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(p_action, p_kind, p_key, coalesce(array_to_string(p_details, '; '), ''))::api.org_change
+$$;
+
+-- "name 上海 -> 上海市", or NULL when equal.
+CREATE FUNCTION branchline.doc_delta(p_what text, p_old text, p_new text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_old IS DISTINCT FROM p_new
+                THEN format('%s %s -> %s', p_what, coalesce(p_old, '(none)'), coalesce(p_new, '(none)')) END
+$$;
+
+-- A change no operation makes, audited under org_apply.
+CREATE FUNCTION branchline.doc_audit(p_target text, p_before jsonb, p_after jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+BEGIN
+    PERFORM set_config('branchline.operation', 'org_apply', true);
+    PERFORM audit(p_target, p_before, p_after);
+END
+$$;
+
+CREATE FUNCTION branchline.doc_apply_projects(p_subject text, p_doc jsonb, p_scope text, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    x jsonb;
+    i bigint;
+    loc text;
+    p projects;
+    st text; msg text; col text;
+BEGIN
+    FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'projects', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('projects', i);
+        SELECT * INTO p FROM projects WHERE tenant_id = current_tenant() AND code = x->>'code';
+        IF NOT FOUND THEN
+            PERFORM * FROM api.project_add(p_subject, x->>'code', x->>'name');
+            RETURN NEXT doc_change('created', 'project', x->>'code', ARRAY['name ' || btrim(x->>'name')]);
+        ELSIF p.name <> btrim(x->>'name') THEN
+            UPDATE projects SET name = btrim(x->>'name') WHERE tenant_id = p.tenant_id AND id = p.id;
+            PERFORM doc_audit('project:' || p.code, jsonb_build_object('name', p.name), jsonb_build_object('name', btrim(x->>'name')));
+            RETURN NEXT doc_change('changed', 'project', p.code, ARRAY[doc_delta('name', p.name, btrim(x->>'name'))]);
+        END IF;
+    END LOOP;
+    IF p_scope = '/' THEN
+        RETURN QUERY
+        SELECT (doc_change('left_alone', 'project', t.code,
+                           ARRAY[CASE WHEN p_prune THEN 'not in the document; projects are never deleted'
+                                      ELSE 'not in the document' END])).*
+          FROM projects t
+         WHERE t.tenant_id = current_tenant()
+           AND NOT EXISTS (SELECT FROM jsonb_array_elements(doc_list(p_doc, 'projects', '')) e WHERE e->>'code' = t.code)
+         ORDER BY t.code;
+    END IF;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, '{"code": "code", "name": "name"}', st, msg, col);
+END
+$$;
+
+-- Units, parents before children: created, moved, renamed, re-dated, their
+-- status set.
+CREATE FUNCTION branchline.doc_apply_units(p_subject text, p_doc jsonb, p_matches jsonb)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    x jsonb;
+    i bigint;
+    loc text;
+    key text;
+    t units;
+    action text;
+    details text[];
+    opened date;
+    st text; msg text; col text;
+BEGIN
+    FOR x, i IN SELECT e.x, e.i FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY AS e (x, i)
+                 ORDER BY cardinality(string_to_array(btrim(path_key(e.x->>'path'), '/'), '/')), e.i LOOP
+        loc := doc_loc('units', i);
+        key := path_key(x->>'path');
+        opened := parse_date(doc_text(x, 'opened_on', loc), 'opened_on');
+        details := '{}';
+        IF NOT p_matches ? i::text THEN
+            PERFORM * FROM api.unit_add(p_subject, key, x->>'kind', x->>'name', x->>'opened_on');
+            action := 'created';
+            details := ARRAY[format('%s %s', x->>'kind', btrim(x->>'name'))];
+            SELECT * INTO t FROM units WHERE tenant_id = current_tenant() AND path = key;
+        ELSE
+            SELECT * INTO t FROM units WHERE tenant_id = current_tenant() AND id = (p_matches->>i::text)::bigint;
+            IF t.kind <> x->>'kind' THEN
+                PERFORM fail('INVALID_ARGUMENT', 'kind', '%s is a %s: the kind of a unit cannot change (delete it and add it anew)',
+                             show_path(t.path), t.kind);
+            END IF;
+            action := 'changed';
+            IF t.path <> key THEN
+                PERFORM * FROM api.unit_move(p_subject, t.path, parent_key(key));
+                action := 'moved';
+                details := ARRAY['from ' || show_path(t.path)];
+            END IF;
+            IF t.name <> btrim(x->>'name') THEN
+                PERFORM * FROM api.unit_rename(p_subject, key, x->>'name');
+                details := details || doc_delta('name', t.name, btrim(x->>'name'));
+            END IF;
+            IF opened IS NOT NULL AND opened <> t.opened_on THEN
+                UPDATE units SET opened_on = opened WHERE tenant_id = t.tenant_id AND id = t.id;
+                PERFORM doc_audit(show_path(key), jsonb_build_object('opened_on', ymd(t.opened_on)),
+                                  jsonb_build_object('opened_on', ymd(opened)));
+                details := details || doc_delta('opened_on', ymd(t.opened_on), ymd(opened));
+            END IF;
+        END IF;
+        IF t.status <> coalesce(x->>'status', 'active') THEN
+            PERFORM * FROM api.unit_set_status(p_subject, key, coalesce(x->>'status', 'active'));
+            details := details || doc_delta('status', t.status, coalesce(x->>'status', 'active'));
+        END IF;
+        IF cardinality(details) > 0 THEN
+            RETURN NEXT doc_change(action, 'unit', show_path(key), details);
+        END IF;
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, '{"path": "path", "to": "path", "kind": "kind", "name": "name", "opened_on": "opened_on", "status": "status"}',
+                        st, msg, col);
+END
+$$;
+
+-- What a branch of the document handles: projects with capacities, the
+-- lead cap, the support assignment.
+CREATE FUNCTION branchline.doc_apply_branches(p_subject text, p_doc jsonb, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    x jsonb;
+    i bigint;
+    item jsonb;
+    k bigint;
+    loc text;
+    fields jsonb;
+    b units;
+    old record;
+    cap jsonb;
+    sup jsonb;
+    want_day integer;
+    want_week integer;
+    st text; msg text; col text;
+BEGIN
+    FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY LOOP
+        CONTINUE WHEN x->>'kind' <> 'branch';
+        SELECT * INTO b FROM units WHERE tenant_id = current_tenant() AND path = path_key(x->>'path');
+        fields := '{"project": "project", "capacity": "capacity"}';
+        FOR item, k IN SELECT * FROM jsonb_array_elements(doc_list(x, 'projects', '')) WITH ORDINALITY LOOP
+            loc := doc_loc(doc_loc('units', i) || '.projects', k);
+            SELECT bp.capacity INTO old FROM branch_projects bp JOIN projects p ON p.tenant_id = bp.tenant_id AND p.id = bp.project_id
+             WHERE bp.tenant_id = b.tenant_id AND bp.branch_id = b.id AND p.code = item->>'project';
+            IF NOT FOUND THEN
+                PERFORM * FROM api.project_assign(p_subject, show_path(b.path), item->>'project', coalesce((item->>'capacity')::integer, 0));
+                RETURN NEXT doc_change('created', 'assignment', show_path(b.path) || ':' || (item->>'project'),
+                                       ARRAY['capacity ' || coalesce(item->>'capacity', 'derived')]);
+            ELSIF old.capacity IS DISTINCT FROM (item->>'capacity')::integer THEN
+                PERFORM * FROM api.project_assign(p_subject, show_path(b.path), item->>'project', coalesce((item->>'capacity')::integer, 0));
+                RETURN NEXT doc_change('changed', 'assignment', show_path(b.path) || ':' || (item->>'project'),
+                                       ARRAY[doc_delta('capacity', coalesce(old.capacity::text, 'derived'),
+                                                       coalesce(item->>'capacity', 'derived'))]);
+            END IF;
+        END LOOP;
+        loc := doc_loc('units', i);
+        FOR old IN SELECT p.code FROM branch_projects bp JOIN projects p ON p.tenant_id = bp.tenant_id AND p.id = bp.project_id
+                    WHERE bp.tenant_id = b.tenant_id AND bp.branch_id = b.id
+                      AND NOT EXISTS (SELECT FROM jsonb_array_elements(doc_list(x, 'projects', '')) e WHERE e->>'project' = p.code)
+                    ORDER BY p.code LOOP
+            IF p_prune THEN
+                PERFORM * FROM api.project_unassign(p_subject, show_path(b.path), old.code);
+            END IF;
+            RETURN NEXT doc_change(CASE WHEN p_prune THEN 'deleted' ELSE 'left_alone' END, 'assignment',
+                                   show_path(b.path) || ':' || old.code, ARRAY['not in the document']);
+        END LOOP;
+
+        fields := '{"per_day": "cap.per_day", "per_week": "cap.per_week"}';
+        cap := nullif(x->'cap', 'null');
+        want_day := nullif((cap->>'per_day')::integer, 0);
+        want_week := nullif((cap->>'per_week')::integer, 0);
+        SELECT c.per_day, c.per_week INTO old FROM lead_caps c WHERE c.tenant_id = b.tenant_id AND c.branch_id = b.id;
+        IF NOT FOUND AND (want_day IS NOT NULL OR want_week IS NOT NULL) THEN
+            PERFORM * FROM api.cap_set(p_subject, show_path(b.path), coalesce(want_day, 0), coalesce(want_week, 0));
+            RETURN NEXT doc_change('created', 'cap', show_path(b.path),
+                                   ARRAY[format('per_day %s, per_week %s', coalesce(want_day::text, '-'), coalesce(want_week::text, '-'))]);
+        ELSIF FOUND AND want_day IS NULL AND want_week IS NULL THEN
+            IF p_prune THEN
+                PERFORM * FROM api.cap_set(p_subject, show_path(b.path), 0, 0);
+            END IF;
+            RETURN NEXT doc_change(CASE WHEN p_prune THEN 'deleted' ELSE 'left_alone' END, 'cap', show_path(b.path),
+                                   ARRAY['not in the document']);
+        ELSIF FOUND AND (old.per_day IS DISTINCT FROM want_day OR old.per_week IS DISTINCT FROM want_week) THEN
+            PERFORM * FROM api.cap_set(p_subject, show_path(b.path), coalesce(want_day, 0), coalesce(want_week, 0));
+            RETURN NEXT doc_change('changed', 'cap', show_path(b.path),
+                                   ARRAY[doc_delta('per_day', old.per_day::text, want_day::text),
+                                         doc_delta('per_week', old.per_week::text, want_week::text)]);
+        END IF;
+
+        fields := '{"reason": "support.reason", "until": "support.until"}';
+        sup := nullif(x->'support', 'null');
+        SELECT s.id, s.reason, s.until INTO old FROM support_assignments s
+         WHERE s.tenant_id = b.tenant_id AND s.branch_id = b.id AND s.ended_on IS NULL
+           AND (s.until IS NULL OR s.until >= tenant_today());
+        IF NOT FOUND AND sup IS NOT NULL THEN
+            PERFORM * FROM api.support_assign(p_subject, show_path(b.path), sup->>'reason', sup->>'until');
+            RETURN NEXT doc_change('created', 'support', show_path(b.path), ARRAY['reason ' || btrim(sup->>'reason')]);
+        ELSIF FOUND AND sup IS NULL THEN
+            IF p_prune THEN
+                PERFORM * FROM api.support_end(p_subject, show_path(b.path));
+            END IF;
+            RETURN NEXT doc_change(CASE WHEN p_prune THEN 'closed' ELSE 'left_alone' END, 'support', show_path(b.path),
+                                   ARRAY['not in the document']);
+        ELSIF FOUND AND (old.reason <> btrim(sup->>'reason') OR old.until IS DISTINCT FROM (sup->>'until')::date) THEN
+            IF (sup->>'until')::date < tenant_today() THEN
+                PERFORM fail('INVALID_ARGUMENT', 'until', 'until must be today or later');
+            END IF;
+            UPDATE support_assignments SET reason = btrim(sup->>'reason'), until = (sup->>'until')::date
+             WHERE tenant_id = b.tenant_id AND id = old.id;
+            PERFORM doc_audit(show_path(b.path), jsonb_build_object('reason', old.reason, 'until', ymd(old.until)), sup);
+            RETURN NEXT doc_change('changed', 'support', show_path(b.path),
+                                   ARRAY[doc_delta('reason', old.reason, btrim(sup->>'reason')),
+                                         doc_delta('until', ymd(old.until), sup->>'until')]);
+        END IF;
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, st, msg, col);
+END
+$$;
+
+-- Departments of the document with their positions.
+CREATE FUNCTION branchline.doc_apply_departments(p_subject text, p_doc jsonb, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    x jsonb;
+    i bigint;
+    loc text;
+    fields jsonb := '{"path": "unit", "function": "function", "name": "name"}';
+    key text;
+    dkey text;
+    d departments;
+    r record;
+    st text; msg text; col text;
+BEGIN
+    FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('departments', i);
+        fields := '{"path": "unit", "function": "function", "name": "name"}';
+        key := path_key(x->>'unit');
+        dkey := show_path(key) || ':' || (x->>'function');
+        SELECT dd.* INTO d FROM departments dd JOIN units u ON u.tenant_id = dd.tenant_id AND u.id = dd.unit_id
+         WHERE dd.tenant_id = current_tenant() AND u.path = key AND dd.function = x->>'function';
+        IF NOT FOUND THEN
+            PERFORM * FROM api.dept_add(p_subject, key, x->>'function', x->>'name');
+            RETURN NEXT doc_change('created', 'department', dkey, ARRAY[coalesce('name ' || btrim(x->>'name'), 'default name')]);
+        ELSIF x->>'name' IS NOT NULL AND d.name <> btrim(x->>'name') THEN
+            UPDATE departments SET name = btrim(x->>'name') WHERE tenant_id = d.tenant_id AND id = d.id;
+            PERFORM doc_audit(show_path(key), jsonb_build_object('function', d.function, 'name', d.name),
+                              jsonb_build_object('function', d.function, 'name', btrim(x->>'name')));
+            RETURN NEXT doc_change('changed', 'department', dkey, ARRAY[doc_delta('name', d.name, btrim(x->>'name'))]);
+        END IF;
+        loc := doc_key(loc, 'positions');
+        fields := '{"role": "", "planned": ""}';
+        FOR r IN
+            WITH want AS (SELECT w.key AS role, w.value::integer AS planned
+                            FROM jsonb_each_text(coalesce(nullif(x->'positions', 'null'), '{}')) w WHERE w.value::integer > 0),
+                 have AS (SELECT p.role, p.planned FROM positions p JOIN departments dd ON dd.tenant_id = p.tenant_id AND dd.id = p.dept_id
+                            JOIN units u ON u.tenant_id = dd.tenant_id AND u.id = dd.unit_id
+                           WHERE p.tenant_id = current_tenant() AND u.path = key AND dd.function = x->>'function')
+            SELECT coalesce(want.role, have.role) AS role, have.planned AS old, want.planned AS new
+              FROM want FULL JOIN have ON have.role = want.role
+             WHERE want.planned IS DISTINCT FROM have.planned
+             ORDER BY array_position(staff_roles(), coalesce(want.role, have.role))
+        LOOP
+            IF r.new IS NOT NULL THEN
+                PERFORM * FROM api.position_set(p_subject, key, x->>'function', r.role, r.new);
+                RETURN NEXT doc_change(CASE WHEN r.old IS NULL THEN 'created' ELSE 'changed' END, 'position',
+                                       dkey || ':' || r.role, ARRAY[doc_delta('planned', r.old::text, r.new::text)]);
+            ELSE
+                IF p_prune THEN
+                    PERFORM * FROM api.position_set(p_subject, key, x->>'function', r.role, 0);
+                END IF;
+                RETURN NEXT doc_change(CASE WHEN p_prune THEN 'deleted' ELSE 'left_alone' END, 'position',
+                                       dkey || ':' || r.role, ARRAY['planned ' || r.old || '; not in the document']);
+            END IF;
+        END LOOP;
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, st, msg, col);
+END
+$$;
+
+-- The department of a (unit key, function) of the document, which exists
+-- by now; NULL if not.
+CREATE FUNCTION branchline.doc_dept_id(p_unit_key text, p_function text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT d.id FROM branchline.departments d
+      JOIN branchline.units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+     WHERE d.tenant_id = branchline.current_tenant() AND u.path = p_unit_key AND d.function = p_function
+$$;
+
+-- Which current person each person of the document is: the one of that
+-- name in the department, else the only current person of that name in
+-- scope whom no document entry has by department (moved).
+CREATE FUNCTION branchline.doc_people_matches(p_doc jsonb, p_scope text)
+RETURNS TABLE (i bigint, j bigint, id bigint, moved boolean, ambiguous integer)
+LANGUAGE sql STABLE AS $$
+    WITH d AS (
+        SELECT x.i, x.j, x.name, branchline.doc_dept_id(x.unit_key, x.function) AS dept_id
+          FROM branchline.doc_people(p_doc) x
+    ),
+    here AS (
+        SELECT d.i, d.j, s.id, count(*) OVER (PARTITION BY d.i, d.j) AS n
+          FROM d JOIN branchline.staff s ON s.tenant_id = branchline.current_tenant() AND s.dept_id = d.dept_id
+                                         AND s.name = d.name AND s.status <> 'left'
+    ),
+    current AS (
+        SELECT s.id, s.name FROM branchline.staff s
+          JOIN branchline.departments dd ON dd.tenant_id = s.tenant_id AND dd.id = s.dept_id
+          JOIN branchline.units u ON u.tenant_id = dd.tenant_id AND u.id = dd.unit_id
+         WHERE s.tenant_id = branchline.current_tenant() AND s.status <> 'left'
+           AND u.path >= p_scope AND u.path < left(p_scope, -1) || '0'
+           AND s.id NOT IN (SELECT here.id FROM here)
+    ),
+    cand AS (
+        SELECT d.i, d.j, c.id, count(*) OVER (PARTITION BY d.i, d.j) AS per_doc, count(*) OVER (PARTITION BY c.id) AS per_person
+          FROM d JOIN current c ON c.name = d.name
+         WHERE NOT EXISTS (SELECT FROM here h WHERE h.i = d.i AND h.j = d.j)
+    )
+    SELECT i, j, id, false, n::integer FROM here
+    UNION ALL
+    SELECT i, j, id, true, 1 FROM cand WHERE per_doc = 1 AND per_person = 1
+$$;
+
+-- People: added, moved, their role, status and start date set; then their
+-- supervisors (cleared where they change, then set, so that no order of
+-- the changes makes a false circle); then, with prune, the people of the
+-- scope the document does not list leave.
+CREATE FUNCTION branchline.doc_apply_staff(p_subject text, p_doc jsonb, p_scope text, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    p record;
+    x jsonb;
+    loc text;
+    fields jsonb := '{"name": "name", "role": "role", "start_date": "start_date", "status": "status", "supervisor_id": "supervisor"}';
+    matches jsonb;
+    m jsonb;
+    s staff;
+    new_id bigint;
+    n bigint;
+    start date;
+    ids jsonb := '{}';
+    notes jsonb := '{}';
+    actions jsonb := '{}';
+    key text;
+    sup_id bigint;
+    cur_sup bigint;
+    plan jsonb := '[]';
+    r record;
+    st text; msg text; col text;
+BEGIN
+    -- matched before anything moves
+    SELECT coalesce(jsonb_object_agg(mm.i || '.' || mm.j, jsonb_build_object('id', mm.id, 'moved', mm.moved, 'n', mm.ambiguous)), '{}')
+      INTO matches FROM doc_people_matches(p_doc, p_scope) mm;
+    FOR p IN SELECT * FROM doc_people(p_doc) ORDER BY i, j LOOP
+        x := p_doc->'departments'->(p.i::integer - 1)->'staff'->(p.j::integer - 1);
+        loc := doc_loc('departments[' || (p.i - 1) || '].staff', p.j);
+        key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
+        start := parse_date(x->>'start_date', 'start_date');
+        m := matches->(p.i || '.' || p.j);
+        notes := notes || jsonb_build_object(key, '[]'::jsonb);
+        IF (m->>'n')::integer > 1 THEN
+            PERFORM fail('INVALID_ARGUMENT', 'name', '%s current people of this department are named %s: the document cannot tell them apart',
+                         m->>'n', p.name);
+        END IF;
+        IF m IS NULL THEN
+            SELECT id INTO new_id FROM api.staff_add(p_subject, p.name, x->>'role', p.unit_key, p.function, NULL, x->>'start_date');
+            SELECT * INTO s FROM staff WHERE tenant_id = current_tenant() AND id = new_id;
+            actions := actions || jsonb_build_object(key, 'created');
+            notes := doc_note(notes, key, x->>'role');
+        ELSE
+            SELECT * INTO s FROM staff WHERE tenant_id = current_tenant() AND id = (m->>'id')::bigint;
+            actions := actions || jsonb_build_object(key, CASE WHEN (m->>'moved')::boolean THEN 'moved' ELSE 'changed' END);
+            IF (m->>'moved')::boolean THEN
+                notes := doc_note(notes, key, 'from ' || (SELECT show_path(u.path) || ':' || d.function FROM departments d
+                                                           JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+                                                          WHERE d.tenant_id = s.tenant_id AND d.id = s.dept_id));
+                PERFORM * FROM api.staff_move(p_subject, s.id, p.unit_key, p.function, NULL);
+            END IF;
+            IF s.role <> x->>'role' THEN
+                UPDATE staff SET role = x->>'role' WHERE tenant_id = s.tenant_id AND id = s.id;
+                PERFORM doc_audit('staff:' || s.id, jsonb_build_object('role', s.role), jsonb_build_object('role', x->>'role'));
+                notes := doc_note(notes, key, doc_delta('role', s.role, x->>'role'));
+            END IF;
+            IF start IS NOT NULL AND start <> s.start_date THEN
+                UPDATE staff SET start_date = start WHERE tenant_id = s.tenant_id AND id = s.id;
+                PERFORM doc_audit('staff:' || s.id, jsonb_build_object('start_date', ymd(s.start_date)),
+                                  jsonb_build_object('start_date', ymd(start)));
+                notes := doc_note(notes, key, doc_delta('start_date', ymd(s.start_date), ymd(start)));
+            END IF;
+        END IF;
+        IF s.status <> coalesce(x->>'status', 'active') THEN
+            PERFORM * FROM api.staff_leave(p_subject, s.id, coalesce(x->>'status', 'active'));
+            notes := doc_note(notes, key, doc_delta('status', s.status, coalesce(x->>'status', 'active')));
+        END IF;
+        ids := ids || jsonb_build_object(key, s.id);
+    END LOOP;
+
+    -- supervisors: who each person's should be, and whose differ
+    FOR p IN SELECT * FROM doc_people(p_doc) ORDER BY i, j LOOP
+        loc := doc_loc('departments[' || (p.i - 1) || '].staff', p.j);
+        key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
+        sup_id := NULL;
+        IF p.sup IS NOT NULL THEN
+            sup_id := (ids->>(show_path(p.sup->>'unit') || ':' || (p.sup->>'function') || ':' || (p.sup->>'name')))::bigint;
+            IF sup_id IS NULL THEN
+                SELECT min(s2.id), count(*) INTO sup_id, n FROM staff s2
+                 WHERE s2.tenant_id = current_tenant() AND s2.status <> 'left' AND s2.name = p.sup->>'name'
+                   AND s2.dept_id = doc_dept_id(p.sup->>'unit', p.sup->>'function');
+                IF n <> 1 THEN
+                    PERFORM fail('INVALID_ARGUMENT', 'supervisor_id', 'supervisor %s: %s current people of the %s department of %s have this name',
+                                 p.sup->>'name', n::text, p.sup->>'function', show_path(p.sup->>'unit'));
+                END IF;
+            END IF;
+        END IF;
+        SELECT CASE WHEN sv.status <> 'left' THEN sv.id END INTO cur_sup
+          FROM staff s2 LEFT JOIN staff sv ON sv.tenant_id = s2.tenant_id AND sv.id = s2.supervisor_id
+         WHERE s2.tenant_id = current_tenant() AND s2.id = (ids->>key)::bigint;
+        IF cur_sup IS DISTINCT FROM sup_id THEN
+            plan := plan || jsonb_build_object('id', (ids->>key)::bigint, 'key', key, 'loc', loc, 'old', cur_sup, 'new', sup_id);
+        END IF;
+    END LOOP;
+    UPDATE staff SET supervisor_id = NULL
+     WHERE tenant_id = current_tenant() AND id IN (SELECT (e->>'id')::bigint FROM jsonb_array_elements(plan) e);
+    FOR x IN SELECT * FROM jsonb_array_elements(plan) LOOP
+        loc := x->>'loc';
+        key := x->>'key';
+        IF x->>'new' IS NOT NULL THEN
+            PERFORM check_supervisor((x->>'new')::bigint, (x->>'id')::bigint);
+            UPDATE staff SET supervisor_id = (x->>'new')::bigint WHERE tenant_id = current_tenant() AND id = (x->>'id')::bigint;
+        END IF;
+        PERFORM doc_audit('staff:' || (x->>'id'), jsonb_build_object('supervisor_id', x->'old'),
+                          jsonb_build_object('supervisor_id', x->'new'));
+        notes := doc_note(notes, key, 'supervisor ' || coalesce((SELECT name FROM staff WHERE tenant_id = current_tenant() AND id = (x->>'old')::bigint), '(none)')
+                                      || ' -> ' || coalesce((SELECT name FROM staff WHERE tenant_id = current_tenant() AND id = (x->>'new')::bigint), '(none)'));
+    END LOOP;
+
+    FOR p IN SELECT * FROM doc_people(p_doc) ORDER BY i, j LOOP
+        key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
+        IF actions->>key <> 'changed' OR jsonb_array_length(notes->key) > 0 THEN
+            RETURN NEXT doc_change(actions->>key, 'staff', key, ARRAY(SELECT jsonb_array_elements_text(notes->key)));
+        END IF;
+    END LOOP;
+
+    -- current people of the scope the document does not list
+    loc := NULL;
+    FOR r IN SELECT s2.id, show_path(u.path) || ':' || d.function || ':' || s2.name AS key,
+                    EXISTS (SELECT FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) e
+                             WHERE path_key(e->>'unit') = u.path AND e->>'function' = d.function) AS listed_dept
+               FROM staff s2
+               JOIN departments d ON d.tenant_id = s2.tenant_id AND d.id = s2.dept_id
+               JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+              WHERE s2.tenant_id = current_tenant() AND s2.status <> 'left'
+                AND u.path >= p_scope AND u.path < left(p_scope, -1) || '0'
+                AND NOT s2.id IN (SELECT v::bigint FROM jsonb_each_text(ids) AS e (k, v))
+              ORDER BY u.path, function_rank(d.function), s2.name, s2.id LOOP
+        IF p_prune THEN
+            PERFORM * FROM api.staff_leave(p_subject, r.id, 'left');
+            RETURN NEXT doc_change('closed', 'staff', r.key, ARRAY['left: not in the document']);
+        ELSIF r.listed_dept THEN
+            RETURN NEXT doc_change('left_alone', 'staff', r.key, ARRAY['not in the document']);
+        END IF;
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, st, msg, col);
+END
+$$;
+
+CREATE FUNCTION branchline.doc_apply_policies(p_subject text, p_doc jsonb, p_scope text, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    x jsonb;
+    i bigint;
+    loc text;
+    key text;
+    old api.policy;
+    want api.policy;
+    holder bigint;
+    project bigint;
+    r record;
+    st text; msg text; col text;
+BEGIN
+    FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'policies', '')) WITH ORDINALITY LOOP
+        loc := doc_loc('policies', i);
+        key := coalesce(show_path(doc_path(x->>'at')), '*') || ':' || coalesce(x->>'project', '*');
+        holder := CASE WHEN x->>'at' IS NOT NULL THEN (unit_at(x->>'at', 'at')).id END;
+        project := CASE WHEN x->>'project' IS NOT NULL THEN (project_at(x->>'project', 'project')).id END;
+        old := policy_wire(holder, project);
+        want := ROW(coalesce(show_path(doc_path(x->>'at')), ''), coalesce(x->>'project', ''), x->>'policy',
+                    coalesce(show_path(doc_path(x->>'lead_branch')), ''), coalesce((x->>'sla_minutes')::integer, 0),
+                    coalesce((x->>'max_reallocations')::integer, 3))::api.policy;
+        IF old IS NULL OR old IS DISTINCT FROM want THEN
+            PERFORM * FROM api.policy_set(p_subject, x->>'at', x->>'project', x->>'policy', x->>'lead_branch',
+                                          coalesce((x->>'sla_minutes')::integer, 0), coalesce((x->>'max_reallocations')::integer, 3));
+            RETURN NEXT doc_change(CASE WHEN old IS NULL THEN 'created' ELSE 'changed' END, 'policy', key,
+                                   ARRAY[doc_delta('policy', old.policy, want.policy),
+                                         doc_delta('lead_branch', nullif(old.lead_branch, ''), nullif(want.lead_branch, '')),
+                                         doc_delta('sla_minutes', old.sla_minutes::text, want.sla_minutes::text),
+                                         doc_delta('max_reallocations', old.max_reallocations::text, want.max_reallocations::text)]);
+        END IF;
+    END LOOP;
+    loc := NULL;
+    FOR r IN SELECT lp.id, v.wire, coalesce(nullif((v.wire).at_path, ''), '*') || ':' || coalesce(nullif((v.wire).project, ''), '*') AS key
+               FROM lead_policies lp JOIN policy_view v ON v.tenant_id = lp.tenant_id AND v.id = lp.id
+              WHERE lp.tenant_id = current_tenant()
+                AND (p_scope = '/' OR (v.holder_key >= p_scope AND v.holder_key < left(p_scope, -1) || '0'))
+                AND NOT EXISTS (SELECT FROM jsonb_array_elements(doc_list(p_doc, 'policies', '')) e
+                                 WHERE doc_path(e->>'at') IS NOT DISTINCT FROM v.holder_key
+                                   AND (e->>'project') IS NOT DISTINCT FROM nullif((v.wire).project, ''))
+              ORDER BY v.holder_key NULLS FIRST, (v.wire).project LOOP
+        IF p_prune THEN
+            DELETE FROM lead_policies WHERE tenant_id = current_tenant() AND id = r.id;
+            PERFORM doc_audit(coalesce(nullif((r.wire).at_path, ''), 'policy:*'), to_jsonb(r.wire), NULL);
+        END IF;
+        RETURN NEXT doc_change(CASE WHEN p_prune THEN 'deleted' ELSE 'left_alone' END, 'policy', r.key,
+                               ARRAY[(r.wire).policy || '; not in the document']);
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, '{"at": "at", "project": "project", "policy": "policy", "lead_branch": "lead_branch", "sla_minutes": "sla_minutes", "max_reallocations": "max_reallocations"}',
+                        st, msg, col);
+END
+$$;
+
+-- Departments and units of the scope the document does not list: removed,
+-- deleted (deepest first) or, when something still holds a unit (leads,
+-- principals), closed; without prune, listed as left alone where their
+-- container is in the document.
+CREATE FUNCTION branchline.doc_apply_absent(p_subject text, p_doc jsonb, p_scope text, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    keys text[] := ARRAY(SELECT path_key(u->>'path') FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) u);
+    r record;
+    u units;
+    blockers text;
+BEGIN
+    FOR r IN SELECT d.function, u2.path, show_path(u2.path) || ':' || d.function AS key FROM departments d
+               JOIN units u2 ON u2.tenant_id = d.tenant_id AND u2.id = d.unit_id
+              WHERE d.tenant_id = current_tenant() AND u2.path >= p_scope AND u2.path < left(p_scope, -1) || '0'
+                AND NOT EXISTS (SELECT FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) e
+                                 WHERE path_key(e->>'unit') = u2.path AND e->>'function' = d.function)
+              ORDER BY u2.path, function_rank(d.function) LOOP
+        IF p_prune THEN
+            PERFORM * FROM api.dept_remove(p_subject, r.path, r.function);
+            RETURN NEXT doc_change('deleted', 'department', r.key, ARRAY['not in the document']);
+        ELSIF r.path = ANY (keys) THEN
+            RETURN NEXT doc_change('left_alone', 'department', r.key, ARRAY['not in the document']);
+        END IF;
+    END LOOP;
+    FOR u IN SELECT * FROM units
+              WHERE tenant_id = current_tenant() AND path >= p_scope AND path < left(p_scope, -1) || '0'
+                AND path <> '/' AND NOT path = ANY (keys)
+              ORDER BY path DESC LOOP
+        IF NOT p_prune THEN
+            IF parent_key(u.path) = ANY (keys) THEN
+                RETURN NEXT doc_change('left_alone', 'unit', show_path(u.path), ARRAY['not in the document']);
+            END IF;
+            CONTINUE;
+        END IF;
+        blockers := unit_blockers(u);
+        IF blockers IS NULL THEN
+            PERFORM * FROM api.unit_delete(p_subject, u.path);
+            RETURN NEXT doc_change('deleted', 'unit', show_path(u.path), ARRAY['not in the document']);
+        ELSIF u.status <> 'closed' THEN
+            PERFORM * FROM api.unit_set_status(p_subject, u.path, 'closed');
+            RETURN NEXT doc_change('closed', 'unit', show_path(u.path), ARRAY['not in the document; kept: it has ' || blockers]);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Makes the tenant match the document (the JSON of org_export, or written
+-- by hand; see the top of this file) and returns the changes, in the order
+-- made: projects, units (parents first), what branches handle,
+-- departments and positions, people, policies, then what the document does
+-- not list (left alone, or with prune: people leave, departments, positions,
+-- assignments, caps and policies go, support ends, units are deleted or,
+-- when leads or principals still refer to them, closed). dry_run makes
+-- every change and rolls them back.
+CREATE FUNCTION api.org_apply(p_subject text, p_document_json text, p_dry_run boolean, p_prune boolean)
+RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'org_apply', '{admin}');
+    doc jsonb;
+    scope text;
+    matches jsonb;
+    changes api.org_change[] := '{}';
+    st text; msg text; col text;
+BEGIN
+    BEGIN
+        doc := required(p_document_json, 'document_json')::jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+        PERFORM fail('INVALID_ARGUMENT', 'document_json', 'document_json is not JSON');
+    END;
+    PERFORM doc_object(doc, '', '{version,scope,projects,units,departments,policies}', '{version}');
+    IF doc->'version' IS DISTINCT FROM '1' THEN
+        PERFORM fail('INVALID_ARGUMENT', 'version', 'version must be 1');
+    END IF;
+    scope := path_key(doc_text(doc, 'scope', ''));
+    IF scope <> '/' AND NOT EXISTS (SELECT FROM units WHERE tenant_id = c.tenant_id AND path = scope)
+       AND NOT EXISTS (SELECT FROM jsonb_array_elements(doc_list(doc, 'units', '')) u WHERE path_key(u->>'path') = scope) THEN
+        PERFORM fail('INVALID_ARGUMENT', 'scope', 'scope %s is neither in the tenant nor in units', show_path(scope));
+    END IF;
+    BEGIN
+        PERFORM begin_change();
+        PERFORM doc_check_units(doc, scope), doc_check_departments(doc, scope, p_prune), doc_check_rest(doc, scope);
+        SELECT coalesce(jsonb_object_agg(m.i::text, m.id), '{}') INTO matches FROM doc_unit_matches(doc, scope) m;
+        PERFORM doc_check_moves(doc, matches);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_projects(p_subject, doc, scope, p_prune) x);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_units(p_subject, doc, matches) x);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_branches(p_subject, doc, p_prune) x);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_departments(p_subject, doc, p_prune) x);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_staff(p_subject, doc, scope, p_prune) x);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_policies(p_subject, doc, scope, p_prune) x);
+        changes := changes || ARRAY(SELECT x FROM doc_apply_absent(p_subject, doc, scope, p_prune) x);
+        PERFORM set_config('branchline.operation', 'org_apply', true);
+        PERFORM audit(show_path(scope), NULL, jsonb_build_object(
+            'prune', p_prune,
+            'changes', (SELECT count(*) FROM unnest(changes) x WHERE x.action <> 'left_alone')));
+        IF p_dry_run THEN
+            RAISE EXCEPTION 'dry run' USING ERRCODE = 'BLDRY';
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
+        IF st <> 'BLDRY' THEN
+            RAISE EXCEPTION USING ERRCODE = st, MESSAGE = msg, COLUMN = coalesce(col, '');
+        END IF;
+    END;
+    RETURN QUERY SELECT * FROM unnest(changes);
+END
+$$;
+
+-- As in 011 and 016 for the functions above.
+REVOKE ALL ON ALL ROUTINES IN SCHEMA branchline, api FROM PUBLIC;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA branchline, api TO branchline_app;
+REVOKE EXECUTE ON FUNCTION api.bootstrap_operator(text) FROM branchline_app;
+REVOKE EXECUTE ON PROCEDURE branchline.isolate(regclass) FROM branchline_app;
+REVOKE EXECUTE ON FUNCTION branchline.sweep_at(integer, timestamptz) FROM branchline_app;
