@@ -12,8 +12,11 @@ PACKAGES=(
     build-essential cmake pkg-config
     libevent-dev libpq-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
     libinih-dev libjansson-dev libcmocka-dev
+    libyaml-dev libedit-dev  # branchctl: YAML files and -o yaml; branchctl shell
+    yq python3-yaml          # tests: parse branchctl's yaml output (tests/integration/org_files.sh)
     postgresql postgresql-contrib
     openssl python3 jq
+    clang libfuzzer-14-dev sslscan valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
     util-linux  # runuser, setsid: essential, listed because the scripts rely on them
 )
 

@@ -218,7 +218,9 @@ demo_tenant() {
             --admin-subject CN=admin --timezone Asia/Shanghai >/dev/null
         # shellcheck disable=SC1091
         . "$VAR/client.env"
-        "$ROOT/deploy/demo/company.sh"
+        branchctl apply -f "$ROOT/deploy/examples/company.yaml" >/dev/null
+        note "importing generated consultation leads"
+        "$ROOT/deploy/demo/leads.sh" 300
     )
 }
 
@@ -232,6 +234,8 @@ run_demo() {
         demo_step branchctl unit tree
         demo_step branchctl serving
         demo_step branchctl shape
+        demo_step branchctl lead stats
+        demo_step branchctl lead list --limit 10
     )
 }
 

@@ -10,9 +10,8 @@
 
 #include "org_call.h"
 #include "output.h"
+#include "readfile.h"
 #include "reqbuild.h"
-
-#define PLAN_FILE_MAX (64L << 20)
 
 static int present_plan(const cli_t *cli, const Branchline__V1__Request *req,
                         const ProtobufCMessage *result)
@@ -27,44 +26,13 @@ int cmd_reorg_plan(const cli_t *cli, const command_t *cmd, int argc, char **argv
     return org_run(cli, cmd, argc, argv, present_plan);
 }
 
-/* The whole of f as a string; NULL with errno set (EFBIG past PLAN_FILE_MAX). */
-static char *read_all(FILE *f)
-{
-    size_t len = 0, cap = 0;
-    char *text = NULL;
-    for (;;) {
-        if (cap - len < 2) {
-            char *bigger = cap >= (size_t)PLAN_FILE_MAX ? NULL : realloc(text, cap ? cap * 2 : 4096);
-            if (!bigger) {
-                errno = cap >= (size_t)PLAN_FILE_MAX ? EFBIG : ENOMEM;
-                break;
-            }
-            text = bigger;
-            cap = cap ? cap * 2 : 4096;
-        }
-        size_t n = fread(text + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                break;
-            text[len] = '\0';
-            return text;
-        }
-    }
-    free(text);
-    return NULL;
-}
-
 /* PLANFILE ("-": standard input) into *text. 0, or the usage error's exit code. */
 static int read_plan(const cli_t *cli, const command_t *cmd, const char *path, char **text)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    *text = f ? read_all(f) : NULL;
-    int saved = errno;
-    if (f && f != stdin)
-        fclose(f);
+    size_t len;
+    *text = readfile_all(path, &len);
     if (!*text)
-        return cli_usage_error(cli, cmd, "cannot read PLANFILE %s: %s", path, strerror(saved));
+        return cli_usage_error(cli, cmd, "cannot read PLANFILE %s: %s", path, strerror(errno));
     if (!(*text)[0]) {
         free(*text);
         return cli_usage_error(cli, cmd, "PLANFILE %s is empty", path);

@@ -27,6 +27,28 @@ static const command_t BASE_COMMANDS[] = {
         .example = "branchctl -o json server info",
     },
     {
+        .words = {"completion"},
+        .run = cmd_completion,
+        .summary = "Print a shell completion script (bash)",
+        .params = {ARG("SHELL", NULL, "bash")},
+        .example = "source <(branchctl completion bash)",
+        .details = "Completes commands, flags, flag values with fixed choices, files, and unit\n"
+                   "paths (asked from the daemon: branchctl unit list, with the settings in\n"
+                   "force). Installed by cmake --install as\n"
+                   "share/bash-completion/completions/branchctl.\n",
+    },
+    {
+        .words = {"shell"},
+        .run = cmd_shell,
+        .summary = "Run commands interactively, with line editing and history",
+        .example = "branchctl --context prod shell",
+        .details = "Each line is a branchctl command line without 'branchctl' (quotes as in a\n"
+                   "shell: 'a b', \"a b\", a\\ b); the global flags given to shell apply to\n"
+                   "every line unless the line gives its own. History is kept in\n"
+                   "~/.branchctl_history. 'exit', 'quit' or Ctrl-D ends the shell. With\n"
+                   "standard input not a terminal, lines are read without a prompt.\n",
+    },
+    {
         .words = {"help"},
         .run = cmd_help,
         .summary = "Show help for all commands or for one",
@@ -40,6 +62,8 @@ const command_group_t COMMAND_GROUPS[] = {
     {"Commands", BASE_COMMANDS},
     {"Organization", ORG_COMMANDS},
     {"Leads", LEAD_COMMANDS},
+    {"Organization files", DOC_COMMANDS},
+    {"Configuration", CONFIG_COMMANDS},
     {NULL, NULL},
 };
 

@@ -80,6 +80,15 @@ extern const command_t ORG_COMMANDS[];
 /* Leads, allocation policies and caps (cmd_lead.c). */
 extern const command_t LEAD_COMMANDS[];
 
+/* Organization files: export, apply, diff (cmd_doc.c). */
+extern const command_t DOC_COMMANDS[];
+
+/* The config file's contexts (cmd_config.c). */
+extern const command_t CONFIG_COMMANDS[];
+
+/* The whole command line, as main() (run.c); the exit code. */
+int cli_main(int argc, char **argv);
+
 #define COMMANDS_FOREACH(group, cmd)                                      \
     for (const command_group_t *group = COMMAND_GROUPS; group->rows; group++) \
         for (const command_t *cmd = group->rows; cmd->words[0]; cmd++)
@@ -131,5 +140,7 @@ int cmd_reorg_apply(const cli_t *cli, const command_t *cmd, int argc, char **arg
 int cmd_lead_list(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_import(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_watch(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_completion(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_shell(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 
 #endif

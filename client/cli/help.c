@@ -10,10 +10,12 @@ static const char GLOBAL_FLAGS[] =
     "  --server HOST:PORT   daemon address; IPv6 as [::1]:7443 (default " SETTINGS_DEFAULT_SERVER ")\n"
     "  --ca FILE            CA certificate that signed the daemon's certificate (required)\n"
     "  --cert FILE          client certificate (PEM)\n"
-    "  --key FILE           client private key (PEM; default: read from --cert)\n"
-    "  -o, --output FORMAT  table (default) or json\n"
-    "  --columns A,B,...    table output: only these fields, in this order\n"
-    "  --no-headers         table output: no header line\n"
+    "  --key FILE           client private key (PEM; default: read from --cert);\n"
+    "                       refused when its group or others may read it\n"
+    "  --context NAME       use this context of the config file\n"
+    "  -o, --output FORMAT  table (default), json, yaml or csv\n"
+    "  --columns A,B,...    table and csv output: only these fields, in this order\n"
+    "  --no-headers         table and csv output: no header line\n"
     "  --timeout MS         limit for connecting, the TLS handshake and each answer\n"
     "                       (default 30000)\n"
     "  -h, --help           show help; after a command, that command's\n"
@@ -24,15 +26,20 @@ static const char OUTPUT[] =
     "names in upper case; a single object as 'field  value' lines. Columns line up\n"
     "by display width (Chinese characters take two), an empty value shows as '-'.\n"
     "With -o json a list is an array of objects and a single object an object, with\n"
-    "the protocol's field names; --columns does not apply. Errors go to stderr as\n"
+    "the protocol's field names; --columns does not apply. -o yaml prints the same\n"
+    "value as YAML. -o csv prints RFC 4180 CSV (CRLF line ends): a header line of\n"
+    "field names, then one record per row. Errors go to stderr as\n"
     "'branchctl: CODE: message (field: name)', or as a JSON object with -o json.\n";
 
 static const char SETTINGS[] =
     "Settings: flags override the environment (BRANCHLINE_SERVER, BRANCHLINE_CA,\n"
     "BRANCHLINE_CERT, BRANCHLINE_KEY), which overrides the config file\n"
     "$XDG_CONFIG_HOME/branchline/config, else ~/.config/branchline/config\n"
-    "(INI: keys server, ca, cert, key at the top or under [default]; relative\n"
-    "paths there are relative to the file's folder).\n";
+    "(INI: keys server, ca, cert, key, tenant at the top or under [default];\n"
+    "named contexts in sections [context NAME] with the same keys; relative\n"
+    "paths there are relative to the file's folder). The context is --context,\n"
+    "else BRANCHLINE_CONTEXT, else the file's 'current-context = NAME' (which\n"
+    "'branchctl config use-context NAME' writes); its keys override the top ones.\n";
 
 static const char EXIT_CODES[] =
     "Exit codes:\n"
@@ -45,7 +52,7 @@ static const char EXIT_CODES[] =
     "  5  NOT_FOUND\n"
     "  6  PERMISSION_DENIED or UNAUTHENTICATED\n"
     "  7  RESOURCE_EXHAUSTED\n"
-    " 10  (reserved) changes pending\n";
+    " 10  changes pending (apply --dry-run, diff)\n";
 
 /* Width of the widest command name, for the summary column. */
 static int name_width(void)

@@ -7,6 +7,7 @@
 
 #include "pbjson.h"
 #include "textwidth.h"
+#include "yamlconv.h"
 
 /* Times are rounded to microseconds first, so 15 digits print them exactly. */
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
@@ -30,6 +31,10 @@ int output_format_parse(const char *name, output_format_t *format)
         *format = OUTPUT_TABLE;
     else if (strcmp(name, "json") == 0)
         *format = OUTPUT_JSON;
+    else if (strcmp(name, "yaml") == 0)
+        *format = OUTPUT_YAML;
+    else if (strcmp(name, "csv") == 0)
+        *format = OUTPUT_CSV;
     else
         return -1;
     return 0;
@@ -205,6 +210,56 @@ static void print_object(FILE *out, const columns_t *c, const json_t *obj)
     }
 }
 
+/* ---- CSV ------------------------------------------------------------------------ */
+
+void output_csv_field(FILE *out, const char *text)
+{
+    if (!strpbrk(text, ",\"\r\n")) {
+        fputs(text, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* A value as CSV text: like a table cell, but "" stays empty and reals keep their digits. */
+static const char *csv_text(const json_t *v, char *buf, size_t len)
+{
+    if (v && json_is_string(v))
+        return json_string_value(v);
+    if (v && json_is_real(v)) {
+        snprintf(buf, len, "%.15g", json_real_value(v));
+        return buf;
+    }
+    const char *t = v && !json_is_null(v) ? cell_text(v, buf, len) : "";
+    return t;
+}
+
+static void csv_record(FILE *out, const columns_t *c, const json_t *obj)
+{
+    char buf[64];
+    for (size_t k = 0; k < c->n; k++) {
+        if (k)
+            fputc(',', out);
+        output_csv_field(out, obj ? csv_text(json_object_get(obj, c->name[k]), buf, sizeof buf)
+                                  : c->name[k]);
+    }
+    fputs("\r\n", out);
+}
+
+static void print_csv(FILE *out, const output_opts_t *o, const columns_t *c, const row_t *rows, size_t n)
+{
+    if (!o->no_headers)
+        csv_record(out, c, NULL);
+    for (size_t r = 0; r < n; r++)
+        csv_record(out, c, rows[r].obj);
+}
+
 static size_t tree_count(const json_t *nodes)
 {
     size_t n = 0, i;
@@ -240,8 +295,21 @@ static int print_rows(FILE *out, const output_opts_t *o, const columns_t *c, con
         for (size_t i = 0; i < n; i++)
             rows[i] = (row_t){json_array_get(nodes, i), 0};
     }
-    print_table(out, o, c, rows, n);
+    if (o->format == OUTPUT_CSV)
+        print_csv(out, o, c, rows, n);
+    else
+        print_table(out, o, c, rows, n);
     free(rows);
+    return 0;
+}
+
+int output_document(FILE *out, output_format_t format, const json_t *v)
+{
+    if (format != OUTPUT_JSON)
+        return yamlconv_emit(out, v);
+    if (json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) != 0)
+        return -1;
+    fputc('\n', out);
     return 0;
 }
 
@@ -259,14 +327,30 @@ int output_result(FILE *out, const output_opts_t *o, const ProtobufCMessage *m)
     const json_t *body = items ? json_object_get(j, "items") : j;
     if (o->format == OUTPUT_JSON)
         rc = dump(out, body);
+    else if (o->format == OUTPUT_YAML)
+        rc = yamlconv_emit(out, body);
     else if (columns_pick(o->columns, items ? items : m->descriptor, NULL, &c, err, sizeof err) < 0)
         rc = -1;  /* output_check_columns was not called */
     else if (items)
         rc = print_rows(out, o, &c, body, false);
+    else if (o->format == OUTPUT_CSV)
+        print_csv(out, o, &c, &(row_t){j, 0}, 1);
     else
         print_object(out, &c, j);
     json_decref(j);
     return rc;
+}
+
+int output_list(FILE *out, const output_opts_t *o, const json_t *rows, const char *const *columns)
+{
+    columns_t c = {.n = 0};
+    if (o->format == OUTPUT_JSON)
+        return dump(out, rows);
+    if (o->format == OUTPUT_YAML)
+        return yamlconv_emit(out, rows);
+    for (; *columns && c.n < COLUMNS_MAX; columns++)
+        c.name[c.n++] = *columns;
+    return print_rows(out, o, &c, rows, false);
 }
 
 int output_tree(FILE *out, const output_opts_t *o, const json_t *roots)
@@ -276,7 +360,10 @@ int output_tree(FILE *out, const output_opts_t *o, const json_t *roots)
     columns_t c;
     if (o->format == OUTPUT_JSON)
         return dump(out, roots);
-    if (columns_pick(o->columns, &branchline__v1__unit__descriptor, columns, &c, err,
+    if (o->format == OUTPUT_YAML)
+        return yamlconv_emit(out, roots);
+    if (columns_pick(o->columns, &branchline__v1__unit__descriptor,
+                     o->format == OUTPUT_CSV ? NULL : columns, &c, err,
                      sizeof err) < 0)
         return -1;
     return print_rows(out, o, &c, roots, true);
@@ -297,6 +384,14 @@ static void put_plan(FILE *out, const output_opts_t *o, const Branchline__V1__Re
 
 int output_reorg_plan(FILE *out, const output_opts_t *o, const Branchline__V1__ReorgPlan *plan)
 {
+    if (o->format == OUTPUT_CSV)
+        return output_result(out, o, &plan->base);
+    if (o->format == OUTPUT_YAML) {
+        json_t *v = json_loads(plan->plan_json, 0, NULL);
+        int rc = v ? yamlconv_emit(out, v) : -1;
+        json_decref(v);
+        return rc;
+    }
     put_plan(out, o, plan);
     return 0;
 }
@@ -327,7 +422,7 @@ output_stream_t *output_stream_new(const output_opts_t *o, const ProtobufCMessag
     if (!st)
         return NULL;
     st->format = o->format;
-    st->headers = !o->no_headers;
+    st->headers = !o->no_headers && o->format != OUTPUT_YAML && o->format != OUTPUT_JSON;
     if (columns_pick(o->columns, d, NULL, &st->c, err, sizeof err) < 0) {
         free(st);
         return NULL;  /* output_check_columns was not called */
@@ -345,6 +440,14 @@ int output_stream_row(FILE *out, output_stream_t *st, const ProtobufCMessage *m)
         return -1;
     if (st->format == OUTPUT_JSON) {
         rc = dump(out, j);
+    } else if (st->format == OUTPUT_YAML) {
+        fputs("---\n", out);
+        rc = yamlconv_emit(out, j);
+    } else if (st->format == OUTPUT_CSV) {
+        if (st->headers)
+            csv_record(out, &st->c, NULL);
+        st->headers = false;
+        csv_record(out, &st->c, j);
     } else {
         row_t row = {j, 0};
         for (size_t k = 0; k < st->c.n; k++) {
@@ -381,6 +484,8 @@ static int render(output_format_t format, json_t *obj, FILE *out)
         return -1;
     if (format == OUTPUT_JSON) {
         rc = dump(out, obj);
+    } else if (format == OUTPUT_YAML) {
+        rc = yamlconv_emit(out, obj);
     } else {
         columns_t c = {.n = 0};
         const char *key;
@@ -388,7 +493,12 @@ static int render(output_format_t format, json_t *obj, FILE *out)
         json_object_foreach(obj, key, v)
             if (c.n < COLUMNS_MAX)
                 c.name[c.n++] = key;
-        print_object(out, &c, obj);
+        if (format == OUTPUT_CSV) {
+            output_opts_t o = {.format = format};
+            print_csv(out, &o, &c, &(row_t){obj, 0}, 1);
+        } else {
+            print_object(out, &c, obj);
+        }
     }
     json_decref(obj);
     return rc;

@@ -15,6 +15,10 @@
  *     or lines; --no-headers drops a table's header line.
  * JSON (-o json): a list is an array of objects, a single object an object,
  * int64 as numbers, bools as true/false; --columns does not apply.
+ * YAML (-o yaml): the same value as JSON, as a YAML document (yamlconv.h).
+ * CSV (-o csv): RFC 4180, lines ending CRLF: a header line of the field
+ * names (unless --no-headers), then one record per item, or one for a
+ * single object; --columns picks the fields; text as it is, "" empty.
  */
 #ifndef BRANCHCTL_OUTPUT_H
 #define BRANCHCTL_OUTPUT_H
@@ -31,6 +35,8 @@
 typedef enum {
     OUTPUT_TABLE,
     OUTPUT_JSON,
+    OUTPUT_YAML,
+    OUTPUT_CSV,
 } output_format_t;
 
 typedef struct {
@@ -39,7 +45,7 @@ typedef struct {
     bool no_headers;
 } output_opts_t;
 
-/* "table" or "json"; NULL means table. 0, or -1 for an unknown name. */
+/* "table", "json", "yaml" or "csv"; NULL means table. 0, or -1 for an unknown name. */
 int output_format_parse(const char *name, output_format_t *format)
     __attribute__((warn_unused_result));
 
@@ -113,6 +119,21 @@ int output_version(output_format_t format) __attribute__((warn_unused_result));
  * output {"code":"CODE","message":"...","field":"..."}. field may be NULL.
  */
 void output_error(output_format_t format, int code, const char *message, const char *field);
+
+/*
+ * Rows that are JSON objects (not protobuf messages), such as the config
+ * file's contexts: a table or CSV of the named columns (--columns does not
+ * apply), or the array as JSON or YAML.
+ */
+int output_list(FILE *out, const output_opts_t *o, const json_t *rows, const char *const *columns)
+    __attribute__((warn_unused_result));
+
+/* A JSON value as -o json (indented 2) or -o yaml (any other format) prints a document. */
+int output_document(FILE *out, output_format_t format, const json_t *v)
+    __attribute__((warn_unused_result));
+
+/* One CSV field (RFC 4180: quoted when it holds a comma, quote, CR or LF). */
+void output_csv_field(FILE *out, const char *text);
 
 /* "usage: ..." on stderr after a usage error (table output only). */
 void output_usage_hint(output_format_t format, const char *usage);

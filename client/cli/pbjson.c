@@ -31,6 +31,8 @@ static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *slot)
     case PROTOBUF_C_TYPE_INT64: return json_integer(*(const int64_t *)slot);
     /* No result carries a uint64 above 2^63 (times in ms, ids). */
     case PROTOBUF_C_TYPE_UINT64: return json_integer((json_int_t)*(const uint64_t *)slot);
+    case PROTOBUF_C_TYPE_DOUBLE: return json_real(*(const double *)slot);
+    case PROTOBUF_C_TYPE_FLOAT: return json_real(*(const float *)slot);
     case PROTOBUF_C_TYPE_MESSAGE: return pbjson_message(*(const ProtobufCMessage *const *)slot);
     default: return json_null();  /* no result uses the other types */
     }
@@ -43,7 +45,8 @@ static size_t element_size(ProtobufCType type)
     case PROTOBUF_C_TYPE_STRING:
     case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
     case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_UINT64: return sizeof(int64_t);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(int64_t);
     case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
     default: return sizeof(int32_t);
     }

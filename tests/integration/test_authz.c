@@ -106,6 +106,8 @@ static const op_case_t cases[] = {
     {"policy_show", "", NULL, NULL},
     {"cap_set", "branch=east/b1;per_day=100", "branch=north/b2;per_day=100", "branch=rwest/rb;per_day=100"},
     {"lead_watch", "branch=east/b1", "branch=north/b2", "branch=rwest/rb"},
+    {"org_export", "path=east/b1", "path=north", "path=rwest"},
+    {"org_apply", "document_json={\"version\":1};dry_run=true", NULL, NULL},
 };
 
 typedef struct {

@@ -2,7 +2,8 @@
  * Unit tests for branchctl without a daemon: display width and table
  * alignment with Chinese text, JSON output through descriptors, the unit
  * tree, the reorg plan file, streamed rows, requests built from command
- * rows and argv, and help generated from the rows.
+ * rows and argv, and help generated from the rows; YAML and CSV output, and
+ * YAML input with the lines of its locations (yamlconv).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "reqbuild.h"
 #include "textwidth.h"
 #include "tree.h"
+#include "yamlconv.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -749,6 +751,111 @@ static void test_help(void **state)
     free(c.text);
 }
 
+/* ---- yaml and csv ---- */
+
+static void test_yaml_reads_scalars_by_the_core_schema(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "version: 1\n"
+        "units:\n"
+        "- path: east\n"
+        "  opened_on: 2026-11-22\n"
+        "  name: '123'\n"
+        "  code: yes\n"
+        "  cap: {per_day: 40, per_week: ~}\n"
+        "  ratio: 0.5\n"
+        "  ok: true\n";
+    char err[256];
+    json_t *lines = NULL;
+    json_t *v = yamlconv_parse(text, sizeof text - 1, &lines, err, sizeof err);
+    assert_non_null(v);
+    char *dumped = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(dumped, "{\"version\":1,\"units\":[{\"path\":\"east\",\"opened_on\":\"2026-11-22\","
+                                "\"name\":\"123\",\"code\":\"yes\",\"cap\":{\"per_day\":40,\"per_week\":null},"
+                                "\"ratio\":0.5,\"ok\":true}]}");
+    free(dumped);
+    assert_int_equal(json_integer_value(json_object_get(lines, "units[0].cap.per_day")), 7);
+    assert_int_equal(json_integer_value(json_object_get(lines, "units[0]")), 3);
+    json_decref(v);
+    json_decref(lines);
+}
+
+static void test_yaml_refuses_with_the_line(void **state)
+{
+    (void)state;
+    char err[256];
+    static const char dup[] = "a: 1\nb: 2\na: 3\n";
+    assert_null(yamlconv_parse(dup, sizeof dup - 1, NULL, err, sizeof err));
+    assert_string_equal(err, "line 3: duplicate key 'a'");
+    static const char broken[] = "a: [1, 2\n";
+    assert_null(yamlconv_parse(broken, sizeof broken - 1, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "line 2"));
+    static const char loop[] = "a: &x [*x]\n";
+    json_t *v = yamlconv_parse(loop, sizeof loop - 1, NULL, err, sizeof err);
+    if (v)  /* libyaml may refuse a recursive alias itself */
+        fail_msg("a recursive alias was read");
+}
+
+static void test_yaml_writes_what_yaml_11_readers_read_back(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:[], s:b, s:s}", "path", "east/上海", "date",
+                          "2026-11-22", "word", "yes", "number", "1.5", "empty", "", "n", 3, "real", 2.0,
+                          "list", "flag", 1, "colon", "a: b");
+    capture_t c;
+    assert_int_equal(yamlconv_emit(capture_open(&c), v), 0);
+    capture_expect(&c,
+                   "path: east/上海\n"
+                   "date: '2026-11-22'\n"
+                   "word: 'yes'\n"
+                   "number: '1.5'\n"
+                   "empty: ''\n"
+                   "'n': 3\n"  /* YAML 1.1 reads a bare n as false */
+                   "real: 2.0\n"
+                   "list: []\n"
+                   "flag: true\n"
+                   "colon: 'a: b'\n");
+    json_decref(v);
+}
+
+static void test_csv_output(void **state)
+{
+    (void)state;
+    Branchline__V1__Project a = BRANCHLINE__V1__PROJECT__INIT, b = BRANCHLINE__V1__PROJECT__INIT;
+    Branchline__V1__Project *items[] = {&a, &b};
+    Branchline__V1__ProjectList list = BRANCHLINE__V1__PROJECT_LIST__INIT;
+    a.id = 1;
+    a.code = "loans";
+    a.name = "个人贷款, \"VIP\"";
+    b.id = 2;
+    b.code = "two\nlines";
+    b.name = "";
+    list.n_items = 2;
+    list.items = items;
+    output_opts_t csv = {OUTPUT_CSV, NULL, false};
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &csv, &list.base), 0);
+    capture_expect(&c,
+                   "id,code,name,branches\r\n"
+                   "1,loans,\"个人贷款, \"\"VIP\"\"\",0\r\n"
+                   "2,\"two\nlines\",,0\r\n");
+    output_opts_t picked = {OUTPUT_CSV, "name,id", true};
+    assert_int_equal(output_result(capture_open(&c), &picked, &a.base), 0);
+    capture_expect(&c, "\"个人贷款, \"\"VIP\"\"\",1\r\n");
+    output_opts_t yaml = {OUTPUT_YAML, NULL, false};
+    assert_int_equal(output_result(capture_open(&c), &yaml, &list.base), 0);
+    capture_expect(&c,
+                   "- id: 1\n"
+                   "  code: loans\n"
+                   "  name: 个人贷款, \"VIP\"\n"
+                   "  branches: 0\n"
+                   "- id: 2\n"
+                   "  code: 'two\n\n    lines'\n"
+                   "  name: ''\n"
+                   "  branches: 0\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +878,10 @@ int main(void)
         cmocka_unit_test(test_build_leads),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_every_row_resolves),
+        cmocka_unit_test(test_yaml_reads_scalars_by_the_core_schema),
+        cmocka_unit_test(test_yaml_refuses_with_the_line),
+        cmocka_unit_test(test_yaml_writes_what_yaml_11_readers_read_back),
+        cmocka_unit_test(test_csv_output),
         cmocka_unit_test(test_usage_line),
         cmocka_unit_test(test_help),
     };
