@@ -56,10 +56,12 @@ int main(int argc, char **argv)
     fx_t fx, fx2;
     int rc = 1;
     memset(&fx2, 0, sizeof fx2);
-    if (fx_init(&fx, name, false) != 0 || fx_start(&fx, NULL) != 0)
+    /* Sweeps often, so scenarios about overdue leads need not wait. */
+    const char *extra = "sweep_interval_ms = 300\n";
+    if (fx_init(&fx, name, false) != 0 || fx_start(&fx, extra) != 0)
         goto out;
     if (two) {
-        if (fx_init_sibling(&fx2, &fx, "second") != 0 || fx_start(&fx2, NULL) != 0)
+        if (fx_init_sibling(&fx2, &fx, "second") != 0 || fx_start(&fx2, extra) != 0)
             goto out;
         char buf[320];
         snprintf(buf, sizeof buf, "%d", fx2.port);

@@ -1,0 +1,100 @@
+# Several daemons on one database: 16 clients add 5,000 leads through two
+# daemons at once (every lead allocated exactly once, per-branch counts
+# equal to the rows); 16 clients send the same external id at once (one
+# lead); overdue leads are reallocated by the sweeps of both daemons, each
+# exactly once; and watch streams, fed by NOTIFY, reach a branch through
+# either daemon and never show it another branch's leads.
+# shellcheck shell=bash
+. "$(dirname "$0")/lib.sh"
+
+A="127.0.0.1:$BLTEST_PORT"
+B="127.0.0.1:$BLTEST_PORT2"
+psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
+
+case_ "a pool of four branches"
+as carol
+ok --server "$A" tenant create conc --name "Concurrency" --admin-subject CN=alice
+as alice
+ok --server "$A" dept add / customer_service
+for b in b1 b2 b3 b4; do
+    ok --server "$A" unit add $b --kind branch --name "$b"
+    ok --server "$A" dept add $b sales
+done
+ok --server "$A" project add p --name P
+ok --server "$A" project assign b1 p --capacity 1
+ok --server "$A" project assign b2 p --capacity 2
+ok --server "$A" project assign b3 p --capacity 3
+ok --server "$A" project assign b4 p --capacity 4
+
+case_ "16 clients, two daemons, 5,000 leads: each allocated exactly once"
+pids=()
+for c in $(seq 1 16); do
+    {
+        echo "external_id,project,channel"
+        for i in $(seq 1 313); do echo "c$c-$i,p,search"; done
+    } >"$BLTEST_DIR/c$c.csv"
+    server=$A
+    ((c % 2)) && server=$B
+    bctl --server "$server" -o json lead import "$BLTEST_DIR/c$c.csv" >"$BLTEST_DIR/c$c.out" 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "an import client failed"; done
+eq "$(psql_admin "SELECT count(*) FROM branchline.leads l JOIN branchline.tenants t ON t.id = l.tenant_id WHERE t.code = 'conc'")" "5008"
+eq "$(psql_admin "SELECT count(*) FROM branchline.leads WHERE branch_id IS NULL")" "0"
+eq "$(psql_admin "SELECT count(*) FROM (SELECT lead_id FROM branchline.lead_events WHERE kind = 'allocated' GROUP BY lead_id HAVING count(*) <> 1) x")" "0" "one allocation event per lead"
+# Counters against rows: allocations made per branch equal the leads it holds.
+mismatch=$(psql_admin "SELECT count(*) FROM branchline.lead_pool_state s
+    FULL JOIN (SELECT branch_id, count(*) AS n FROM branchline.leads GROUP BY branch_id) l ON l.branch_id = s.branch_id
+    WHERE coalesce(s.allocated, -1) <> coalesce(l.n, -2)")
+eq "$mismatch" "0" "per-branch counters equal the rows"
+ok --server "$A" -o json lead list --limit 1000 --branch b4
+[[ $(jqv length) -ge 1000 ]] || fail "b4 (capacity 4 of 10) got fewer than 1000 of 5008"
+
+case_ "16 clients send the same external id at once: one lead"
+pids=()
+for c in $(seq 1 16); do
+    server=$A
+    ((c % 2)) && server=$B
+    bctl --server "$server" -o json lead add --external-id same-1 --project p --channel search >"$BLTEST_DIR/s$c.out" 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a same-id client failed"; done
+eq "$(cat "$BLTEST_DIR"/s*.out | jq -r .id | sort -u | wc -l)" "1" "every client got the same lead"
+eq "$(cat "$BLTEST_DIR"/s*.out | jq -r 'select(.created) | .id' | wc -l)" "1" "exactly one client created it"
+
+case_ "a branch watching through B sees allocations made through A, and only its own"
+ok --server "$A" principal add --subject CN=dave --role branch --scope b2
+as dave
+"$BRANCHCTL" --server "$B" -o json lead watch >"$BLTEST_DIR/watch.out" 2>"$BLTEST_DIR/watch.err" &
+watcher=$!
+sleep 1
+as alice
+for i in $(seq 1 20); do ok --server "$A" lead add --external-id watch-$i --project p --channel search; done
+sleep 1
+kill -TERM $watcher  # background jobs of a script ignore SIGINT
+wait $watcher || fail "watch did not end cleanly: $(cat "$BLTEST_DIR/watch.err")"
+seen=$(jq -r .branch_path "$BLTEST_DIR/watch.out" | sort -u | tr '\n' ' ')
+eq "$seen" "b2 " "the watch of b2 shows b2's leads only"
+ok --server "$A" -o json lead list --branch b2 --limit 1000
+expected=$(jqv 'map(select(.external_id | startswith("watch-"))) | length')
+eq "$(wc -l <"$BLTEST_DIR/watch.out" | tr -d ' ')" "$expected" "one event per lead allocated to b2"
+
+case_ "overdue leads are reallocated once, by whichever daemon sweeps first"
+ok --server "$A" policy set weighted --sla-minutes 1 --max-reallocations 2
+for i in $(seq 1 40); do ok --server "$A" lead add --external-id sla-$i --project p --channel search; done
+# The clock is faked by moving the deadlines into the past.
+psql_admin "UPDATE branchline.leads SET due_at = now() - interval '1 minute' WHERE external_id LIKE 'sla-%'" >/dev/null
+for _ in $(seq 1 50); do
+    left=$(psql_admin "SELECT count(*) FROM branchline.leads WHERE external_id LIKE 'sla-%' AND reallocations = 0")
+    [[ $left == 0 ]] && break
+    sleep 0.2
+done
+eq "$left" "0" "every overdue lead was reallocated"
+eq "$(psql_admin "SELECT count(*) FROM branchline.leads WHERE external_id LIKE 'sla-%' AND reallocations <> 1")" "0" "exactly once"
+id=$(psql_admin "SELECT id FROM branchline.leads WHERE external_id = 'sla-1'")
+ok --server "$B" -o json lead history "$id"
+eq "$(jqv 'map(select(.kind == "reallocated")) | length')" "1"
+eq "$(jqv 'map(select(.kind == "reallocated"))[0].from_branch != map(select(.kind == "reallocated"))[0].to_branch')" "true"
+grep -q "event=sweep" "$BLTEST_DAEMON_LOG" "$BLTEST_DAEMON_LOG2" || fail "no daemon logged a sweep"
+
+finish
