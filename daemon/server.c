@@ -280,16 +280,20 @@ void server_free(server_t *srv)
         return;
     for (unsigned i = 0; srv->workers && i < srv->nworkers; i++) {
         worker_t *w = &srv->workers[i];
+        if (w->listener)
+            evconnlistener_free(w->listener);
         while (w->conns)
             conn_close(w->conns, "shutdown");
         /* Fails whatever still waits on the database; detached requests end
          * here, and so does a sweep in flight, before its sweeper goes. */
         db_pool_free(w->db);
         sweeper_free(w->sweeper);
+        /* bufferevents with deferred callbacks are released from the loop:
+         * give it a last turn so closed connections are really freed. */
+        if (w->base)
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
         cache_free(w->cache);
         rate_limit_free(w->rate);
-        if (w->listener)
-            evconnlistener_free(w->listener);
         if (w->stop_event)
             event_free(w->stop_event);
         if (w->drain_timer)

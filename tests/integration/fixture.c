@@ -203,6 +203,16 @@ void fx_print_log(const fx_t *fx)
         fprintf(stderr, "(no log)\n");
 }
 
+bool fx_log_wait(const fx_t *fx, const char *needle, int timeout_ms)
+{
+    for (long long end = fx_now_ms() + timeout_ms;; usleep(20 * 1000)) {
+        if (fx_log_contains(fx, needle))
+            return true;
+        if (fx_now_ms() >= end)
+            return false;
+    }
+}
+
 bool fx_log_contains(const fx_t *fx, const char *needle)
 {
     FILE *f = fopen(fx->log_path, "r");

@@ -43,6 +43,10 @@ int fx_cleanup(fx_t *fx, bool show_log);
 
 void fx_print_log(const fx_t *fx);
 
+/* Whether the daemon's log contains `needle` within timeout_ms (it logs
+ * some events just after the client has seen their effect). */
+bool fx_log_wait(const fx_t *fx, const char *needle, int timeout_ms);
+
 /* Whether the daemon's log contains `needle`. */
 bool fx_log_contains(const fx_t *fx, const char *needle);
 

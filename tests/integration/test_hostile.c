@@ -111,7 +111,10 @@ static void test_client_that_never_reads(void **state)
     long after = rss_kib(fx.pid);
     print_message("never-reading client: sent %zu KiB, daemon RSS %ld -> %ld KiB\n",
                   sent_bytes / 1024, before, after);
-    assert_true(after - before < 64 * 1024);
+    /* AddressSanitizer keeps freed memory in quarantine, so RSS says nothing
+     * there; the plain build asserts the bound. */
+    if (!getenv("BLTEST_SANITIZED"))
+        assert_true(after - before < 64 * 1024);
     assert_ping_works(bystander);
     blc_free(hog);
     blc_free(bystander);
@@ -151,7 +154,7 @@ static void test_connection_flood_beyond_limit(void **state)
         if (fds[i] >= 0 && closed_by_peer(fds[i], 50))
             refused++;
     assert_true(refused >= N - 40);
-    assert_true(fx_log_contains(&fx, "reason=max_connections"));
+    assert_true(fx_log_wait(&fx, "reason=max_connections", 3000));
     long during = rss_kib(fx.pid);
     for (int i = 0; i < N; i++)
         if (fds[i] >= 0)
@@ -159,7 +162,8 @@ static void test_connection_flood_beyond_limit(void **state)
     usleep(200 * 1000);
     assert_daemon_serves();
     print_message("flood: %d of %d refused, RSS %ld -> %ld KiB\n", refused, N, before, during);
-    assert_true(during - before < 32 * 1024);
+    if (!getenv("BLTEST_SANITIZED"))
+        assert_true(during - before < 32 * 1024);
 }
 
 static void test_connections_per_identity(void **state)
@@ -180,7 +184,7 @@ static void test_connections_per_identity(void **state)
             branchline__v1__response__free_unpacked(r, NULL);
     }
     assert_int_equal(answered, 5);
-    assert_true(fx_log_contains(&fx, "reason=max_connections_per_identity"));
+    assert_true(fx_log_wait(&fx, "reason=max_connections_per_identity", 3000));
     assert_daemon_serves(); /* another identity is not affected */
     for (int i = 0; i < N; i++)
         blc_free(conns[i]);
