@@ -1,5 +1,10 @@
 #include "fixture.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -291,4 +296,26 @@ void fx_ping_init(Branchline__V1__Request *req, Branchline__V1__PingRequest *pin
     ping->delay_ms = delay_ms;
     req->op_case = BRANCHLINE__V1__REQUEST__OP_PING;
     req->ping = ping;
+}
+
+blc_t *fx_connect_ok(const fx_t *fx, const char *cert_name)
+{
+    char err[512];
+    blc_t *c = fx_connect(fx, cert_name, err, sizeof err);
+    if (!c)
+        fail_msg("connect as %s: %s", cert_name, err);
+    return c;
+}
+
+void fx_assert_ping(blc_t *c)
+{
+    Branchline__V1__Request req;
+    Branchline__V1__PingRequest ping;
+    fx_ping_init(&req, &ping, 0);
+    Branchline__V1__Response *r = blc_call(c, &req);
+    assert_non_null(r);
+    assert_int_equal(FX_CODE(r), 0);
+    assert_int_equal(r->result_case, BRANCHLINE__V1__RESPONSE__RESULT_PING);
+    assert_true(r->ping->server_time_unix_ms > 0);
+    branchline__v1__response__free_unpacked(r, NULL);
 }

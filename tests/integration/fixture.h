@@ -70,6 +70,15 @@ const char *fx_bin(const char *env_name);
 /* Milliseconds on a monotonic clock. */
 long long fx_now_ms(void);
 
+/* For cmocka tests: a connection as cert_name, or the test fails. */
+blc_t *fx_connect_ok(const fx_t *fx, const char *cert_name);
+
+/* For cmocka tests: a ping on c is answered OK, or the test fails. */
+void fx_assert_ping(blc_t *c);
+
+/* The status code of a response; 0 (OK) when it carries none. */
+#define FX_CODE(r) ((r)->status ? (int)(r)->status->code : 0)
+
 /* A ping request; free nothing (static storage is not used). */
 void fx_ping_init(Branchline__V1__Request *req, Branchline__V1__PingRequest *ping, uint32_t delay_ms);
 

@@ -17,29 +17,7 @@
 
 static fx_t fx;
 
-#define CODE(r) ((r)->status ? (int)(r)->status->code : 0)
-
-static blc_t *connect_ok(const char *name)
-{
-    char err[512];
-    blc_t *c = fx_connect(&fx, name, err, sizeof err);
-    if (!c)
-        fail_msg("connect as %s: %s", name, err);
-    return c;
-}
-
-static void assert_ping_works(blc_t *c)
-{
-    Branchline__V1__Request req;
-    Branchline__V1__PingRequest ping;
-    fx_ping_init(&req, &ping, 0);
-    Branchline__V1__Response *r = blc_call(c, &req);
-    assert_non_null(r);
-    assert_int_equal(CODE(r), 0);
-    assert_int_equal(r->result_case, BRANCHLINE__V1__RESPONSE__RESULT_PING);
-    assert_true(r->ping->server_time_unix_ms > 0);
-    branchline__v1__response__free_unpacked(r, NULL);
-}
+#define CODE(r) FX_CODE(r)
 
 /* True when the peer closes the connection within timeout_ms. */
 static bool closed_by_peer(int fd, int timeout_ms)
@@ -59,8 +37,8 @@ static bool closed_by_peer(int fd, int timeout_ms)
 static void test_ping_and_server_info(void **state)
 {
     (void)state;
-    blc_t *c = connect_ok("alice");
-    assert_ping_works(c);
+    blc_t *c = fx_connect_ok(&fx, "alice");
+    fx_assert_ping(c);
     Branchline__V1__Request req = BRANCHLINE__V1__REQUEST__INIT;
     Branchline__V1__ServerInfoRequest info = BRANCHLINE__V1__SERVER_INFO_REQUEST__INIT;
     req.op_case = BRANCHLINE__V1__REQUEST__OP_SERVER_INFO;
@@ -120,8 +98,8 @@ static void test_plain_tcp_refused(void **state)
     assert_int_equal(write(fd, plain_frame, sizeof plain_frame), (ssize_t)sizeof plain_frame);
     assert_true(closed_by_peer(fd, 5000));
     close(fd);
-    blc_t *c = connect_ok("bob");
-    assert_ping_works(c);
+    blc_t *c = fx_connect_ok(&fx, "bob");
+    fx_assert_ping(c);
     blc_free(c);
 }
 
@@ -129,7 +107,7 @@ static void test_pipelined_pings_answered_with_their_ids(void **state)
 {
     (void)state;
     enum { N = 100 };
-    blc_t *c = connect_ok("alice");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     bool seen[N + 1] = {false};
     for (int i = 0; i < N; i++) {
         Branchline__V1__Request req;
@@ -156,7 +134,7 @@ static void test_fifty_concurrent_connections(void **state)
     enum { N = 50 };
     blc_t *conns[N];
     for (int i = 0; i < N; i++)
-        conns[i] = connect_ok(i % 2 ? "alice" : "bob");
+        conns[i] = fx_connect_ok(&fx, i % 2 ? "alice" : "bob");
     for (int i = 0; i < N; i++) {
         Branchline__V1__Request req;
         Branchline__V1__PingRequest ping;
@@ -175,8 +153,8 @@ static void test_fifty_concurrent_connections(void **state)
 static void test_oversize_frame_rejected_others_unaffected(void **state)
 {
     (void)state;
-    blc_t *bystander = connect_ok("bob");
-    blc_t *c = connect_ok("alice");
+    blc_t *bystander = fx_connect_ok(&fx, "bob");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     static const unsigned char header[] = {0x00, 0x20, 0x00, 0x00}; /* 2 MiB > 1 MiB */
     assert_int_equal(blc_send_raw(c, header, sizeof header), 0);
     Branchline__V1__Response *r = blc_recv(c);
@@ -187,14 +165,14 @@ static void test_oversize_frame_rejected_others_unaffected(void **state)
     branchline__v1__response__free_unpacked(r, NULL);
     assert_null(blc_recv(c)); /* framing errors close the connection */
     blc_free(c);
-    assert_ping_works(bystander);
+    fx_assert_ping(bystander);
     blc_free(bystander);
 }
 
 static void test_max_length_prefix_rejected(void **state)
 {
     (void)state;
-    blc_t *c = connect_ok("alice");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     static const unsigned char header[] = {0xff, 0xff, 0xff, 0xff};
     assert_int_equal(blc_send_raw(c, header, sizeof header), 0);
     Branchline__V1__Response *r = blc_recv(c);
@@ -207,7 +185,7 @@ static void test_max_length_prefix_rejected(void **state)
 static void test_zero_length_frame_rejected(void **state)
 {
     (void)state;
-    blc_t *c = connect_ok("alice");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     static const unsigned char header[] = {0, 0, 0, 0};
     assert_int_equal(blc_send_raw(c, header, sizeof header), 0);
     Branchline__V1__Response *r = blc_recv(c);
@@ -222,8 +200,8 @@ static void test_zero_length_frame_rejected(void **state)
 static void test_garbage_frame_answered_connection_survives(void **state)
 {
     (void)state;
-    blc_t *bystander = connect_ok("bob");
-    blc_t *c = connect_ok("alice");
+    blc_t *bystander = fx_connect_ok(&fx, "bob");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     static const unsigned char garbage[] = {0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(blc_send_raw(c, garbage, sizeof garbage), 0);
     Branchline__V1__Response *r = blc_recv(c);
@@ -232,8 +210,8 @@ static void test_garbage_frame_answered_connection_survives(void **state)
     assert_int_equal(CODE(r), BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT);
     assert_string_equal(r->status->field, "frame");
     branchline__v1__response__free_unpacked(r, NULL);
-    assert_ping_works(c); /* framing was intact, so the connection stays usable */
-    assert_ping_works(bystander);
+    fx_assert_ping(c); /* framing was intact, so the connection stays usable */
+    fx_assert_ping(bystander);
     blc_free(c);
     blc_free(bystander);
 }
@@ -241,7 +219,7 @@ static void test_garbage_frame_answered_connection_survives(void **state)
 static void test_unknown_operation_and_zero_id(void **state)
 {
     (void)state;
-    blc_t *c = connect_ok("alice");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     Branchline__V1__Request req = BRANCHLINE__V1__REQUEST__INIT; /* no operation set */
     Branchline__V1__Response *r = blc_call(c, &req);
     assert_non_null(r);
@@ -270,7 +248,7 @@ static void test_unknown_operation_and_zero_id(void **state)
 static void test_ping_payload_limit_names_field(void **state)
 {
     (void)state;
-    blc_t *c = connect_ok("alice");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     static uint8_t big[2048];
     Branchline__V1__Request req;
     Branchline__V1__PingRequest ping;
@@ -299,7 +277,7 @@ static void test_stalled_handshake_dropped(void **state)
 static void test_partial_frame_dropped(void **state)
 {
     (void)state;
-    blc_t *c = connect_ok("alice");
+    blc_t *c = fx_connect_ok(&fx, "alice");
     static const unsigned char half[] = {0, 0, 0, 10, 0x08};
     assert_int_equal(blc_send_raw(c, half, sizeof half), 0);
     long long t0 = fx_now_ms();

@@ -18,7 +18,7 @@
 
 #include "fixture.h"
 
-#define CODE(r) ((r)->status ? (int)(r)->status->code : 0)
+#define CODE(r) FX_CODE(r)
 
 static fx_t fx;
 
@@ -36,30 +36,10 @@ static long rss_kib(pid_t pid)
     return kib;
 }
 
-static blc_t *connect_ok(const char *name)
-{
-    char err[512];
-    blc_t *c = fx_connect(&fx, name, err, sizeof err);
-    if (!c)
-        fail_msg("connect as %s: %s", name, err);
-    return c;
-}
-
-static void assert_ping_works(blc_t *c)
-{
-    Branchline__V1__Request req;
-    Branchline__V1__PingRequest ping;
-    fx_ping_init(&req, &ping, 0);
-    Branchline__V1__Response *r = blc_call(c, &req);
-    assert_non_null(r);
-    assert_int_equal(CODE(r), 0);
-    branchline__v1__response__free_unpacked(r, NULL);
-}
-
 static void assert_daemon_serves(void)
 {
-    blc_t *c = connect_ok("bob");
-    assert_ping_works(c);
+    blc_t *c = fx_connect_ok(&fx, "bob");
+    fx_assert_ping(c);
     blc_free(c);
 }
 
@@ -79,8 +59,8 @@ static bool closed_by_peer(int fd, int timeout_ms)
 static void test_client_that_never_reads(void **state)
 {
     (void)state;
-    blc_t *bystander = connect_ok("bob");
-    blc_t *hog = connect_ok("alice");
+    blc_t *bystander = fx_connect_ok(&fx, "bob");
+    blc_t *hog = fx_connect_ok(&fx, "alice");
     uint8_t frame[64];
     Branchline__V1__Request req;
     Branchline__V1__PingRequest ping;
@@ -106,7 +86,7 @@ static void test_client_that_never_reads(void **state)
             break; /* the daemon stopped reading: our send buffer is full */
         sent_bytes += len + 4;
         if (id % 5000 == 0)
-            assert_ping_works(bystander);
+            fx_assert_ping(bystander);
     }
     long after = rss_kib(fx.pid);
     print_message("never-reading client: sent %zu KiB, daemon RSS %ld -> %ld KiB\n",
@@ -115,7 +95,7 @@ static void test_client_that_never_reads(void **state)
      * there; the plain build asserts the bound. */
     if (!getenv("BLTEST_SANITIZED"))
         assert_true(after - before < 64 * 1024);
-    assert_ping_works(bystander);
+    fx_assert_ping(bystander);
     blc_free(hog);
     blc_free(bystander);
 }
@@ -123,15 +103,15 @@ static void test_client_that_never_reads(void **state)
 static void test_slow_sender_is_dropped(void **state)
 {
     (void)state;
-    blc_t *bystander = connect_ok("bob");
-    blc_t *slow = connect_ok("alice");
+    blc_t *bystander = fx_connect_ok(&fx, "bob");
+    blc_t *slow = fx_connect_ok(&fx, "alice");
     static const uint8_t frame[] = {0, 0, 0, 4, 0x08, 0x01, 0x52, 0x00};
     bool dropped = false;
     long long t0 = fx_now_ms();
     for (size_t i = 0; i < sizeof frame && !dropped; i++) {
         dropped = blc_send_raw(slow, frame + i, 1) != 0;
         usleep(300 * 1000); /* one byte every 300 ms; frame_timeout_ms = 700 */
-        assert_ping_works(bystander);
+        fx_assert_ping(bystander);
     }
     Branchline__V1__Response *r = dropped ? NULL : blc_recv(slow);
     assert_null(r);
