@@ -45,13 +45,33 @@ refused 5 NOT_FOUND lead add --external-id bad-5 --project seo --channel search 
 ok -o json lead list --status allocated --limit 1000
 eq "$(jqv 'map(select(.external_id | startswith("bad-"))) | length')" "0"
 
-case_ "weighted shares over 600 leads follow capacity (1:2:3:2) within one lead"
+case_ "a CSV with bad rows: the good rows go in, the bad ones are reported by line"
+long=$(printf 'n%.0s' {1..300})
+cat >"$BLTEST_DIR/mixed.csv" <<CSV
+external_id,project,channel,name,phone
+ok-1,seo,search,Good One,13800000011
+bad-phone,seo,search,Bad Phone,12
+ok-2,seo,forum,Good Two,
+bad-channel,seo,pigeon,Bad Channel,
+bad-name,seo,search,$long,
+bad-project,nope,search,,
+ok-3,seo,email,"Quoted, Name",13800000013
+CSV
+rc=0
+OUT=$(bctl -o json lead import "$BLTEST_DIR/mixed.csv" 2>/dev/null) || rc=$?
+eq "$rc" "4" "some rows rejected"
+eq "$(jqv 'map(select(.result == "created")) | map(.external_id) | join(",")')" "ok-1,ok-2,ok-3"
+eq "$(jqv 'map(select(.result == "rejected")) | map("\(.line):\(.field)") | join(",")')" "3:phone,5:channel,6:name,7:project"
+ok -o json lead list --limit 1000
+eq "$(jqv 'map(select(.external_id | startswith("bad-"))) | length')" "0" "nothing of a bad row was written"
+
+case_ "weighted shares over 600 seo leads (4 above + 596) follow capacity (1:2:3:2) within one lead"
 {
     echo "external_id,project,channel"
-    for i in $(seq 1 599); do echo "w-$i,seo,search"; done
+    for i in $(seq 1 596); do echo "w-$i,seo,search"; done
 } >"$BLTEST_DIR/w.csv"
 ok -o json lead import "$BLTEST_DIR/w.csv"
-eq "$(jqv 'map(select(.result == "created")) | length')" "599"
+eq "$(jqv 'map(select(.result == "created")) | length')" "596"
 ok -o json lead list --project seo --limit 1000
 counts=$(jqv 'group_by(.branch_path) | map("\(.[0].branch_path)=\(length)") | join(",")')
 eq "$counts" "east/b1=75,east/b2=150,east/b3=225,west/b1=150"
