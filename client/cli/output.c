@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "pbjson.h"
@@ -158,11 +159,24 @@ static size_t cell_width(const row_t *row, const char *name, size_t k)
     return indent + text_width(cell_text(json_object_get(row->obj, name), buf, sizeof buf));
 }
 
+/* Colour only for a person at a terminal, and never when NO_COLOR is set
+ * (no-color.org); escape codes add no display width. */
+static bool use_colour(FILE *out)
+{
+    const char *no = getenv("NO_COLOR");
+    return isatty(fileno(out)) && !(no && no[0]);
+}
+
 static void put_header(FILE *out, const columns_t *c, const size_t *width)
 {
+    bool colour = use_colour(out);
     for (size_t k = 0; k < c->n; k++) {
+        if (colour)
+            fputs("\033[1m", out);
         for (const char *p = c->name[k]; *p; p++)
             fputc(toupper((unsigned char)*p), out);
+        if (colour)
+            fputs("\033[0m", out);
         end_cell(out, c, k, width[k], strlen(c->name[k]));
     }
 }
