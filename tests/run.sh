@@ -4,14 +4,18 @@
 # The whole test suite, as CI runs it: installs dependencies, builds build/
 # and build-asan/ (AddressSanitizer + UBSan), starts a throwaway PostgreSQL
 # and test certificates in a temporary directory, and runs ctest in each
-# build. Whatever it started is stopped and removed on exit. The last line,
-# "run.sh: N passed, N failed", counts the ctest runs (a build that fails
-# counts as a failed run); the exit status is non-zero if any failed.
+# build. Then the libFuzzer targets run for a bounded number of inputs
+# (tests/fuzz/run.sh, about a minute; its own clang build in build-fuzz/).
+# Whatever it started is stopped and removed on exit. The last line,
+# "run.sh: N passed, N failed", counts the ctest runs and the fuzz run (a
+# build that fails counts as a failed run); the exit status is non-zero if
+# any failed.
 #
 #   --no-asan     skip the sanitizer build
-#   --only REGEX  run only the tests whose names match REGEX (ctest -R)
-#   --skip-build  use build/ and build-asan/ as they are (for working on this
-#                 script or on tests without waiting for builds)
+#   --only REGEX  run only the tests whose names match REGEX (ctest -R); the
+#                 fuzzers run only if REGEX matches "fuzz"
+#   --skip-build  use build/, build-asan/ and build-fuzz/ as they are (for
+#                 working on this script or on tests without waiting for builds)
 #
 # ctest sees the environment below; integration tests start their own branchd
 # against the shared cluster:
@@ -191,6 +195,20 @@ for name in "${BUILDS[@]}"; do
         fi
     fi
 done
+
+# The fuzzers need no database: one more pass or failure.
+if [[ -z $ONLY || fuzz =~ $ONLY ]]; then
+    fuzz_args=()
+    if ((SKIP_BUILD)); then
+        fuzz_args+=(--no-build)
+    fi
+    note "running the fuzzers"
+    if "$ROOT/tests/fuzz/run.sh" "${fuzz_args[@]}"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+fi
 
 echo "run.sh: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,6 +1,7 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +402,23 @@ static char *with_current(const char *text, const char *name)
     return first;
 }
 
+/* Whether text, read as the config file, selects context name. with_current
+ * knows the plain "current-context = x" line only; the INI grammar has other
+ * ways to set the key (a continuation line, a later duplicate; a byte order
+ * mark then starts the second line), and a name with spaces at its ends does
+ * not read back. */
+static bool selects(const char *text, const char *name)
+{
+    config_t *c = calloc(1, sizeof *c);
+    bool ok = false;
+    if (c) {
+        c->n = 1;
+        ok = ini_parse_string(text, on_config, c) == 0 && c->current && strcmp(c->current, name) == 0;
+        config_free(c);
+    }
+    return ok;
+}
+
 int settings_use_context(const char *name, char *err, size_t errlen)
 {
     config_t *c = config_read(err, errlen);
@@ -425,10 +443,20 @@ int settings_use_context(const char *name, char *err, size_t errlen)
     text = calloc(1, (size_t)st.st_size + 1);
     size_t got = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
     fclose(f);
+    /* with_current works on C strings: rewriting would drop all after a NUL byte. */
+    if (text && got == (size_t)st.st_size && memchr(text, '\0', got)) {
+        snprintf(err, errlen, "%s contains a NUL byte; not rewriting it", c->path);
+        goto out;
+    }
     if (!text || got != (size_t)st.st_size || !(updated = with_current(text, name)) ||
         asprintf(&tmp, "%s.tmp", c->path) < 0) {
         tmp = NULL;
         snprintf(err, errlen, "cannot read %s, or out of memory", c->path);
+        goto out;
+    }
+    if (!selects(updated, name)) {
+        snprintf(err, errlen, "cannot make '%s' current by rewriting %s: edit its current-context by hand",
+                 name, c->path);
         goto out;
     }
     /* A new file renamed over the old one: a crash leaves one or the other whole. */
