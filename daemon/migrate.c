@@ -116,9 +116,20 @@ static int read_version(const char *conninfo, int *version, int *reachable, char
         snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
         goto out;
     }
-    PGresult *res = PQexec(pg, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    /* The newest version applied, or the oldest of ours that is not: a
+     * migration added below the newest number must not go unnoticed. */
+    PGresult *res = PQexec(pg, "SELECT version FROM schema_migrations ORDER BY version");
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        *version = atoi(PQgetvalue(res, 0, 0));
+        int rows = PQntuples(res), r = 0;
+        *version = rows ? atoi(PQgetvalue(res, rows - 1, 0)) : 0;
+        for (int i = 0; i < migrations_count; i++) {
+            while (r < rows && atoi(PQgetvalue(res, r, 0)) < migrations[i].version)
+                r++;
+            if (r >= rows || atoi(PQgetvalue(res, r, 0)) != migrations[i].version) {
+                *version = migrations[i].version - 1;
+                break;
+            }
+        }
         rc = 0;
     } else {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);

@@ -19,7 +19,8 @@ int migrate_run(const char *conninfo, int *applied, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /*
- * Reads the database's schema version (0 when nothing is migrated), retrying
+ * Reads the database's schema version (0 when nothing is migrated; when one
+ * of this binary's migrations is missing, the version just below it), retrying
  * while the database cannot be reached, for up to timeout_ms.
  */
 int migrate_current_version(const char *conninfo, int timeout_ms, int *version, char *err,

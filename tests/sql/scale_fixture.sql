@@ -1,6 +1,8 @@
 -- A tenant of 100,000 branches for test_scale.sql, run by tests/sql/run.sh
 -- as the superuser: 10 regions of 10 cities of 1,000 branches, promotion
--- and customer service at each region, sales at each branch. Rows are
+-- and customer service at each region, sales at each branch, 50 projects
+-- p1..p50 with each branch handling one (capacity 1 to 4), so that a pool
+-- (region, project) has 200 branches. Rows are
 -- written directly (through the api this would take minutes), with path and
 -- ancestors as unit_add computes them.
 \set ON_ERROR_STOP 1
@@ -32,6 +34,12 @@ BEGIN
     END LOOP;
     INSERT INTO branchline.departments (tenant_id, unit_id, function, name)
     SELECT t, id, 'sales', name || ' sales' FROM branchline.units WHERE tenant_id = t AND kind = 'branch';
+    INSERT INTO branchline.projects (tenant_id, code, name)
+    SELECT t, 'p' || i, 'Project ' || i FROM generate_series(1, 50) i;
+    INSERT INTO branchline.branch_projects (tenant_id, branch_id, project_id, capacity)
+    SELECT t, u.id, p.id, 1 + u.id % 4
+      FROM branchline.units u JOIN branchline.projects p ON p.tenant_id = t AND p.code = 'p' || (1 + u.id % 50)
+     WHERE u.tenant_id = t AND u.kind = 'branch';
 END
 $$;
 VACUUM ANALYZE;

@@ -764,6 +764,24 @@ BEGIN
 END
 $$;
 
+-- pool_members, redefined for speed (sql/017), against its first
+-- definition (sql/013): every unit of every tenant as holder, every
+-- project, with and without outcomes, after all the allocations, caps,
+-- pauses and moves above
+\ir pool_reference.sql
+DO $$
+DECLARE
+    t text;
+    n bigint := 0;
+BEGIN
+    FOR t IN SELECT code FROM api.tenant_list('CN=operator') ORDER BY code LOOP
+        PERFORM pg_temp.use_tenant(t);
+        n := n + pg_temp.check_pools(branchline.local_day(now()));
+    END LOOP;
+    PERFORM pg_temp.eq(n > 20, true, 'pools with members compared');
+END
+$$;
+
 -- without a tenant, no lead row is visible to the daemon's role
 DO $$
 DECLARE
