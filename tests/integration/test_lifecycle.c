@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "migrations.h"
 
 #define CODE(r) ((r)->status ? (int)(r)->status->code : 0)
 
@@ -59,6 +60,22 @@ static void test_refuses_to_serve_an_old_schema(void **state)
     assert_int_not_equal(fx_start(&empty, NULL), 0);
     bool said_why = fx_log_contains(&empty, "reason=schema_too_old");
     fx_cleanup(&empty, !said_why);
+    assert_true(said_why);
+}
+
+/* A migration numbered below the newest one (added later) still counts. */
+static void test_refuses_a_schema_missing_a_middle_migration(void **state)
+{
+    (void)state;
+    fx_t gap;
+    assert_int_equal(fx_init(&gap, "gapschema", false), 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM schema_migrations WHERE version = %d",
+             migrations[migrations_count / 2].version);
+    assert_int_equal(fx_sql(&gap, sql), 0);
+    assert_int_not_equal(fx_start(&gap, NULL), 0);
+    bool said_why = fx_log_contains(&gap, "reason=schema_too_old");
+    fx_cleanup(&gap, !said_why);
     assert_true(said_why);
 }
 
@@ -152,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_twice_is_a_noop),
         cmocka_unit_test(test_refuses_to_serve_an_old_schema),
+        cmocka_unit_test(test_refuses_a_schema_missing_a_middle_migration),
         cmocka_unit_test(test_database_outage_unavailable_then_recovers),
         cmocka_unit_test(test_sigterm_answers_inflight_requests),
     };
