@@ -101,12 +101,12 @@ BEGIN
                      p_operation, array_to_string(p_roles, ' or '), p.role);
     END IF;
     c := ROW(p.id, p_subject, p.role, p.tenant_id, p.created_at, NULL, NULL, NULL);
-    IF p.tenant_id IS NOT NULL THEN
+    IF p.tenant_id IS NOT NULL AND p.scope_unit_id IS NOT NULL THEN
         SELECT u.id, u.path, u.path_end INTO c.scope_id, c.scope_path, c.scope_end
-          FROM units u
-         WHERE u.tenant_id = p.tenant_id
-           AND u.id = coalesce(p.scope_unit_id, (SELECT g.id FROM units g
-                                                  WHERE g.tenant_id = p.tenant_id AND g.path = '/'));
+          FROM units u WHERE u.tenant_id = p.tenant_id AND u.id = p.scope_unit_id;
+    ELSIF p.tenant_id IS NOT NULL THEN
+        SELECT u.id, u.path, u.path_end INTO c.scope_id, c.scope_path, c.scope_end
+          FROM units u WHERE u.tenant_id = p.tenant_id AND u.path = '/';
     END IF;
     RETURN c;
 END

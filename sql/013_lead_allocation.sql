@@ -31,6 +31,41 @@
 -- inlined is parsed and planned again on every call (with row-level
 -- security, planning is most of its cost); plpgsql keeps its plans for the
 -- session.
+--
+-- How the pool is read, and why its statements look the way they do:
+-- Two findings of the benchmark (tests/bench/RESULTS.md) on a tenant of
+-- 10,000 branches, where api.lead_add took about 98 ms:
+--
+--   1. pool_members first checked "a sales department on the branch's path"
+--      with d.unit_id = ANY (b.ancestors || b.id), which the planner turned
+--      into a semi join over every department of the tenant: 77 of the
+--      98 ms, growing with the tenant.
+--   2. PL/pgSQL keeps one plan per statement and session. After five calls
+--      it switches to a generic plan, planned without the parameters'
+--      values, if that looks no dearer. Generic estimates of conditions on
+--      several key columns whose values are unknown collapse to one row,
+--      and at one row a plan that rescans a whole index range for every
+--      outer row costs the same as a probe by key: several hot statements
+--      flipped to such plans, and lead_add became 3 to 9 times slower after
+--      its fifth call on the daemon's connections, which live for hours.
+--
+-- Forcing custom plans (plan_cache_mode = force_custom_plan) would fix 2
+-- but plans every statement of every call again: lead_add measured about
+-- twice as slow as with good generic plans. Instead the statements below
+-- are written so that their generic plans are the right ones whatever the
+-- estimates say: per-row lookups are LATERAL subqueries with OFFSET 0 (not
+-- flattened into the join, so the planner never weighs an index range
+-- rescanned for every outer row against the probe), whose conditions fill
+-- the leading columns of a key and of no index that would read a range of
+-- the tenant. The pool's cost is then one index range (the holder's
+-- subtree, or for the group the project's branches) plus a few key
+-- lookups per row of it and per member: nothing reads the tenant.
+-- tests/sql/test_scale.sql checks the rows the generic plans read at
+-- 100,000 branches and compares the pools with the first definition
+-- (tests/sql/pool_reference.sql), as
+-- test_leads.sql does for every pool of its tenants.
+--
+-- The pool is the same as under the first definition: same members, same order, same values.
 
 -- Two helpers of 002, unchanged in what they do, as plpgsql for the same
 -- reason: the tenant's time zone (every allocation needs the tenant's day)
@@ -186,10 +221,12 @@ CREATE TYPE branchline.lead_input AS (
 CREATE FUNCTION branchline.holder_of(p_unit branchline.units) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 BEGIN
-    RETURN (SELECT d.unit_id
+    RETURN (SELECT x.unit_id
               FROM unnest(p_unit.ancestors || p_unit.id) WITH ORDINALITY AS a (unit_id, n)
-              JOIN departments d ON d.tenant_id = p_unit.tenant_id AND d.unit_id = a.unit_id
-                                AND d.function = 'customer_service'
+             CROSS JOIN LATERAL (
+                   SELECT d.unit_id FROM departments d
+                    WHERE d.tenant_id = p_unit.tenant_id AND d.unit_id = a.unit_id AND d.function = 'customer_service'
+                   OFFSET 0) x
              ORDER BY a.n DESC LIMIT 1);
 END
 $$;
@@ -251,16 +288,34 @@ $$;
 -- received today and this week (only when capped). Counts come from
 -- lead_day_counts: nothing here grows with the number of stored leads.
 CREATE FUNCTION branchline.pool_members(p_holder branchline.units, p_project bigint, p_day date,
-                                        p_with_outcomes boolean)
+                                                   p_with_outcomes boolean)
 RETURNS TABLE (branch_id bigint, path text, capacity integer, won bigint, lost bigint,
                per_day integer, per_week integer, day_count bigint, week_count bigint)
 LANGUAGE sql STABLE AS $$
     SELECT b.id, b.path, cap.capacity, coalesce(o.won, 0), coalesce(o.lost, 0),
            c.per_day, c.per_week, coalesce(dc.n, 0), coalesce(wc.n, 0)
-      FROM branchline.branch_projects bp
-      JOIN branchline.units b ON b.tenant_id = bp.tenant_id AND b.id = bp.branch_id
+      FROM (SELECT x.branch_id, x.capacity FROM branchline.branch_projects x
+             WHERE cardinality(p_holder.ancestors) = 0
+               AND x.tenant_id = p_holder.tenant_id AND x.project_id = p_project
+            UNION ALL
+            SELECT x.branch_id, x.capacity
+              FROM branchline.units u
+             CROSS JOIN LATERAL (
+                   SELECT y.branch_id, y.project_id, y.capacity FROM branchline.branch_projects y
+                    WHERE y.tenant_id = u.tenant_id AND y.branch_id = u.id
+                   OFFSET 0) x
+             WHERE cardinality(p_holder.ancestors) > 0
+               AND u.tenant_id = p_holder.tenant_id AND u.path >= p_holder.path AND u.path < p_holder.path_end
+               AND x.project_id = p_project) bp
+     CROSS JOIN LATERAL (
+            SELECT x.id, x.tenant_id, x.path, x.status, x.ancestors FROM branchline.units x
+             WHERE x.tenant_id = p_holder.tenant_id AND x.id = bp.branch_id
+            OFFSET 0) b
      CROSS JOIN LATERAL (SELECT coalesce(bp.capacity, branchline.derived_capacity(b.id)) AS capacity) cap
-      LEFT JOIN branchline.lead_caps c ON c.tenant_id = b.tenant_id AND c.branch_id = b.id
+      LEFT JOIN LATERAL (
+            SELECT x.per_day, x.per_week FROM branchline.lead_caps x
+             WHERE x.tenant_id = b.tenant_id AND x.branch_id = b.id
+            OFFSET 0) c ON true
       LEFT JOIN LATERAL (
             SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
              WHERE c.per_day IS NOT NULL AND d.tenant_id = b.tenant_id AND d.branch_id = b.id AND d.day = p_day) dc ON true
@@ -272,11 +327,13 @@ LANGUAGE sql STABLE AS $$
             SELECT sum(d.won) AS won, sum(d.lost) AS lost FROM branchline.lead_day_counts d
              WHERE p_with_outcomes AND d.tenant_id = b.tenant_id AND d.branch_id = b.id
                AND d.day > p_day - 30 AND d.day <= p_day AND d.project_id = p_project) o ON true
-     WHERE bp.tenant_id = p_holder.tenant_id AND bp.project_id = p_project
-       AND b.path >= p_holder.path AND b.path < p_holder.path_end AND b.status = 'active'
+     WHERE b.path >= p_holder.path AND b.path < p_holder.path_end AND b.status = 'active'
        AND cap.capacity > 0
-       AND EXISTS (SELECT FROM branchline.departments d
-                    WHERE d.tenant_id = b.tenant_id AND d.unit_id = ANY (b.ancestors || b.id) AND d.function = 'sales')
+       AND EXISTS (SELECT FROM unnest(b.ancestors || b.id) a (unit_id)
+                    CROSS JOIN LATERAL (
+                          SELECT FROM branchline.departments d
+                           WHERE d.tenant_id = b.tenant_id AND d.unit_id = a.unit_id AND d.function = 'sales'
+                          OFFSET 0) d)
 $$;
 
 -- One member of a pool as a transaction works with it: what load_pool
@@ -324,8 +381,11 @@ BEGIN
                    coalesce(s.credit, 0), coalesce(s.credit_scale, 0), coalesce(s.allocated, 0),
                    coalesce(s.open_leads, 0), 0, 0, 0, false)::pool_member
           FROM pool_members(holder, p_project, p.day, pol.policy = 'performance') m
-          LEFT JOIN lead_pool_state s ON s.tenant_id = current_tenant() AND s.holder_id = p_holder
-                                     AND s.project_id = p_project AND s.branch_id = m.branch_id
+          LEFT JOIN LATERAL (
+                SELECT x.credit, x.credit_scale, x.allocated, x.open_leads FROM lead_pool_state x
+                 WHERE x.tenant_id = holder.tenant_id AND x.holder_id = p_holder AND x.project_id = p_project
+                   AND x.branch_id = m.branch_id
+                OFFSET 0) s ON true
          ORDER BY m.path);
     RETURN p;
 END

@@ -1,6 +1,6 @@
 -- The pool of a (holder, project) as sql/013 first defined it, kept here
 -- as the reference that branchline.pool_members (redefined for speed in
--- sql/017) must agree with; and the check that it does. \ir after
+-- sql/013) must agree with; and the check that it does. \ir after
 -- helpers.sql. Slow on large tenants (it reads every department of the
 -- tenant): the definition, not the plan, is the point.
 

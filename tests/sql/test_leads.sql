@@ -764,7 +764,7 @@ BEGIN
 END
 $$;
 
--- pool_members, redefined for speed (sql/017), against its first
+-- pool_members, redefined for speed (sql/013), against its first
 -- definition (sql/013): every unit of every tenant as holder, every
 -- project, with and without outcomes, after all the allocations, caps,
 -- pauses and moves above

@@ -62,7 +62,7 @@ SELECT 'reorg_plan: ' || summary FROM api.reorg_plan('CN=big-admin', 'centralize
 
 -- PL/pgSQL plans a statement for the values of its parameters five times,
 -- then may keep one generic plan for every later call of the session. The
--- statements of allocation (sql/017) must be cheap in that generic plan:
+-- statements of allocation (sql/013) must be cheap in that generic plan:
 -- this runs p_sql prepared with its generic plan and the arguments p_args,
 -- and returns the rows its plan nodes produced in all (rows x loops).
 CREATE FUNCTION pg_temp.generic_rows(p_sql text, p_types text, p_args text) RETURNS bigint
