@@ -39,7 +39,8 @@ struct blc {
     uint32_t max_frame;
     uint64_t next_id;
     frame_buf_t rbuf;    /* bytes read, not yet decoded */
-    uint8_t *wbuf;       /* one encoded frame */
+    uint8_t *wbuf;       /* encoded frames queued by blc_queue, not yet written */
+    size_t wlen;
     size_t wcap;
     queued_t *head;      /* answers that arrived during blc_call */
     queued_t *tail;
@@ -263,15 +264,18 @@ static int reserve_wbuf(blc_t *c, size_t n)
 {
     if (n <= c->wcap)
         return 0;
-    uint8_t *grown = realloc(c->wbuf, n);
+    size_t cap = c->wcap ? c->wcap : 256;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *grown = realloc(c->wbuf, cap);
     if (!grown)
         return -1;
     c->wbuf = grown;
-    c->wcap = n;
+    c->wcap = cap;
     return 0;
 }
 
-int blc_send(blc_t *c, Branchline__V1__Request *req)
+int blc_queue(blc_t *c, Branchline__V1__Request *req)
 {
     if (!c || !req || c->broken)
         return -1;
@@ -283,18 +287,37 @@ int blc_send(blc_t *c, Branchline__V1__Request *req)
                   n, c->max_frame);
         return -1;
     }
-    if (reserve_wbuf(c, FRAME_HEADER_SIZE + n) < 0) {
+    if (reserve_wbuf(c, c->wlen + FRAME_HEADER_SIZE + n) < 0) {
         set_error(c, CODE(RESOURCE_EXHAUSTED), "out of memory");
         return -1;
     }
-    frame_put_header(c->wbuf, (uint32_t)n);
-    branchline__v1__request__pack(req, c->wbuf + FRAME_HEADER_SIZE);
-    return write_all(c, c->wbuf, FRAME_HEADER_SIZE + n);
+    frame_put_header(c->wbuf + c->wlen, (uint32_t)n);
+    branchline__v1__request__pack(req, c->wbuf + c->wlen + FRAME_HEADER_SIZE);
+    c->wlen += FRAME_HEADER_SIZE + n;
+    return 0;
+}
+
+int blc_flush(blc_t *c)
+{
+    if (!c || c->broken)
+        return -1;
+    if (c->wlen == 0)
+        return 0;
+    size_t n = c->wlen;
+    c->wlen = 0; /* what write_all cannot send breaks the connection anyway */
+    return write_all(c, c->wbuf, n);
+}
+
+int blc_send(blc_t *c, Branchline__V1__Request *req)
+{
+    if (blc_queue(c, req) < 0)
+        return -1;
+    return blc_flush(c);
 }
 
 int blc_send_raw(blc_t *c, const void *bytes, size_t n)
 {
-    if (!c || c->broken)
+    if (blc_flush(c) < 0)
         return -1;
     return write_all(c, bytes, n);
 }

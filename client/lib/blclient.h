@@ -74,6 +74,16 @@ void blc_set_wake_fd(blc_t *c, int wake_fd);
 int blc_send(blc_t *c, Branchline__V1__Request *req)
     __attribute__((warn_unused_result));
 
+/*
+ * As blc_send, but only encodes the frame into the output buffer: a pipeline
+ * of requests then leaves in one TLS record and one system call at
+ * blc_flush (blc_send flushes everything queued before it too). 0 / -1.
+ */
+int blc_queue(blc_t *c, Branchline__V1__Request *req) __attribute__((warn_unused_result));
+
+/* Writes every frame queued by blc_queue. 0 / -1 (the connection is then broken). */
+int blc_flush(blc_t *c) __attribute__((warn_unused_result));
+
 /* Writes raw bytes on the TLS stream, unframed (for malformed-frame tests). */
 int blc_send_raw(blc_t *c, const void *bytes, size_t n)
     __attribute__((warn_unused_result));

@@ -109,16 +109,22 @@ static void send_one(worker_t *w, bconn_t *bc)
     bc->slots[slot] = (slot_t){load_now_ns(), items, true, phase(w) == PHASE_MEASURE};
     bc->outstanding++;
     bc->check = true;
-    if (blc_send(bc->c, req) < 0)
+    if (blc_queue(bc->c, req) < 0)
         conn_close(w, bc, blc_error(bc->c));
 }
 
+/* Fills each connection's pipeline; the new requests leave in one write. */
 static void top_up(worker_t *w)
 {
     for (int i = 0; i < w->n; i++) {
         bconn_t *bc = &w->conns[i];
-        while (bc->c && bc->outstanding < w->sh->cfg->depth && may_send(w))
+        bool queued = false;
+        while (bc->c && bc->outstanding < w->sh->cfg->depth && may_send(w)) {
             send_one(w, bc);
+            queued = true;
+        }
+        if (queued && bc->c && blc_flush(bc->c) < 0)
+            conn_close(w, bc, blc_error(bc->c));
     }
 }
 
