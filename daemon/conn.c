@@ -1,11 +1,9 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <stdlib.h>
@@ -15,7 +13,6 @@
 #include "db.h"
 #include "dispatch.h"
 #include "quota.h"
-#include "frame.h"
 #include "log.h"
 #include "request.h"
 #include "tls.h"
@@ -23,6 +20,16 @@
 /* Stop reading while this much is queued for a client that does not read. */
 #define OUTPUT_PAUSE_BYTES (4u << 20)
 #define OUTPUT_RESUME_BYTES (256u << 10)
+/* One read turn takes at most this much from a connection, then lets the
+ * others run: a client streaming requests cannot starve the worker. */
+#define READ_TURN_BYTES (256u << 10)
+/* The most handed to one SSL_write (partial writes are on). */
+#define WRITE_CHUNK (64u << 10)
+/* SSL_read returns at most one record (16 KiB of plaintext). */
+#define READ_CHUNK 16384
+
+/* Decrypted bytes pass through here on their way to conn->in. */
+static _Thread_local uint8_t read_scratch[READ_CHUNK];
 
 static const char *const state_names[] = {"handshake", "open", "closing"};
 
@@ -46,8 +53,7 @@ static void rearm_timer(conn_t *c)
     const config_t *cfg = c->worker->server->cfg;
     if (c->state != CONN_OPEN)
         return;
-    size_t pending = evbuffer_get_length(bufferevent_get_input(c->bev));
-    if (pending > 0 && !c->read_paused) {
+    if (frame_buf_len(&c->in) > 0 && !c->read_paused) {
         /* The deadline counts from the frame's first byte, so a client that
          * trickles bytes cannot keep the connection forever. */
         if (!c->frame_timer_armed) {
@@ -78,24 +84,120 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The words for a failed TLS call: OpenSSL's reason, and in the handshake
+ * why the client certificate was refused (expired, revoked, ...). */
+static void io_failure_text(conn_t *c, int ssl_error, char *out, size_t outlen)
+{
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, out, outlen);
+    else if (ssl_error == SSL_ERROR_SYSCALL && errno)
+        snprintf(out, outlen, "socket_error: %s", strerror(errno));
+    else if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN)
+        snprintf(out, outlen, "%s", c->state == CONN_HANDSHAKE ? "eof_in_handshake" : "eof");
+    else
+        snprintf(out, outlen, "tls_error");
+    ERR_clear_error();
+    long verify = SSL_get_verify_result(c->ssl);
+    if (c->state == CONN_HANDSHAKE && verify != X509_V_OK) {
+        size_t n = strlen(out);
+        snprintf(out + n, outlen - n, ": %s", X509_verify_cert_error_string(verify));
+    }
+}
+
+static void schedule_flush(conn_t *c)
+{
+    if (!c->flush_scheduled) {
+        c->flush_scheduled = true;
+        event_active(c->ev_write, EV_WRITE, 0);
+    }
+}
+
+static void wait_writable(conn_t *c, bool on)
+{
+    if (on && !c->write_waiting)
+        event_add(c->ev_write, NULL);
+    else if (!on && c->write_waiting)
+        event_del(c->ev_write);
+    c->write_waiting = on;
+}
+
 void conn_write_frame(conn_t *c, const uint8_t *payload, size_t len)
 {
     uint8_t header[FRAME_HEADER_SIZE];
     frame_put_header(header, (uint32_t)len);
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (evbuffer_add(out, header, sizeof header) != 0 || evbuffer_add(out, payload, len) != 0)
+    if (frame_buf_append(&c->out, header, sizeof header) != 0 ||
+        frame_buf_append(&c->out, payload, len) != 0) {
         conn_shutdown(c, "out_of_memory");
+        return;
+    }
+    if (c->state != CONN_HANDSHAKE)
+        schedule_flush(c);
 }
 
 bool conn_flushed(const conn_t *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+    return frame_buf_len(&c->out) == 0;
 }
 
 static bool may_read(const conn_t *c)
 {
     return c->inflight < (unsigned)c->worker->server->cfg->max_inflight_per_conn &&
-           evbuffer_get_length(bufferevent_get_output(c->bev)) < OUTPUT_PAUSE_BYTES;
+           frame_buf_len(&c->out) < OUTPUT_PAUSE_BYTES;
+}
+
+static void pause_reading(conn_t *c)
+{
+    if (!c->read_paused) {
+        c->read_paused = true;
+        event_del(c->ev_read);
+    }
+}
+
+/* Reading resumes from the loop: frames may already wait in c->in or inside OpenSSL. */
+static void resume_reading(conn_t *c)
+{
+    if (c->read_paused && c->state == CONN_OPEN && may_read(c)) {
+        c->read_paused = false;
+        event_add(c->ev_read, NULL);
+        event_active(c->ev_read, EV_READ, 0);
+    }
+}
+
+/*
+ * Hands queued output to OpenSSL until it is all written or the socket is
+ * full. Returns false when the connection failed (the caller closes it).
+ */
+static bool flush_output(conn_t *c)
+{
+    c->write_wants_read = false;
+    while (frame_buf_len(&c->out) > 0) {
+        size_t len = frame_buf_len(&c->out);
+        int n = SSL_write(c->ssl, c->out.data + c->out.start, (int)(len < WRITE_CHUNK ? len : WRITE_CHUNK));
+        if (n > 0) {
+            c->out.start += (size_t)n;
+            continue;
+        }
+        int err = SSL_get_error(c->ssl, n);
+        if (err == SSL_ERROR_WANT_WRITE) {
+            wait_writable(c, true);
+            return true;
+        }
+        if (err == SSL_ERROR_WANT_READ) {
+            /* Resumed from the read event. */
+            c->write_wants_read = true;
+            wait_writable(c, false);
+            return true;
+        }
+        static _Thread_local char reason[256];
+        io_failure_text(c, err, reason, sizeof reason);
+        c->failure = reason;
+        return false;
+    }
+    frame_buf_release(&c->out);
+    if (!c->read_wants_write)
+        wait_writable(c, false);
+    return true;
 }
 
 /* Answers a request that never got as far as an id (bad frame): id 0. */
@@ -125,35 +227,26 @@ static void frame_error(conn_t *c, frame_status_t st, uint32_t len)
 }
 
 /* Takes whole frames off the input and dispatches them, while allowed. */
-static void process_input(conn_t *c)
+static void process_frames(conn_t *c)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
     uint32_t max_frame = (uint32_t)c->worker->server->cfg->max_frame_size;
     while (c->state == CONN_OPEN) {
         if (!may_read(c)) {
-            if (!c->read_paused) {
-                c->read_paused = true;
-                bufferevent_disable(c->bev, EV_READ);
-            }
-            break;
+            pause_reading(c);
+            return;
         }
-        uint8_t head[FRAME_HEADER_SIZE];
-        ev_ssize_t got = evbuffer_copyout(in, head, sizeof head);
+        const uint8_t *payload = NULL;
         uint32_t len = 0;
-        frame_status_t st = frame_peek(head, got < 0 ? 0 : (size_t)got, evbuffer_get_length(in),
-                                       max_frame, &len);
+        frame_status_t st = frame_buf_next(&c->in, max_frame, &payload, &len);
         if (st == FRAME_NEED_MORE)
-            break;
+            return;
         if (st != FRAME_READY) {
             frame_error(c, st, len);
             return;
         }
-        const uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_SIZE + len));
-        Branchline__V1__Request *msg =
-            frame ? branchline__v1__request__unpack(NULL, len, frame + FRAME_HEADER_SIZE) : NULL;
-        evbuffer_drain(in, FRAME_HEADER_SIZE + len);
         c->frame_timer_armed = false;
         c->requests_total++;
+        Branchline__V1__Request *msg = branchline__v1__request__unpack(NULL, len, payload);
         if (!msg) {
             reply_envelope_error(c, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "frame",
                                  "frame does not decode as a branchline.v1.Request");
@@ -167,34 +260,51 @@ static void process_input(conn_t *c)
         }
         dispatch_request(r);
     }
+}
+
+/*
+ * Reads and dispatches until OpenSSL wants more from the socket, reading
+ * is paused, or this turn's share is used up. Returns false when the
+ * connection has been closed.
+ */
+static bool read_input(conn_t *c)
+{
+    size_t turn = 0;
+    c->read_wants_write = false;
+    for (;;) {
+        process_frames(c);
+        if (c->state != CONN_OPEN || c->read_paused)
+            break;
+        if (turn >= READ_TURN_BYTES) {
+            event_active(c->ev_read, EV_READ, 0);
+            break;
+        }
+        int n = SSL_read(c->ssl, read_scratch, sizeof read_scratch);
+        if (n > 0) {
+            turn += (size_t)n;
+            if (frame_buf_append(&c->in, read_scratch, (size_t)n) != 0) {
+                conn_shutdown(c, "out_of_memory");
+                break;
+            }
+            continue;
+        }
+        int err = SSL_get_error(c->ssl, n);
+        if (err == SSL_ERROR_WANT_READ)
+            break;
+        if (err == SSL_ERROR_WANT_WRITE) {
+            c->read_wants_write = true;
+            wait_writable(c, true);
+            break;
+        }
+        char reason[256];
+        io_failure_text(c, err, reason, sizeof reason);
+        conn_close(c, reason);
+        return false;
+    }
+    if (frame_buf_len(&c->in) == 0)
+        frame_buf_release(&c->in);
     rearm_timer(c);
-}
-
-void conn_request_done(conn_t *c)
-{
-    if (c->read_paused && c->state == CONN_OPEN && may_read(c)) {
-        c->read_paused = false;
-        bufferevent_enable(c->bev, EV_READ);
-        /* Frames may already be buffered: run the read callback from the loop. */
-        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-    }
-}
-
-static void read_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    process_input(arg);
-}
-
-static void write_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    conn_t *c = arg;
-    if (c->state == CONN_CLOSING && conn_flushed(c)) {
-        conn_close(c, "closed_after_flush");
-        return;
-    }
-    conn_request_done(c);
+    return true;
 }
 
 static void tenant_known(void *arg, const db_result_t *res)
@@ -220,58 +330,102 @@ static void conn_lookup_tenant(conn_t *c)
     db_submit(c->worker->db, STMT_CONN_TENANT, 1, values, tenant_known, r);
 }
 
-static void handshake_done(conn_t *c)
+/* Returns false when the connection has been closed. */
+static bool handshake_done(conn_t *c)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-    if (tls_peer_subject(ssl, c->subject, sizeof c->subject) != 0) {
+    char subject[256], quoted[300];
+    if (tls_peer_subject(c->ssl, subject, sizeof subject) != 0) {
         conn_close(c, "no_verified_certificate");
-        return;
+        return false;
     }
-    char subject[300];
-    if (!identity_limit_acquire(c->worker->server->identities, c->subject)) {
+    c->subject = identity_limit_acquire(c->worker->server->identities, subject);
+    if (!c->subject) {
+        c->subject = "";
         log_warn("conn_refused", "worker=%u conn=%llu peer=%s subject=%s reason=max_connections_per_identity",
                  c->worker->index, (unsigned long long)c->id, c->peer,
-                 log_quote(subject, sizeof subject, c->subject));
+                 log_quote(quoted, sizeof quoted, subject));
         conn_close(c, "max_connections_per_identity");
-        return;
+        return false;
     }
     c->identity_counted = true;
     conn_set_state(c, CONN_OPEN, "handshake_done");
     conn_lookup_tenant(c);
     log_info("conn_open", "worker=%u conn=%llu peer=%s subject=%s tls=%s cipher=%s",
              c->worker->index, (unsigned long long)c->id, c->peer,
-             log_quote(subject, sizeof subject, c->subject), SSL_get_version(ssl),
-             SSL_get_cipher_name(ssl));
+             log_quote(quoted, sizeof quoted, c->subject), SSL_get_version(c->ssl),
+             SSL_get_cipher_name(c->ssl));
     evtimer_del(c->timer);
     rearm_timer(c);
+    if (frame_buf_len(&c->out) > 0)
+        schedule_flush(c);
+    return true;
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+/* One step of the handshake; returns false when the connection has been closed. */
+static bool continue_handshake(conn_t *c)
 {
+    int rc = SSL_do_handshake(c->ssl);
+    if (rc == 1) {
+        wait_writable(c, false);
+        /* Requests may have come in the same flight as the client's Finished. */
+        return handshake_done(c) && read_input(c);
+    }
+    int err = SSL_get_error(c->ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        wait_writable(c, err == SSL_ERROR_WANT_WRITE);
+        return true;
+    }
+    char reason[256];
+    io_failure_text(c, err, reason, sizeof reason);
+    conn_close(c, reason);
+    return false;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
     conn_t *c = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        handshake_done(c);
+    if (c->state == CONN_HANDSHAKE) {
+        continue_handshake(c);
         return;
     }
-    if (what & BEV_EVENT_EOF) {
-        conn_close(c, c->state == CONN_HANDSHAKE ? "eof_in_handshake" : "eof");
+    if (c->write_wants_read && !flush_output(c)) {
+        conn_close(c, c->failure);
         return;
     }
-    if (what & BEV_EVENT_ERROR) {
-        char reason[256] = "socket_error";
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        if (e)
-            ERR_error_string_n(e, reason, sizeof reason);
-        while (bufferevent_get_openssl_error(bev))
-            ;
-        /* Say why a client certificate was refused: expired, revoked, ... */
-        long verify = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
-        if (c->state == CONN_HANDSHAKE && verify != X509_V_OK) {
-            size_t n = strlen(reason);
-            snprintf(reason + n, sizeof reason - n, ": %s", X509_verify_cert_error_string(verify));
-        }
-        conn_close(c, reason);
+    if (c->state == CONN_OPEN && !c->read_paused)
+        read_input(c);
+}
+
+/* Runs when the socket became writable, and when a flush was scheduled. */
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_t *c = arg;
+    c->flush_scheduled = false;
+    if (c->state == CONN_HANDSHAKE) {
+        continue_handshake(c);
+        return;
     }
+    if (c->failure || !flush_output(c)) {
+        conn_close(c, c->failure);
+        return;
+    }
+    if (c->read_wants_write && c->state == CONN_OPEN && !c->read_paused && !read_input(c))
+        return;
+    if (c->state == CONN_CLOSING && conn_flushed(c)) {
+        conn_close(c, "closed_after_flush");
+        return;
+    }
+    if (frame_buf_len(&c->out) < OUTPUT_RESUME_BYTES)
+        resume_reading(c);
+}
+
+void conn_request_done(conn_t *c)
+{
+    resume_reading(c);
 }
 
 static void peer_text(const struct sockaddr *addr, char *out, size_t outlen)
@@ -290,11 +444,26 @@ static void peer_text(const struct sockaddr *addr, char *out, size_t outlen)
     snprintf(out, outlen, addr->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
 }
 
+/* The connection and its three events in one allocation. */
+static conn_t *conn_alloc(void)
+{
+    size_t ev = event_get_struct_event_size();
+    size_t head = (sizeof(conn_t) + 15) & ~(size_t)15;
+    uint8_t *block = calloc(1, head + 3 * ev);
+    if (!block)
+        return NULL;
+    conn_t *c = (conn_t *)block;
+    c->ev_read = (struct event *)(block + head);
+    c->ev_write = (struct event *)(block + head + ev);
+    c->timer = (struct event *)(block + head + 2 * ev);
+    return c;
+}
+
 void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
 {
     (void)addrlen;
     server_t *srv = w->server;
-    char peer[64];
+    char peer[sizeof ((conn_t *)0)->peer];
     peer_text(addr, peer, sizeof peer);
     if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
         atomic_fetch_sub(&srv->connections, 1);
@@ -305,46 +474,38 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
     /* Responses are small and latency matters more than packet count. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    conn_t *c = calloc(1, sizeof *c);
+    conn_t *c = conn_alloc();
     SSL *ssl = server_new_ssl(srv);
-    if (!c || !ssl) {
+    if (!c || !ssl || evutil_make_socket_nonblocking(fd) != 0 || SSL_set_fd(ssl, fd) != 1) {
         free(c);
         SSL_free(ssl);
         close(fd);
         atomic_fetch_sub(&srv->connections, 1);
         return;
     }
+    /* Output moves in its buffer between retries and may be taken in parts;
+     * a client that just closes (no close_notify) is an ordinary end. */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_set_accept_state(ssl);
     c->worker = w;
     c->id = atomic_fetch_add(&srv->next_conn_id, 1);
     c->state = CONN_HANDSHAKE;
+    c->fd = fd;
+    c->ssl = ssl;
+    c->subject = "";
     c->tenant = -1;
     memcpy(c->peer, peer, sizeof c->peer);
-    c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (!c->bev) {
-        SSL_free(ssl);
-        close(fd);
-        goto fail;
-    }
-    c->timer = evtimer_new(w->base, timer_cb, c);
-    if (!c->timer) {
-        bufferevent_free(c->bev);
-        goto fail;
-    }
-    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_RESUME_BYTES, 0);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    event_assign(c->ev_read, w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    event_assign(c->ev_write, w->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+    evtimer_assign(c->timer, w->base, timer_cb, c);
+    event_add(c->ev_read, NULL);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
     arm_timer(c, srv->cfg->handshake_timeout_ms);
     log_debug("conn_accept", "worker=%u conn=%llu peer=%s", w->index, (unsigned long long)c->id, c->peer);
-    return;
-fail:
-    free(c);
-    atomic_fetch_sub(&srv->connections, 1);
 }
 
 void conn_shutdown(conn_t *c, const char *reason)
@@ -352,14 +513,12 @@ void conn_shutdown(conn_t *c, const char *reason)
     if (c->state == CONN_CLOSING)
         return;
     conn_set_state(c, CONN_CLOSING, reason);
-    bufferevent_disable(c->bev, EV_READ);
-    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    pause_reading(c);
     log_info("conn_shutdown", "worker=%u conn=%llu peer=%s reason=%s", c->worker->index,
              (unsigned long long)c->id, c->peer, reason);
     /* A client that never reads must not hold the connection open forever. */
     arm_timer(c, c->worker->server->cfg->frame_timeout_ms);
-    if (conn_flushed(c))
-        bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    schedule_flush(c);
 }
 
 void conn_close(conn_t *c, const char *reason)
@@ -381,8 +540,17 @@ void conn_close(conn_t *c, const char *reason)
         c->next->prev = c->prev;
     if (c->identity_counted)
         identity_limit_release(w->server->identities, c->subject);
-    bufferevent_free(c->bev);
-    event_free(c->timer);
+    event_del(c->ev_read);
+    event_del(c->ev_write);
+    event_del(c->timer);
+    /* close_notify, if the socket takes it now; nobody waits for the answer. */
+    if (!c->failure && SSL_is_init_finished(c->ssl))
+        SSL_shutdown(c->ssl);
+    ERR_clear_error();
+    SSL_free(c->ssl);
+    close(c->fd);
+    frame_buf_release(&c->in);
+    frame_buf_release(&c->out);
     atomic_fetch_sub(&w->server->connections, 1);
     free(c);
 }

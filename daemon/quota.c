@@ -50,10 +50,10 @@ void identity_limit_free(identity_limit_t *l)
     free(l);
 }
 
-bool identity_limit_acquire(identity_limit_t *l, const char *subject)
+const char *identity_limit_acquire(identity_limit_t *l, const char *subject)
 {
     unsigned slot = slot_of(subject);
-    bool ok = false;
+    const char *ok = NULL;
     pthread_mutex_lock(&l->lock);
     identity_t *e = l->buckets[slot];
     while (e && strcmp(e->subject, subject) != 0)
@@ -65,7 +65,7 @@ bool identity_limit_acquire(identity_limit_t *l, const char *subject)
     }
     if (e && e->count < l->max) {
         e->count++;
-        ok = true;
+        ok = e->subject;
     }
     pthread_mutex_unlock(&l->lock);
     return ok;

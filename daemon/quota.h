@@ -14,8 +14,12 @@ typedef struct rate_limit rate_limit_t;
 
 identity_limit_t *identity_limit_new(int max_per_identity);
 void identity_limit_free(identity_limit_t *l);
-/* Counts one more connection of subject; false (and nothing counted) over the limit. */
-bool identity_limit_acquire(identity_limit_t *l, const char *subject);
+/*
+ * Counts one more connection of subject. Returns the limit's own copy of the
+ * subject, valid until the matching release (so connections of one identity
+ * share one string), or NULL (nothing counted) over the limit.
+ */
+const char *identity_limit_acquire(identity_limit_t *l, const char *subject);
 void identity_limit_release(identity_limit_t *l, const char *subject);
 
 /* rate = requests per second, burst = bucket size; rate 0 = unlimited. */

@@ -288,8 +288,8 @@ void server_free(server_t *srv)
          * here, and so does a sweep in flight, before its sweeper goes. */
         db_pool_free(w->db);
         sweeper_free(w->sweeper);
-        /* bufferevents with deferred callbacks are released from the loop:
-         * give it a last turn so closed connections are really freed. */
+        /* Whatever the closes above made active runs once more before the
+         * loop goes. */
         if (w->base)
             event_base_loop(w->base, EVLOOP_NONBLOCK);
         cache_free(w->cache);
