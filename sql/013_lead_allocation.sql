@@ -75,7 +75,8 @@ RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT hashtextextended(p_kind || '/' || p_a || '/' || p_b || '/' || p_c, 0) $$;
 
 -- Held shared by lead writers, exclusively by unit_delete (014:
--- unit_blockers): a unit a lead writer has resolved stays until it commits.
+-- unit_lead_blockers): a unit a lead writer has resolved stays until it
+-- commits.
 CREATE FUNCTION branchline.guard_units() RETURNS void
 LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 BEGIN
