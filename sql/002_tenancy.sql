@@ -189,9 +189,16 @@ CREATE POLICY tenant_isolation ON branchline.tenants
     WITH CHECK (branchline.acting_as_operator());
 GRANT SELECT, INSERT ON branchline.tenants TO branchline_app;
 
+-- plpgsql rather than SQL: where a SQL function is not inlined, it is parsed
+-- and planned again on every call (with row-level security, planning is
+-- most of its cost), while plpgsql keeps its plans for the session; every
+-- lead allocation needs the tenant's day (013).
 CREATE FUNCTION branchline.tenant_timezone() RETURNS text
-LANGUAGE sql STABLE
-AS $$ SELECT coalesce((SELECT timezone FROM branchline.tenants WHERE id = branchline.current_tenant()), 'UTC') $$;
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    RETURN coalesce((SELECT timezone FROM tenants WHERE id = current_tenant()), 'UTC');
+END
+$$;
 
 -- "Today" is the tenant's calendar day, not the server's.
 CREATE FUNCTION branchline.tenant_today() RETURNS date
@@ -229,13 +236,16 @@ END
 $$;
 GRANT SELECT, INSERT, UPDATE ON branchline.principals TO branchline_app;
 
+-- plpgsql for the same reason: every api call starts here, and a SECURITY
+-- DEFINER SQL function is never inlined.
 CREATE FUNCTION branchline.principal_by_subject(p_subject text)
 RETURNS TABLE (id bigint, tenant_id bigint, role text, scope_unit_id bigint, enabled boolean,
                created_at timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT id, tenant_id, role, scope_unit_id, enabled, created_at
-      FROM branchline.principals WHERE subject = p_subject
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT p.id, p.tenant_id, p.role, p.scope_unit_id, p.enabled, p.created_at
+                   FROM branchline.principals p WHERE p.subject = p_subject;
+END
 $$;
 REVOKE ALL ON FUNCTION branchline.principal_by_subject(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION branchline.principal_by_subject(text) TO branchline_app;

@@ -138,19 +138,32 @@ BEGIN
 END
 $$;
 
--- What stops a unit from being deleted, as "2 child units, 1 department",
--- or NULL. (Leads will join the list with the lead allocation issue.)
+-- What leads keep of a unit, for unit_blockers: "lead history" or NULL.
+-- Nothing before there are leads; 014 defines it.
+CREATE FUNCTION branchline.unit_lead_blockers(p_unit branchline.units) RETURNS text
+LANGUAGE sql AS $$ SELECT NULL::text $$;
+
+-- What stops a unit from being deleted, as "2 child unit(s), 1
+-- department(s) with 0 staff", or NULL. The leads' part comes first, in a
+-- statement of its own: from 014 on it waits for lead writers, and what is
+-- counted here must be read after that.
 CREATE FUNCTION branchline.unit_blockers(p_unit branchline.units) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT nullif(concat_ws(', ',
-        (SELECT count(*) || ' child unit(s)' FROM branchline.units c
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    from_leads text := unit_lead_blockers(p_unit);
+BEGIN
+    RETURN nullif(concat_ws(', ',
+        (SELECT count(*) || ' child unit(s)' FROM units c
           WHERE c.tenant_id = p_unit.tenant_id AND c.parent_id = p_unit.id HAVING count(*) > 0),
         (SELECT count(DISTINCT d.id) || ' department(s) with ' || count(s.id) || ' staff'
-           FROM branchline.departments d
-           LEFT JOIN branchline.staff s ON s.tenant_id = d.tenant_id AND s.dept_id = d.id AND s.status <> 'left'
+           FROM departments d
+           LEFT JOIN staff s ON s.tenant_id = d.tenant_id AND s.dept_id = d.id AND s.status <> 'left'
           WHERE d.tenant_id = p_unit.tenant_id AND d.unit_id = p_unit.id HAVING count(*) > 0),
-        (SELECT count(*) || ' principal(s) scoped to it' FROM branchline.principals p
-          WHERE p.tenant_id = p_unit.tenant_id AND p.scope_unit_id = p_unit.id HAVING count(*) > 0)), '')
+        (SELECT count(*) || ' principal(s) scoped to it' FROM principals p
+          WHERE p.tenant_id = p_unit.tenant_id AND p.scope_unit_id = p_unit.id HAVING count(*) > 0),
+        from_leads),
+        '');
+END
 $$;
 
 -- Only an empty unit can go; support and project assignments of a branch go

@@ -33,15 +33,13 @@ LANGUAGE sql STABLE AS $$
      WHERE d.tenant_id = branchline.current_tenant() AND d.id = p_dept_id
 $$;
 
--- A person a request names by id, inside the caller's scope; people who
--- left can no longer be changed.
-CREATE FUNCTION branchline.staff_at(c branchline.caller, p_id bigint, p_field text)
-RETURNS branchline.staff LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+-- A current member of staff of the tenant, by id: people who left can no
+-- longer be changed, nor supervise anyone.
+CREATE FUNCTION branchline.current_staff(p_id bigint, p_field text) RETURNS branchline.staff
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 DECLARE
     s staff;
-    u units;
 BEGIN
-    PERFORM required(p_id::text, p_field);
     SELECT * INTO s FROM staff WHERE tenant_id = current_tenant() AND id = p_id;
     IF NOT FOUND THEN
         PERFORM fail('NOT_FOUND', p_field, 'staff member %s does not exist', p_id::text);
@@ -49,6 +47,19 @@ BEGIN
     IF s.status = 'left' THEN
         PERFORM fail('FAILED_PRECONDITION', p_field, 'staff member %s has left', p_id::text);
     END IF;
+    RETURN s;
+END
+$$;
+
+-- A person a request names by id, current and inside the caller's scope.
+CREATE FUNCTION branchline.staff_at(c branchline.caller, p_id bigint, p_field text)
+RETURNS branchline.staff LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    s staff;
+    u units;
+BEGIN
+    PERFORM required(p_id::text, p_field);
+    s := current_staff(p_id, p_field);
     SELECT un.* INTO u FROM departments d JOIN units un ON un.tenant_id = d.tenant_id AND un.id = d.unit_id
      WHERE d.tenant_id = s.tenant_id AND d.id = s.dept_id;
     PERFORM check_scope(c, u, p_field);
@@ -61,15 +72,8 @@ $$;
 -- for a person being added).
 CREATE FUNCTION branchline.check_supervisor(p_supervisor_id bigint, p_id bigint) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
-DECLARE
-    status text;
 BEGIN
-    SELECT s.status INTO status FROM staff s WHERE s.tenant_id = current_tenant() AND s.id = p_supervisor_id;
-    IF NOT FOUND THEN
-        PERFORM fail('NOT_FOUND', 'supervisor_id', 'staff member %s does not exist', p_supervisor_id::text);
-    ELSIF status = 'left' THEN
-        PERFORM fail('FAILED_PRECONDITION', 'supervisor_id', 'staff member %s has left', p_supervisor_id::text);
-    END IF;
+    PERFORM current_staff(p_supervisor_id, 'supervisor_id');
     IF p_supervisor_id = p_id OR EXISTS (
         WITH RECURSIVE chain (id, supervisor_id) AS (
             SELECT s.id, s.supervisor_id FROM staff s WHERE s.tenant_id = current_tenant() AND s.id = p_supervisor_id

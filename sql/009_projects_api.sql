@@ -84,8 +84,17 @@ BEGIN
 END
 $$;
 
+-- Allocates up to p_limit leads that were waiting for the project the
+-- branch now handles, and returns how many. Nothing before there are
+-- leads; 014 defines it.
+CREATE FUNCTION branchline.drain_project(p_branch branchline.units, p_project bigint, p_principal text,
+                                         p_limit integer)
+RETURNS integer LANGUAGE sql AS $$ SELECT 0 $$;
+
 -- Assigns a project to a branch, or changes the capacity of an assignment.
--- capacity 0 (not given) = derived from the branch's salespeople.
+-- capacity 0 (not given) = derived from the branch's salespeople. Then
+-- drains the leads the assignment can route, up to 5,000; the sweep takes
+-- any others.
 CREATE FUNCTION api.project_assign(p_subject text, p_branch text, p_project text, p_capacity integer)
 RETURNS SETOF api.branch_project LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
@@ -107,6 +116,7 @@ BEGIN
     ON CONFLICT (tenant_id, branch_id, project_id) DO UPDATE SET capacity = excluded.capacity;
     w := branch_project_wire(b.id, p.id);
     PERFORM audit(w.branch_path, to_jsonb(before), to_jsonb(w));
+    PERFORM drain_project(b, p.id, c.subject, 5000);
     RETURN NEXT w;
 END
 $$;

@@ -9,7 +9,7 @@
 --     growing MultiXact. Units they name cannot disappear under them anyway:
 --     lead writers hold the tenant's unit guard (013: guard_units) in shared
 --     mode and unit_delete takes it exclusively before it looks for leads
---     (unit_blockers, 013);
+--     (unit_lead_blockers, 014);
 --   - nothing is counted over them on the hot path: per-(pool, branch) and
 --     per-(branch, day) counters (lead_pool_state, lead_day_counts) are kept
 --     in the same transaction as the change they count.

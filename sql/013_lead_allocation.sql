@@ -67,27 +67,6 @@
 --
 -- The pool is the same as under the first definition: same members, same order, same values.
 
--- Two helpers of 002, unchanged in what they do, as plpgsql for the same
--- reason: the tenant's time zone (every allocation needs the tenant's day)
--- and the principal of a certificate subject (every api call starts there;
--- a SECURITY DEFINER SQL function is never inlined).
-CREATE OR REPLACE FUNCTION branchline.tenant_timezone() RETURNS text
-LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
-BEGIN
-    RETURN coalesce((SELECT timezone FROM tenants WHERE id = current_tenant()), 'UTC');
-END
-$$;
-
-CREATE OR REPLACE FUNCTION branchline.principal_by_subject(p_subject text)
-RETURNS TABLE (id bigint, tenant_id bigint, role text, scope_unit_id bigint, enabled boolean,
-               created_at timestamptz)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    RETURN QUERY SELECT p.id, p.tenant_id, p.role, p.scope_unit_id, p.enabled, p.created_at
-                   FROM branchline.principals p WHERE p.subject = p_subject;
-END
-$$;
-
 -- ---- locks -------------------------------------------------------------------------
 
 -- STABLE, not IMMUTABLE, like text || bigint inside it: so that it is inlined.
@@ -96,7 +75,8 @@ RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT hashtextextended(p_kind || '/' || p_a || '/' || p_b || '/' || p_c, 0) $$;
 
 -- Held shared by lead writers, exclusively by unit_delete (014:
--- unit_blockers): a unit a lead writer has resolved stays until it commits.
+-- unit_lead_blockers): a unit a lead writer has resolved stays until it
+-- commits.
 CREATE FUNCTION branchline.guard_units() RETURNS void
 LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 BEGIN

@@ -1,7 +1,8 @@
 -- Leads after intake, without a caller: SLA reallocation, draining of
--- waiting and unroutable leads, the sweep every daemon runs, and the hooks
--- into the organization (project_assign drains, unit_delete refuses units
--- with lead history).
+-- waiting and unroutable leads, the sweep every daemon runs, and what the
+-- organization calls into: drain_project (project_assign drains, 009) and
+-- unit_lead_blockers (unit_delete refuses units with lead history, 006),
+-- both defined there as doing nothing until leads exist.
 
 -- ---- one lead at a time ------------------------------------------------------------------
 
@@ -128,12 +129,12 @@ $$;
 
 -- A branch now handles a project: its waiting and unroutable leads of that
 -- project held by a unit above the branch may have a pool now. Drains up to
--- p_limit of them, oldest first, in the caller's transaction (project_assign
--- holds the organization lock); the sweep takes the rest. Leads nobody
+-- p_limit of them, oldest first, in the caller's transaction (project_assign,
+-- 009, holds the organization lock); the sweep takes the rest. Leads nobody
 -- holds (no_customer_service) and leads out of branches (sla_exhausted) are
 -- left: a project does not help them. Returns the leads allocated.
-CREATE FUNCTION branchline.drain_project(p_branch branchline.units, p_project bigint, p_principal text,
-                                         p_limit integer)
+CREATE OR REPLACE FUNCTION branchline.drain_project(p_branch branchline.units, p_project bigint,
+                                                    p_principal text, p_limit integer)
 RETURNS integer LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 DECLARE
     ids bigint[];
@@ -253,57 +254,19 @@ $$;
 
 -- ---- hooks into the organization -------------------------------------------------------------
 
--- unit_delete (006) refuses units that still have something; leads join
--- the list. The exclusive unit guard first waits for lead writers that may
--- have resolved this unit and keeps new ones out until the deletion
--- commits (they then find it gone). The check reads leads by origin and
--- holder without an index of its own: deleting units is rare, and an index
--- more on leads would cost every intake.
-CREATE OR REPLACE FUNCTION branchline.unit_blockers(p_unit branchline.units) RETURNS text
+-- unit_delete (006: unit_blockers) refuses units that still have
+-- something; lead history joins the list. The exclusive unit guard first
+-- waits for lead writers that may have resolved this unit and keeps new
+-- ones out until the deletion commits (they then find it gone). The check
+-- reads leads by origin and holder without an index of its own: deleting
+-- units is rare, and an index more on leads would cost every intake.
+CREATE OR REPLACE FUNCTION branchline.unit_lead_blockers(p_unit branchline.units) RETURNS text
 LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key('units', p_unit.tenant_id));
-    RETURN nullif(concat_ws(', ',
-        (SELECT count(*) || ' child unit(s)' FROM units c
-          WHERE c.tenant_id = p_unit.tenant_id AND c.parent_id = p_unit.id HAVING count(*) > 0),
-        (SELECT count(DISTINCT d.id) || ' department(s) with ' || count(s.id) || ' staff'
-           FROM departments d
-           LEFT JOIN staff s ON s.tenant_id = d.tenant_id AND s.dept_id = d.id AND s.status <> 'left'
-          WHERE d.tenant_id = p_unit.tenant_id AND d.unit_id = p_unit.id HAVING count(*) > 0),
-        (SELECT count(*) || ' principal(s) scoped to it' FROM principals p
-          WHERE p.tenant_id = p_unit.tenant_id AND p.scope_unit_id = p_unit.id HAVING count(*) > 0),
-        (SELECT 'lead history'
-          WHERE EXISTS (SELECT FROM lead_pool_state s WHERE s.tenant_id = p_unit.tenant_id AND s.branch_id = p_unit.id)
-             OR EXISTS (SELECT FROM leads l WHERE l.tenant_id = p_unit.tenant_id
-                           AND (l.origin_id = p_unit.id OR l.holder_id = p_unit.id OR l.branch_id = p_unit.id)))),
-        '');
-END
-$$;
-
--- project_assign (009) as before, then drains the leads the assignment can
--- route (drain_project), up to 5,000; the sweep takes any others.
-CREATE OR REPLACE FUNCTION api.project_assign(p_subject text, p_branch text, p_project text, p_capacity integer)
-RETURNS SETOF api.branch_project LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
-DECLARE
-    c caller := auth(p_subject, 'project_assign', '{admin,unit_admin}');
-    b units;
-    p projects;
-    before api.branch_project;
-    w api.branch_project;
-BEGIN
-    PERFORM begin_change();
-    b := scoped_branch(c, p_branch, 'branch');
-    p := project_at(p_project, 'project');
-    IF p_capacity < 0 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'capacity', 'capacity must be 0 (derived) or more');
-    END IF;
-    before := branch_project_wire(b.id, p.id);
-    INSERT INTO branch_projects (tenant_id, branch_id, project_id, capacity)
-    VALUES (b.tenant_id, b.id, p.id, nullif(p_capacity, 0))
-    ON CONFLICT (tenant_id, branch_id, project_id) DO UPDATE SET capacity = excluded.capacity;
-    w := branch_project_wire(b.id, p.id);
-    PERFORM audit(w.branch_path, to_jsonb(before), to_jsonb(w));
-    PERFORM drain_project(b, p.id, c.subject, 5000);
-    RETURN NEXT w;
+    RETURN (SELECT 'lead history'
+             WHERE EXISTS (SELECT FROM lead_pool_state s WHERE s.tenant_id = p_unit.tenant_id AND s.branch_id = p_unit.id)
+                OR EXISTS (SELECT FROM leads l WHERE l.tenant_id = p_unit.tenant_id
+                              AND (l.origin_id = p_unit.id OR l.holder_id = p_unit.id OR l.branch_id = p_unit.id)));
 END
 $$;
