@@ -181,7 +181,7 @@ static int located_error(const cli_t *cli, const docfile_t *f, const Branchline_
         snprintf(msg, sizeof msg, "%s: %s", where, st->message);
     else
         snprintf(msg, sizeof msg, "%s: %s: %s", where, st->field, st->message);
-    output_error(cli->out.format, st->code, msg, st->field);
+    output_error(&cli->out, st->code, msg, st->field);
     return blc_exit_code(st->code);
 }
 
