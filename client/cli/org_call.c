@@ -54,8 +54,9 @@ Branchline__V1__Response *org_call_progress(session_t *s, Branchline__V1__Reques
     if (!phase)
         return blc_call(s->conn, req);
     progress_start(&bar, progress_terminal(), phase);
+    /* Without a terminal nothing is drawn, so nothing needs waking. */
     Branchline__V1__Response *r =
-        blc_call_progress(s->conn, req, 1000 / PROGRESS_HZ, show_progress, &bar);
+        blc_call_progress(s->conn, req, bar.out ? 1000 / PROGRESS_HZ : 0, show_progress, &bar);
     progress_end(&bar);
     return r;
 }
