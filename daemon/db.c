@@ -15,6 +15,7 @@ typedef struct db_query {
     int nparams;
     char **values;
     db_callback_t cb;
+    db_notice_fn notice;        /* or NULL */
     void *arg;
     struct db_query *next;
 } db_query_t;
@@ -294,10 +295,20 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
     dbc_send_prepare(c);
 }
 
-static void notice_quiet(void *arg, const char *message)
+/* Notices go to the statement that raised them when it asked for them;
+ * libpq calls this while it parses input, inside dbc_readable. */
+static void notice_route(void *arg, const PGresult *res)
 {
-    (void)arg;
-    log_debug("db_notice", "message_len=%zu", strlen(message));
+    db_conn_t *c = arg;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    db_query_t *q = c->state == DBC_BUSY ? c->current : NULL;
+    if (q && q->notice && state && message) {
+        q->notice(q->arg, state, message);
+        return;
+    }
+    log_debug("db_notice", "worker=%u db_conn=%d sqlstate=%s message_len=%zu", c->pool->worker,
+              c->index, state ? state : "-", message ? strlen(message) : 0);
 }
 
 static void dbc_connect(db_conn_t *c)
@@ -308,7 +319,7 @@ static void dbc_connect(db_conn_t *c)
         dbc_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
     }
-    PQsetNoticeProcessor(c->pg, notice_quiet, NULL);
+    PQsetNoticeReceiver(c->pg, notice_route, c);
     dbc_watch(c, EV_WRITE, dbc_connect_step);
 }
 
@@ -333,9 +344,16 @@ static void dbc_pump(db_pool_t *pool)
 void db_submit(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
                db_callback_t cb, void *arg)
 {
+    db_submit_notices(pool, stmt, nparams, values, cb, NULL, arg);
+}
+
+void db_submit_notices(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
+                       db_callback_t cb, db_notice_fn notice, void *arg)
+{
     db_query_t *q = calloc(1, sizeof *q);
     if (q) {
         q->cb = cb;
+        q->notice = notice;
         q->arg = arg;
         q->stmt = stmt;
         q->values = calloc((size_t)nparams + 1, sizeof *q->values);

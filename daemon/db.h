@@ -57,6 +57,18 @@ int db_pool_up(const db_pool_t *pool);
 void db_submit(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
                db_callback_t cb, void *arg);
 
+/* A notice the running statement raised: its SQLSTATE and primary message. */
+typedef void (*db_notice_fn)(void *arg, const char *sqlstate, const char *message);
+
+/*
+ * db_submit, and each notice the statement raises while it runs goes to
+ * notice(arg, ...) as it arrives, before cb (PostgreSQL sends notices at
+ * once, so this is how a long statement reports progress). Notices of
+ * statements submitted without one are only logged.
+ */
+void db_submit_notices(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
+                       db_callback_t cb, db_notice_fn notice, void *arg);
+
 /* Maps a failed PGresult to a status (SQLSTATE BLnnn carries code nnn). */
 status_code_t db_map_error(const PGresult *res, const char **message, const char **field);
 

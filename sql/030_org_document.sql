@@ -598,6 +598,59 @@ BEGIN
 END
 $$;
 
+-- ---- progress ----------------------------------------------------------------------------
+--
+-- A client that asks org_apply for progress (OrgApplyRequest.progress) gets
+-- NOTICEs with SQLSTATE BLPRG and the text "progress done=K total=N
+-- phase=P". PostgreSQL sends a notice to the client as soon as it is
+-- raised, so the daemon forwards each one (a Progress response) while the
+-- transaction still runs. The steps are the document's objects, counted
+-- once when checked and once per pass that applies them (units twice:
+-- units, then what branches handle). A notice goes out when a phase starts
+-- and then at most once per 1% of the steps: about a hundred for any size
+-- of document. The counters are transaction-local settings.
+
+CREATE FUNCTION branchline.doc_progress_start(p_doc jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    units bigint := jsonb_array_length(doc_list(p_doc, 'units', ''));
+    objects bigint := units + jsonb_array_length(doc_list(p_doc, 'projects', ''))
+                      + jsonb_array_length(doc_list(p_doc, 'departments', ''))
+                      + jsonb_array_length(doc_list(p_doc, 'policies', ''))
+                      + (SELECT count(*) FROM doc_people(p_doc));
+BEGIN
+    PERFORM set_config('branchline.progress_total', (2 * objects + units)::text, true),
+            set_config('branchline.progress_done', '0', true),
+            set_config('branchline.progress_next', '0', true),
+            set_config('branchline.progress_phase', '', true);
+END
+$$;
+
+-- p_n more steps done in phase p_phase; a notice when due. Called once per
+-- object, so it returns at its first test when no progress was asked for;
+-- it has no SET clause (that alone would cost more) and uses only
+-- pg_catalog functions.
+CREATE FUNCTION branchline.doc_step(p_phase text, p_n bigint DEFAULT 1) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    total bigint := nullif(current_setting('branchline.progress_total', true), '')::bigint;
+    done bigint;
+BEGIN
+    IF total IS NULL OR total = 0 THEN
+        RETURN;
+    END IF;
+    done := least(current_setting('branchline.progress_done')::bigint + p_n, total);
+    PERFORM set_config('branchline.progress_done', done::text, true);
+    IF done >= current_setting('branchline.progress_next')::bigint
+       OR p_phase <> current_setting('branchline.progress_phase') THEN
+        PERFORM set_config('branchline.progress_next', (done + greatest(total / 100, 1))::text, true),
+                set_config('branchline.progress_phase', p_phase, true);
+        RAISE NOTICE USING ERRCODE = 'BLPRG',
+                           MESSAGE = format('progress done=%s total=%s phase=%s', done, total, p_phase);
+    END IF;
+END
+$$;
+
 CREATE FUNCTION branchline.doc_apply_projects(p_subject text, p_doc jsonb, p_scope text, p_prune boolean)
 RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 DECLARE
@@ -609,6 +662,7 @@ DECLARE
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'projects', '')) WITH ORDINALITY LOOP
         loc := doc_loc('projects', i);
+        PERFORM doc_step('projects');
         SELECT * INTO p FROM projects WHERE tenant_id = current_tenant() AND code = x->>'code';
         IF NOT FOUND THEN
             PERFORM * FROM api.project_add(p_subject, x->>'code', x->>'name');
@@ -653,6 +707,7 @@ BEGIN
     FOR x, i IN SELECT e.x, e.i FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY AS e (x, i)
                  ORDER BY cardinality(string_to_array(btrim(path_key(e.x->>'path'), '/'), '/')), e.i LOOP
         loc := doc_loc('units', i);
+        PERFORM doc_step('units');
         key := path_key(x->>'path');
         opened := parse_date(doc_text(x, 'opened_on', loc), 'opened_on');
         details := '{}';
@@ -719,6 +774,7 @@ DECLARE
     st text; msg text; col text;
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY LOOP
+        PERFORM doc_step('branches');
         CONTINUE WHEN x->>'kind' <> 'branch';
         SELECT * INTO b FROM units WHERE tenant_id = current_tenant() AND path = path_key(x->>'path');
         fields := '{"project": "project", "capacity": "capacity"}';
@@ -819,6 +875,7 @@ DECLARE
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) WITH ORDINALITY LOOP
         loc := doc_loc('departments', i);
+        PERFORM doc_step('departments');
         fields := '{"path": "unit", "function": "function", "name": "name"}';
         key := path_key(x->>'unit');
         dkey := show_path(key) || ':' || (x->>'function');
@@ -938,6 +995,7 @@ BEGIN
     SELECT coalesce(jsonb_object_agg(mm.i || '.' || mm.j, jsonb_build_object('id', mm.id, 'moved', mm.moved, 'n', mm.ambiguous)), '{}')
       INTO matches FROM doc_people_matches(p_doc, p_scope) mm;
     FOR p IN SELECT * FROM doc_people(p_doc) ORDER BY i, j LOOP
+        PERFORM doc_step('staff');
         x := p_doc->'departments'->(p.i::integer - 1)->'staff'->(p.j::integer - 1);
         loc := doc_loc('departments[' || (p.i - 1) || '].staff', p.j);
         key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
@@ -1068,6 +1126,7 @@ DECLARE
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'policies', '')) WITH ORDINALITY LOOP
         loc := doc_loc('policies', i);
+        PERFORM doc_step('policies');
         key := coalesce(show_path(doc_path(x->>'at')), '*') || ':' || coalesce(x->>'project', '*');
         holder := CASE WHEN x->>'at' IS NOT NULL THEN (unit_at(x->>'at', 'at')).id END;
         project := CASE WHEN x->>'project' IS NOT NULL THEN (project_at(x->>'project', 'project')).id END;
@@ -1162,8 +1221,10 @@ $$;
 -- not list (left alone, or with prune: people leave, departments, positions,
 -- assignments, caps and policies go, support ends, units are deleted or,
 -- when leads or principals still refer to them, closed). dry_run makes
--- every change and rolls them back.
-CREATE FUNCTION api.org_apply(p_subject text, p_document_json text, p_dry_run boolean, p_prune boolean)
+-- every change and rolls them back; progress raises progress notices (see
+-- doc_step).
+CREATE FUNCTION api.org_apply(p_subject text, p_document_json text, p_dry_run boolean, p_prune boolean,
+                              p_progress boolean DEFAULT false)
 RETURNS SETOF api.org_change LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'org_apply', '{admin}');
@@ -1189,7 +1250,19 @@ BEGIN
     END IF;
     BEGIN
         PERFORM begin_change();
-        PERFORM doc_check_units(doc, scope), doc_check_departments(doc, scope, p_prune), doc_check_rest(doc, scope);
+        IF p_progress THEN
+            PERFORM doc_progress_start(doc);
+        END IF;
+        PERFORM doc_check_units(doc, scope);
+        PERFORM doc_step('checking', jsonb_array_length(doc_list(doc, 'units', '')));
+        PERFORM doc_check_departments(doc, scope, p_prune);
+        IF p_progress THEN
+            PERFORM doc_step('checking', jsonb_array_length(doc_list(doc, 'departments', ''))
+                                         + (SELECT count(*) FROM doc_people(doc)));
+        END IF;
+        PERFORM doc_check_rest(doc, scope);
+        PERFORM doc_step('checking', jsonb_array_length(doc_list(doc, 'projects', ''))
+                                     + jsonb_array_length(doc_list(doc, 'policies', '')));
         SELECT coalesce(jsonb_object_agg(m.i::text, m.id), '{}') INTO matches FROM doc_unit_matches(doc, scope) m;
         PERFORM doc_check_moves(doc, matches);
         changes := changes || ARRAY(SELECT x FROM doc_apply_projects(p_subject, doc, scope, p_prune) x);
@@ -1198,6 +1271,7 @@ BEGIN
         changes := changes || ARRAY(SELECT x FROM doc_apply_departments(p_subject, doc, p_prune) x);
         changes := changes || ARRAY(SELECT x FROM doc_apply_staff(p_subject, doc, scope, p_prune) x);
         changes := changes || ARRAY(SELECT x FROM doc_apply_policies(p_subject, doc, scope, p_prune) x);
+        PERFORM doc_step('unlisted', 0);
         changes := changes || ARRAY(SELECT x FROM doc_apply_absent(p_subject, doc, scope, p_prune) x);
         PERFORM set_config('branchline.operation', 'org_apply', true);
         PERFORM audit(show_path(scope), NULL, jsonb_build_object(

@@ -15,7 +15,8 @@
 
 /* Global flags that take a value, and their completions. */
 static const char *const GLOBAL_VALUE_FLAGS[] = {"--server", "--ca", "--cert", "--key", "-o", "--output",
-                                                 "--timeout", "--columns", "--context", NULL};
+                                                 "--timeout", "--columns", "--context", "--color",
+                                                 NULL};
 static const char GLOBAL_SWITCHES[] = "--help --version --no-headers";
 
 /* The completion function for a parameter's value, by its meta or name. */
@@ -153,6 +154,7 @@ static void put_function(FILE *out)
           "    case $prev in\n"
           "    --ca|--cert|--key) _branchctl_files; return ;;\n"
           "    -o|--output) _branchctl_words 'table json yaml csv'; return ;;\n"
+          "    --color) _branchctl_words 'auto always never'; return ;;\n"
           "    --context) _branchctl_words \"$(\"${COMP_WORDS[0]}\" -o csv --no-headers config get-contexts 2>/dev/null | cut -d, -f2)\"; return ;;\n"
           "    --server|--timeout|--columns) return ;;\n"
           "    esac\n"

@@ -14,6 +14,7 @@
 
 #include "org_call.h"
 #include "output.h"
+#include "progress.h"
 #include "readfile.h"
 #include "reqbuild.h"
 #include "yamlconv.h"
@@ -180,7 +181,7 @@ static int located_error(const cli_t *cli, const docfile_t *f, const Branchline_
         snprintf(msg, sizeof msg, "%s: %s", where, st->message);
     else
         snprintf(msg, sizeof msg, "%s: %s: %s", where, st->field, st->message);
-    output_error(cli->out.format, st->code, msg, st->field);
+    output_error(&cli->out, st->code, msg, st->field);
     return blc_exit_code(st->code);
 }
 
@@ -224,7 +225,9 @@ static int call_apply(const cli_t *cli, const docfile_t *f, Branchline__V1__Requ
     int rc = session_open(cli, &s);
     if (rc != 0)
         return rc;
-    Branchline__V1__Response *r = blc_call(s.conn, req);
+    /* On a terminal the daemon reports how far it got (Progress, before the result). */
+    req->org_apply->progress = progress_terminal() != NULL;
+    Branchline__V1__Response *r = org_call_progress(&s, req, dry_run(req) ? "computing the diff" : "applying");
     if (r && r->status && r->status->code != CODE(OK) && r->status->field && r->status->field[0] &&
         strcmp(r->status->field, "document_json") != 0)
         rc = located_error(cli, f, r->status);

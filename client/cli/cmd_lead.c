@@ -159,6 +159,7 @@ const command_t LEAD_COMMANDS[] = {
             FLAG("--since", "T", "since", "from this time on (ISO-8601)"),
         },
         .example = "branchctl lead stats --under east --period week --since 2026-11-01T00:00:00Z",
+        .progress = "computing stats",
     },
     {
         .words = {"lead", "purge"}, .run = cmd_org, .op = "lead_purge",

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "args.h"
 #include "leadfile.h"
 #include "org_call.h"
 #include "output.h"
+#include "progress.h"
 #include "session.h"
 
 #define CODE(name) BRANCHLINE__V1__STATUS__CODE__##name
@@ -24,15 +24,8 @@
 /* Batches sent and not yet answered: enough to keep the daemon busy, few
  * enough that neither side ever holds many unread answers. */
 #define IMPORT_WINDOW 8
-#define BAR_WIDTH 30
 
 typedef Branchline__V1__LeadImportRow import_row_t;
-
-typedef struct {
-    bool on;     /* stderr is a terminal */
-    bool drawn;  /* a bar is on the current line */
-    size_t total, done;
-} progress_t;
 
 typedef struct {
     leadfile_t file;
@@ -42,30 +35,8 @@ typedef struct {
     int failed;                          /* exit code of the first failure, or 0 */
     bool broken;                         /* the connection cannot carry more */
     progress_t progress;
+    size_t rows, done;                   /* rows sent in all, rows answered */
 } import_t;
-
-/* ---- progress ----------------------------------------------------------------- */
-
-static void progress_draw(progress_t *p)
-{
-    char bar[BAR_WIDTH + 1];
-    if (!p->on)
-        return;
-    size_t full = p->total ? p->done * BAR_WIDTH / p->total : BAR_WIDTH;
-    memset(bar, '#', full);
-    memset(bar + full, '.', BAR_WIDTH - full);
-    bar[BAR_WIDTH] = '\0';
-    fprintf(stderr, "\r[%s] %zu/%zu", bar, p->done, p->total);
-    p->drawn = true;
-}
-
-/* Ends the bar's line, before anything else goes to stderr. */
-static void progress_end(progress_t *p)
-{
-    if (p->drawn)
-        fputc('\n', stderr);
-    p->drawn = false;
-}
 
 /* ---- reading the file ------------------------------------------------------------ */
 
@@ -114,8 +85,8 @@ static void accept_answer(import_t *im, size_t index, Branchline__V1__Response *
     for (size_t i = 0; i < res->n_items; i++)
         res->items[i]->line = leadfile_line(b, res->items[i]->line);
     im->answers[index] = r;
-    im->progress.done += b->req->n_leads;
-    progress_draw(&im->progress);
+    im->done += b->req->n_leads;
+    progress_update(&im->progress, im->done, im->rows, NULL);
 }
 
 /* Reads one answer: 0, or the exit code of a failure (only the first is printed and returned). */
@@ -148,7 +119,7 @@ static int receive_one(const cli_t *cli, session_t *s, import_t *im)
 static void run(const cli_t *cli, session_t *s, import_t *im)
 {
     size_t n = im->file.n_batches;
-    progress_draw(&im->progress);
+    progress_update(&im->progress, 0, im->rows, NULL);
     while (!im->broken) {
         while (!im->failed && !im->broken && im->sent < n &&
                im->sent - im->received < IMPORT_WINDOW) {
@@ -271,8 +242,8 @@ int cmd_lead_import(const cli_t *given, const command_t *cmd, int argc, char **a
         rc = org_no_memory(cli);
     if (rc != 0)
         goto out;
-    im.progress.total = leadfile_sent_rows(&im.file);
-    im.progress.on = im.progress.total > 0 && isatty(STDERR_FILENO);
+    im.rows = leadfile_sent_rows(&im.file);
+    progress_start(&im.progress, im.rows > 0 ? progress_terminal() : NULL, "importing");
     if (im.file.n_batches > 0) {
         im.failed = session_open(cli, &s);
         if (!im.failed) {

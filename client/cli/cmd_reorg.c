@@ -53,7 +53,7 @@ static int apply(const cli_t *cli, session_t *s, const char *plan_json,
         reqbuild_free(req);
         return org_no_memory(cli);
     }
-    int rc = org_exchange(cli, s, req, &resp, &result);
+    int rc = org_exchange(cli, s, req, NULL, &resp, &result);
     if (rc == 0 && output_reorg_applied(stdout, &cli->out, plan, result) < 0)
         rc = org_no_memory(cli);
     if (resp)
@@ -71,7 +71,7 @@ static int plan_and_apply(const cli_t *cli, const command_t *cmd, const args_t *
     const ProtobufCMessage *result = NULL;
     int rc = org_build(cli, cmd, "reorg_plan", args, &req);
     if (rc == 0)
-        rc = org_exchange(cli, s, req, &resp, &result);
+        rc = org_exchange(cli, s, req, NULL, &resp, &result);
     if (rc == 0) {
         const Branchline__V1__ReorgPlan *plan = (const Branchline__V1__ReorgPlan *)result;
         rc = apply(cli, s, plan->plan_json, plan);

@@ -69,6 +69,7 @@ static int global_args(const cli_t *cli, char **argv)
         {"--server", cli->flags.server}, {"--ca", cli->flags.ca}, {"--cert", cli->flags.cert},
         {"--key", cli->flags.key}, {"--output", cli->flags.output}, {"--timeout", cli->flags.timeout},
         {"--columns", cli->flags.columns}, {"--context", cli->flags.context},
+        {"--color", cli->flags.color},
     };
     int n = 0;
     argv[n++] = "branchctl";

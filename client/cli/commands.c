@@ -192,7 +192,7 @@ int cli_fail(const cli_t *cli, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    output_error(cli->out.format, code, msg, NULL);
+    output_error(&cli->out, code, msg, NULL);
     return blc_exit_code(code);
 }
 
@@ -203,7 +203,7 @@ int cli_usage_error(const cli_t *cli, const command_t *cmd, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    output_error(cli->out.format, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, msg, NULL);
+    output_error(&cli->out, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, msg, NULL);
     if (cmd) {
         char usage[512];
         command_usage(cmd, usage, sizeof usage);

@@ -63,6 +63,7 @@ struct command {
     const char *example;
     const char *columns;  /* table columns without --columns ("id,status"), or NULL: all */
     const char *details;  /* more help after the flags, wrapped lines ending in '\n', or NULL */
+    const char *progress; /* a spinner's label on a terminal while the daemon works, or NULL */
 };
 
 /* Tables end with a row whose words[0] is NULL. */

@@ -16,6 +16,9 @@ static const char GLOBAL_FLAGS[] =
     "  -o, --output FORMAT  table (default), json, yaml or csv\n"
     "  --columns A,B,...    table and csv output: only these fields, in this order\n"
     "  --no-headers         table and csv output: no header line\n"
+    "  --color WHEN         colour in tables and error lines: auto (the default: when\n"
+    "                       writing to a terminal and NO_COLOR is not set), always or\n"
+    "                       never; never in json, yaml or csv\n"
     "  --timeout MS         limit for connecting, the TLS handshake and each answer\n"
     "                       (default 30000)\n"
     "  -h, --help           show help; after a command, that command's\n"
@@ -29,7 +32,13 @@ static const char OUTPUT[] =
     "the protocol's field names; --columns does not apply. -o yaml prints the same\n"
     "value as YAML. -o csv prints RFC 4180 CSV (CRLF line ends): a header line of\n"
     "field names, then one record per row. Errors go to stderr as\n"
-    "'branchctl: CODE: message (field: name)', or as a JSON object with -o json.\n";
+    "'branchctl: CODE: message (field: name)', or as a JSON object with -o json.\n"
+    "On a terminal (see --color) headers are bold, lead statuses coloured (won\n"
+    "green, lost and unroutable red, waiting yellow, allocated cyan), apply and\n"
+    "diff mark created +, changed and moved ~, closed and deleted - in green,\n"
+    "yellow and red, and errors are red. Long operations (apply, diff, lead import,\n"
+    "lead stats) show their progress on stderr when it is a terminal, and erase it\n"
+    "when done; a pipe or a file never gets any of it.\n";
 
 static const char SETTINGS[] =
     "Settings: flags override the environment (BRANCHLINE_SERVER, BRANCHLINE_CA,\n"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "output.h"
+#include "progress.h"
 #include "reqbuild.h"
 #include "tree.h"
 
@@ -37,10 +38,33 @@ int org_check_columns(const cli_t *cli, const char *op)
     return 0;
 }
 
-int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req,
+static void show_progress(void *arg, const Branchline__V1__Progress *p)
+{
+    progress_t *bar = arg;
+    if (p)
+        progress_update(bar, (uint64_t)p->done, (uint64_t)p->total, p->phase);
+    else
+        progress_tick(bar);
+}
+
+Branchline__V1__Response *org_call_progress(session_t *s, Branchline__V1__Request *req,
+                                            const char *phase)
+{
+    progress_t bar;
+    if (!phase)
+        return blc_call(s->conn, req);
+    progress_start(&bar, progress_terminal(), phase);
+    /* Without a terminal nothing is drawn, so nothing needs waking. */
+    Branchline__V1__Response *r =
+        blc_call_progress(s->conn, req, bar.out ? 1000 / PROGRESS_HZ : 0, show_progress, &bar);
+    progress_end(&bar);
+    return r;
+}
+
+int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req, const char *phase,
                  Branchline__V1__Response **resp, const ProtobufCMessage **result)
 {
-    Branchline__V1__Response *r = blc_call(s->conn, req);
+    Branchline__V1__Response *r = org_call_progress(s, req, phase);
     int rc = session_check(cli, s, r, (Branchline__V1__Response__ResultCase)req->op_case);
     if (rc == 0 && !(*result = reqbuild_result(r)))
         rc = cli_fail(cli, CODE(INTERNAL), "%s answered without a result", s->settings.server);
@@ -72,7 +96,7 @@ int org_run(const cli_t *given, const command_t *cmd, int argc, char **argv,
         return rc;
     rc = session_open(cli, &s);
     if (rc == 0) {
-        rc = org_exchange(cli, &s, req, &resp, &result);
+        rc = org_exchange(cli, &s, req, cmd->progress, &resp, &result);
         if (rc == 0)
             rc = present(cli, req, result);
         session_close(&s);

@@ -38,11 +38,21 @@ int org_check_columns(const cli_t *cli, const char *op) __attribute__((warn_unus
 /*
  * Sends req on s and waits for its answer. 0 with the response in *resp
  * (free it) and its result message in *result; or the printed error's exit
- * code, with nothing to free.
+ * code, with nothing to free. phase, unless NULL, labels a spinner on a
+ * terminal while the daemon works (org_call_progress).
  */
-int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req,
+int org_exchange(const cli_t *cli, session_t *s, Branchline__V1__Request *req, const char *phase,
                  Branchline__V1__Response **resp, const ProtobufCMessage **result)
     __attribute__((warn_unused_result));
+
+/*
+ * blc_call that shows, when stderr is a terminal, the Progress the daemon
+ * sends as a bar, and until the first one (or when it sends none) a spinner
+ * labelled phase with the seconds elapsed; erased before it returns.
+ * phase NULL: no progress at all, exactly blc_call.
+ */
+Branchline__V1__Response *org_call_progress(session_t *s, Branchline__V1__Request *req,
+                                            const char *phase) __attribute__((warn_unused_result));
 
 /* An "out of memory" error's exit code. */
 int org_no_memory(const cli_t *cli);

@@ -26,6 +26,87 @@ typedef struct {
     size_t level;  /* tree depth below the roots; 0 for plain lists */
 } row_t;
 
+int output_colour_parse(const char *name, output_colour_t *colour)
+{
+    if (!name || strcmp(name, "auto") == 0)
+        *colour = OUTPUT_COLOUR_AUTO;
+    else if (strcmp(name, "always") == 0)
+        *colour = OUTPUT_COLOUR_ALWAYS;
+    else if (strcmp(name, "never") == 0)
+        *colour = OUTPUT_COLOUR_NEVER;
+    else
+        return -1;
+    return 0;
+}
+
+/* For a person at a terminal, and never when NO_COLOR is set (no-color.org)
+ * unless --color always asks for it. */
+bool output_colour_on(const output_opts_t *o, FILE *out)
+{
+    const char *no = getenv("NO_COLOR");
+    if (o->format != OUTPUT_TABLE || o->colour == OUTPUT_COLOUR_NEVER)
+        return false;
+    return o->colour == OUTPUT_COLOUR_ALWAYS || (isatty(fileno(out)) && !(no && no[0]));
+}
+
+/* ---- colour ------------------------------------------------------------------ */
+
+#define SGR_BOLD "1"
+#define SGR_RED "31"
+#define SGR_GREEN "32"
+#define SGR_YELLOW "33"
+#define SGR_CYAN "36"
+
+/* A value that means something at a glance: its colour (SGR parameters, or
+ * NULL for none) and a mark printed before it, by column and value. */
+typedef struct {
+    const char *column;
+    const char *value;
+    const char *sgr;
+    const char *mark;
+} decoration_t;
+
+static const decoration_t DECORATIONS[] = {
+    /* a lead's status; a unit's or a person's closed */
+    {"status", "won", SGR_GREEN, ""},
+    {"status", "lost", SGR_RED, ""},
+    {"status", "unroutable", SGR_RED, ""},
+    {"status", "closed", SGR_RED, ""},
+    {"status", "waiting", SGR_YELLOW, ""},
+    {"status", "allocated", SGR_CYAN, ""},
+    /* apply and diff: what happens to each object */
+    {"action", "created", SGR_GREEN, "+ "},
+    {"action", "changed", SGR_YELLOW, "~ "},
+    {"action", "moved", SGR_YELLOW, "~ "},
+    {"action", "closed", SGR_RED, "- "},
+    {"action", "deleted", SGR_RED, "- "},
+    {"action", "left_alone", NULL, "  "},
+    /* lead import: what became of each row */
+    {"result", "created", SGR_GREEN, ""},
+    {"result", "duplicate", SGR_YELLOW, ""},
+    {"result", "rejected", SGR_RED, ""},
+};
+
+static const decoration_t *decoration(const char *column, const char *text)
+{
+    for (size_t i = 0; i < sizeof DECORATIONS / sizeof DECORATIONS[0]; i++)
+        if (strcmp(DECORATIONS[i].column, column) == 0 && strcmp(DECORATIONS[i].value, text) == 0)
+            return &DECORATIONS[i];
+    return NULL;
+}
+
+static void put_sgr(FILE *out, const char *sgr)
+{
+    if (sgr)
+        fprintf(out, "\033[%sm", sgr);
+}
+
+static void put_reset(FILE *out, const char *sgr)
+{
+    if (sgr)
+        fputs("\033[0m", out);
+}
+
 int output_format_parse(const char *name, output_format_t *format)
 {
     if (!name || strcmp(name, "table") == 0)
@@ -152,43 +233,58 @@ static void end_cell(FILE *out, const columns_t *c, size_t k, size_t width, size
         fprintf(out, "%*s", (int)(width - used + GAP), "");
 }
 
-static size_t cell_width(const row_t *row, const char *name, size_t k)
+/* The decoration of a cell when colour is on, else NULL. */
+static const decoration_t *cell_decoration(bool colour, const char *name, const char *text)
+{
+    return colour ? decoration(name, text) : NULL;
+}
+
+/* Visible columns: escape codes take none, a mark its own. */
+static size_t cell_width(const row_t *row, const char *name, size_t k, bool colour)
 {
     char buf[64];
     size_t indent = k == 0 ? INDENT * row->level : 0;
-    return indent + text_width(cell_text(json_object_get(row->obj, name), buf, sizeof buf));
+    const char *text = cell_text(json_object_get(row->obj, name), buf, sizeof buf);
+    const decoration_t *d = cell_decoration(colour, name, text);
+    return indent + text_width(text) + (d ? strlen(d->mark) : 0);
 }
 
-/* Colour only for a person at a terminal, and never when NO_COLOR is set
- * (no-color.org); escape codes add no display width. */
-static bool use_colour(FILE *out)
+/* A value, decorated when colour is on. */
+static void put_value(FILE *out, bool colour, const char *name, const char *text)
 {
-    const char *no = getenv("NO_COLOR");
-    return isatty(fileno(out)) && !(no && no[0]);
+    const decoration_t *d = cell_decoration(colour, name, text);
+    if (d) {
+        put_sgr(out, d->sgr);
+        fputs(d->mark, out);
+    }
+    put_text(out, text, false);
+    if (d)
+        put_reset(out, d->sgr);
 }
 
-static void put_header(FILE *out, const columns_t *c, const size_t *width)
+static void put_header(FILE *out, const columns_t *c, const size_t *width, bool colour)
 {
-    bool colour = use_colour(out);
     for (size_t k = 0; k < c->n; k++) {
         if (colour)
-            fputs("\033[1m", out);
+            put_sgr(out, SGR_BOLD);
         for (const char *p = c->name[k]; *p; p++)
             fputc(toupper((unsigned char)*p), out);
         if (colour)
-            fputs("\033[0m", out);
+            put_reset(out, SGR_BOLD);
         end_cell(out, c, k, width[k], strlen(c->name[k]));
     }
 }
 
-static void put_row(FILE *out, const columns_t *c, const size_t *width, const row_t *row)
+static void put_row(FILE *out, const columns_t *c, const size_t *width, const row_t *row,
+                    bool colour)
 {
     char buf[64];
     for (size_t k = 0; k < c->n; k++) {
         size_t indent = k == 0 ? INDENT * row->level : 0;
         fprintf(out, "%*s", (int)indent, "");
-        put_text(out, cell_text(json_object_get(row->obj, c->name[k]), buf, sizeof buf), false);
-        end_cell(out, c, k, width[k], cell_width(row, c->name[k], k));
+        put_value(out, colour, c->name[k],
+                  cell_text(json_object_get(row->obj, c->name[k]), buf, sizeof buf));
+        end_cell(out, c, k, width[k], cell_width(row, c->name[k], k, colour));
     }
 }
 
@@ -196,21 +292,22 @@ static void print_table(FILE *out, const output_opts_t *o, const columns_t *c, c
                         size_t n)
 {
     size_t width[COLUMNS_MAX];
+    bool colour = output_colour_on(o, out);
     for (size_t k = 0; k < c->n; k++) {
         width[k] = o->no_headers ? 0 : strlen(c->name[k]);
         for (size_t r = 0; r < n; r++) {
-            size_t w = cell_width(&rows[r], c->name[k], k);
+            size_t w = cell_width(&rows[r], c->name[k], k, colour);
             if (w > width[k])
                 width[k] = w;
         }
     }
     if (!o->no_headers)
-        put_header(out, c, width);
+        put_header(out, c, width, colour);
     for (size_t r = 0; r < n; r++)
-        put_row(out, c, width, &rows[r]);
+        put_row(out, c, width, &rows[r], colour);
 }
 
-static void print_object(FILE *out, const columns_t *c, const json_t *obj)
+static void print_object(FILE *out, const columns_t *c, const json_t *obj, bool colour)
 {
     char buf[64];
     int width = 0;
@@ -219,7 +316,8 @@ static void print_object(FILE *out, const columns_t *c, const json_t *obj)
             width = (int)strlen(c->name[k]);
     for (size_t k = 0; k < c->n; k++) {
         fprintf(out, "%-*s  ", width, c->name[k]);
-        put_text(out, cell_text(json_object_get(obj, c->name[k]), buf, sizeof buf), false);
+        put_value(out, colour, c->name[k],
+                  cell_text(json_object_get(obj, c->name[k]), buf, sizeof buf));
         fputc('\n', out);
     }
 }
@@ -350,7 +448,7 @@ int output_result(FILE *out, const output_opts_t *o, const ProtobufCMessage *m)
     else if (o->format == OUTPUT_CSV)
         print_csv(out, o, &c, &(row_t){j, 0}, 1);
     else
-        print_object(out, &c, j);
+        print_object(out, &c, j, output_colour_on(o, out));
     json_decref(j);
     return rc;
 }
@@ -423,7 +521,7 @@ int output_reorg_applied(FILE *out, const output_opts_t *o, const Branchline__V1
 /* ---- streams ------------------------------------------------------------------ */
 
 struct output_stream {
-    output_format_t format;
+    output_opts_t opts;  /* format and colour; the columns are c */
     bool headers;  /* a header line is still to come */
     columns_t c;
     size_t width[COLUMNS_MAX];
@@ -435,7 +533,7 @@ output_stream_t *output_stream_new(const output_opts_t *o, const ProtobufCMessag
     output_stream_t *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->format = o->format;
+    st->opts = *o;
     st->headers = !o->no_headers && o->format != OUTPUT_YAML && o->format != OUTPUT_JSON;
     if (columns_pick(o->columns, d, NULL, &st->c, err, sizeof err) < 0) {
         free(st);
@@ -452,27 +550,28 @@ int output_stream_row(FILE *out, output_stream_t *st, const ProtobufCMessage *m)
     int rc = 0;
     if (!j)
         return -1;
-    if (st->format == OUTPUT_JSON) {
+    if (st->opts.format == OUTPUT_JSON) {
         rc = dump(out, j);
-    } else if (st->format == OUTPUT_YAML) {
+    } else if (st->opts.format == OUTPUT_YAML) {
         fputs("---\n", out);
         rc = yamlconv_emit(out, j);
-    } else if (st->format == OUTPUT_CSV) {
+    } else if (st->opts.format == OUTPUT_CSV) {
         if (st->headers)
             csv_record(out, &st->c, NULL);
         st->headers = false;
         csv_record(out, &st->c, j);
     } else {
         row_t row = {j, 0};
+        bool colour = output_colour_on(&st->opts, out);
         for (size_t k = 0; k < st->c.n; k++) {
-            size_t w = cell_width(&row, st->c.name[k], k);
+            size_t w = cell_width(&row, st->c.name[k], k, colour);
             if (w > st->width[k])
                 st->width[k] = w;
         }
         if (st->headers)
-            put_header(out, &st->c, st->width);
+            put_header(out, &st->c, st->width, colour);
         st->headers = false;
-        put_row(out, &st->c, st->width, &row);
+        put_row(out, &st->c, st->width, &row, colour);
     }
     json_decref(j);
     return rc;
@@ -511,7 +610,7 @@ static int render(output_format_t format, json_t *obj, FILE *out)
             output_opts_t o = {.format = format};
             print_csv(out, &o, &c, &(row_t){obj, 0}, 1);
         } else {
-            print_object(out, &c, obj);
+            print_object(out, &c, obj, false);
         }
     }
     json_decref(obj);
@@ -568,15 +667,17 @@ int output_version(output_format_t format)
     return render(format, OBJECT(keys, values), stdout);
 }
 
-void output_error(output_format_t format, int code, const char *message, const char *field)
+void output_error(const output_opts_t *o, int code, const char *message, const char *field)
 {
-    if (format == OUTPUT_JSON) {
+    const char *sgr = output_colour_on(o, stderr) ? SGR_RED : NULL;
+    if (o->format == OUTPUT_JSON) {
         static const char *const keys[] = {"code", "message", "field"};
         json_t *const values[] = {json_string(status_code_name(code)), pbjson_text(message),
                                   pbjson_text(field)};
-        if (render(format, OBJECT(keys, values), stderr) == 0)
+        if (render(o->format, OBJECT(keys, values), stderr) == 0)
             return;
     }
+    put_sgr(stderr, sgr);
     fprintf(stderr, "branchctl: %s: ", status_code_name(code));
     put_text(stderr, message ? message : "", false);
     if (field && *field) {
@@ -584,6 +685,7 @@ void output_error(output_format_t format, int code, const char *message, const c
         put_text(stderr, field, false);
         fputc(')', stderr);
     }
+    put_reset(stderr, sgr);
     fputc('\n', stderr);
 }
 

@@ -19,6 +19,12 @@
  * CSV (-o csv): RFC 4180, lines ending CRLF: a header line of the field
  * names (unless --no-headers), then one record per item, or one for a
  * single object; --columns picks the fields; text as it is, "" empty.
+ * Colour (tables, key-value lines and error lines only, never JSON, YAML or
+ * CSV): with --color auto (the default) when the stream is a terminal and
+ * NO_COLOR is unset or empty; always; or never. Headers are bold; values
+ * that mean something at a glance are coloured by column and value (a
+ * lead's status, apply's action with a +/-/~ mark, an import row's result);
+ * widths count the visible text only, so columns stay aligned.
  */
 #ifndef BRANCHCTL_OUTPUT_H
 #define BRANCHCTL_OUTPUT_H
@@ -39,15 +45,29 @@ typedef enum {
     OUTPUT_CSV,
 } output_format_t;
 
+typedef enum {
+    OUTPUT_COLOUR_AUTO,    /* on a terminal, unless NO_COLOR is set */
+    OUTPUT_COLOUR_ALWAYS,
+    OUTPUT_COLOUR_NEVER,
+} output_colour_t;
+
 typedef struct {
     output_format_t format;
     const char *columns;  /* --columns, or NULL for the default columns */
     bool no_headers;
+    output_colour_t colour;
 } output_opts_t;
 
 /* "table", "json", "yaml" or "csv"; NULL means table. 0, or -1 for an unknown name. */
 int output_format_parse(const char *name, output_format_t *format)
     __attribute__((warn_unused_result));
+
+/* "auto", "always" or "never"; NULL means auto. 0, or -1 for an unknown name. */
+int output_colour_parse(const char *name, output_colour_t *colour)
+    __attribute__((warn_unused_result));
+
+/* Whether text for out is coloured: table output only, and as --color says. */
+bool output_colour_on(const output_opts_t *o, FILE *out);
 
 /*
  * 0 when --columns names fields of the result message d (of its items, for
@@ -115,10 +135,11 @@ int output_ping(output_format_t format, const ping_summary_t *ping)
 int output_version(output_format_t format) __attribute__((warn_unused_result));
 
 /*
- * An error on stderr: "branchctl: CODE: message (field: x)", or with JSON
- * output {"code":"CODE","message":"...","field":"..."}. field may be NULL.
+ * An error on stderr: "branchctl: CODE: message (field: x)", red when
+ * colour is on for stderr, or with JSON output
+ * {"code":"CODE","message":"...","field":"..."}. field may be NULL.
  */
-void output_error(output_format_t format, int code, const char *message, const char *field);
+void output_error(const output_opts_t *o, int code, const char *message, const char *field);
 
 /*
  * Rows that are JSON objects (not protobuf messages), such as the config

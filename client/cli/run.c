@@ -39,6 +39,7 @@ static int take_global_flag(int argc, char **argv, int *i, settings_flags_t *fla
         {"--timeout", NULL, &flags->timeout},
         {"--columns", NULL, &flags->columns},
         {"--context", NULL, &flags->context},
+        {"--color", NULL, &flags->color},
     };
     for (size_t f = 0; f < sizeof table / sizeof table[0]; f++) {
         int m = args_flag_value(argc, argv, i, table[f].name, table[f].short_name, table[f].dst);
@@ -78,6 +79,9 @@ static int parse_args(int argc, char **argv, cli_t *cli, cmdline_t *a)
     if (output_format_parse(cli->flags.output, &cli->out.format) < 0)
         return cli_usage_error(cli, NULL, "unknown output format '%s' (use table, json, yaml or csv)",
                                cli->flags.output);
+    if (output_colour_parse(cli->flags.color, &cli->out.colour) < 0)
+        return cli_usage_error(cli, NULL, "unknown --color '%s' (use auto, always or never)",
+                               cli->flags.color);
     if (a->missing)
         return cli_usage_error(cli, NULL, "%s needs a value", a->missing);
     return 0;

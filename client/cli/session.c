@@ -40,7 +40,7 @@ int session_check(const cli_t *cli, const session_t *s, const Branchline__V1__Re
                         blc_error(s->conn));
     const Branchline__V1__Status *st = r->status;
     if (st && st->code != CODE(OK)) {
-        output_error(cli->out.format, st->code, st->message, st->field);
+        output_error(&cli->out, st->code, st->message, st->field);
         return blc_exit_code(st->code);
     }
     if (r->result_case != want)

@@ -30,6 +30,7 @@ typedef struct {
     const char *timeout;
     const char *columns;
     const char *context;
+    const char *color;    /* not a setting: output colour, passed on by branchctl shell */
 } settings_flags_t;
 
 typedef struct {

@@ -418,3 +418,59 @@ Branchline__V1__Response *blc_call(blc_t *c, Branchline__V1__Request *req)
         }
     }
 }
+
+/* Until the next tick, or the deadline when that comes first. */
+static int64_t next_wake(int64_t deadline_ms, int tick_ms)
+{
+    if (tick_ms <= 0)
+        return deadline_ms;
+    int64_t tick = blc_now_ms() + tick_ms;
+    return tick < deadline_ms ? tick : deadline_ms;
+}
+
+/* The wait ended at a tick, not at the deadline: the error it set is no error. */
+static bool just_ticked(blc_t *c, int64_t wake_ms, int64_t deadline_ms)
+{
+    return !c->broken && c->err_code == CODE(DEADLINE_EXCEEDED) && wake_ms < deadline_ms &&
+           blc_now_ms() < deadline_ms;
+}
+
+/* An answer of the call before its last: handed on (progress) or skipped. */
+static void take_partial(response_t *r, blc_progress_fn on_progress, void *arg)
+{
+    if (on_progress && r->result_case == BRANCHLINE__V1__RESPONSE__RESULT_PROGRESS && r->progress)
+        on_progress(arg, r->progress);
+    branchline__v1__response__free_unpacked(r, NULL);
+}
+
+Branchline__V1__Response *blc_call_progress(blc_t *c, Branchline__V1__Request *req, int tick_ms,
+                                            blc_progress_fn on_progress, void *arg)
+{
+    char saved[sizeof c->err];
+    if (blc_send(c, req) < 0)
+        return NULL;
+    int64_t deadline_ms = deadline(c);
+    for (;;) {
+        int saved_code = c->err_code;
+        memcpy(saved, c->err, sizeof saved);
+        int64_t wake_ms = next_wake(deadline_ms, tick_ms);
+        response_t *r = read_response(c, wake_ms);
+        if (!r && just_ticked(c, wake_ms, deadline_ms)) {
+            c->err_code = saved_code;
+            memcpy(c->err, saved, sizeof saved);
+            if (on_progress)
+                on_progress(arg, NULL);
+            continue;
+        }
+        if (!r || r->id == 0 || (r->id == req->id && !r->more))
+            return r;
+        if (r->id == req->id) {
+            take_partial(r, on_progress, arg);
+            deadline_ms = deadline(c);
+        } else if (enqueue(c, r) < 0) {
+            branchline__v1__response__free_unpacked(r, NULL);
+            BREAK(c, CODE(RESOURCE_EXHAUSTED), "out of memory");
+            return NULL;
+        }
+    }
+}

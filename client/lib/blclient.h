@@ -105,6 +105,21 @@ Branchline__V1__Response *blc_recv(blc_t *c) __attribute__((warn_unused_result))
 Branchline__V1__Response *blc_call(blc_t *c, Branchline__V1__Request *req)
     __attribute__((warn_unused_result));
 
+/*
+ * A call that may take long. blc_send, then the answers for req->id are
+ * read up to the last one (more = false), which is returned as by
+ * blc_call. Each Progress answer before it (see OrgApplyRequest.progress)
+ * goes to on_progress(arg, progress); other answers with more = true are
+ * skipped. While it waits, on_progress(arg, NULL) is also called every
+ * tick_ms (0: never), for a spinner or an elapsed time. The timeout bounds
+ * each wait between two answers, so a daemon that reports progress may take
+ * longer in all. on_progress may be NULL.
+ */
+typedef void (*blc_progress_fn)(void *arg, const Branchline__V1__Progress *progress);
+Branchline__V1__Response *blc_call_progress(blc_t *c, Branchline__V1__Request *req, int tick_ms,
+                                            blc_progress_fn on_progress, void *arg)
+    __attribute__((warn_unused_result));
+
 /* Text of the last error; "" before any. */
 const char *blc_error(const blc_t *c);
 

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "cache.h"
 #include "dispatch.h"
+#include "log.h"
 #include "utf8.h"
 
 #define SQL_MAX 1024
@@ -321,6 +322,49 @@ void handle_sql_call(request_t *req)
     sql_call_run(req, sql_call_done);
 }
 
+bool sql_call_parse_progress(const char *sqlstate, const char *message,
+                             Branchline__V1__Progress *p, char *phase_buf, size_t phase_len)
+{
+    long long done, total;
+    int end = 0;
+    if (strcmp(sqlstate, SQL_PROGRESS_SQLSTATE) != 0 ||
+        sscanf(message, "progress done=%lld total=%lld phase=%n", &done, &total, &end) != 2 ||
+        end == 0 || done < 0 || total < 0 || (total > 0 && done > total))
+        return false;
+    snprintf(phase_buf, phase_len, "%s", message + end);
+    branchline__v1__progress__init(p);
+    p->done = done;
+    p->total = total;
+    p->phase = phase_buf;
+    return true;
+}
+
+/* A notice of the running function: progress goes to the client at once. */
+static void sql_call_notice(void *arg, const char *sqlstate, const char *message)
+{
+    request_t *req = arg;
+    char phase[64];
+    Branchline__V1__Progress p;
+    if (!sql_call_parse_progress(sqlstate, message, &p, phase, sizeof phase)) {
+        log_debug("db_notice", "worker=%u request=%llu op=%s sqlstate=%s not_progress=1",
+                  req->worker->index, (unsigned long long)req->id, req->op_name, sqlstate);
+        return;
+    }
+    /* On the stack: request_send_partial packs it at once. */
+    req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_PROGRESS;
+    req->resp.progress = &p;
+    request_send_partial(req);
+}
+
+/* Whether the request has a `bool progress` field, set. */
+static bool wants_progress(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "progress");
+    return f && f->type == PROTOBUF_C_TYPE_BOOL && f->label != PROTOBUF_C_LABEL_REPEATED &&
+           *(const protobuf_c_boolean *)((const char *)m + f->offset);
+}
+
 void sql_call_run(request_t *req, db_callback_t done)
 {
     const ProtobufCFieldDescriptor *opf;
@@ -347,5 +391,6 @@ void sql_call_run(request_t *req, db_callback_t done)
             return;
         }
     }
-    db_submit(req->worker->db, req->entry->stmt, (int)d->n_fields + 1, values, done, req);
+    db_submit_notices(req->worker->db, req->entry->stmt, (int)d->n_fields + 1, values, done,
+                      req->conn && wants_progress(m) ? sql_call_notice : NULL, req);
 }

@@ -29,4 +29,16 @@ void handle_sql_call(request_t *req);
  * the generic result mapping (for handlers that do more with them). */
 void sql_call_run(request_t *req, db_callback_t done);
 
+/*
+ * Progress: an operation whose request has `bool progress` set, on a live
+ * connection, gets each notice its function raises with SQLSTATE
+ * SQL_PROGRESS_SQLSTATE and the text "progress done=K total=N phase=P"
+ * (sql/030, doc_step) sent at once as a Progress response with more = true.
+ */
+#define SQL_PROGRESS_SQLSTATE "BLPRG"
+
+/* Parses such a notice into p (phase into phase_buf). false: not one. */
+bool sql_call_parse_progress(const char *sqlstate, const char *message,
+                             Branchline__V1__Progress *p, char *phase_buf, size_t phase_len);
+
 #endif

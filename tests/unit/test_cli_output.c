@@ -751,6 +751,124 @@ static void test_help(void **state)
     free(c.text);
 }
 
+/* ---- colour ---- */
+
+static Branchline__V1__OrgChange change(const char *action, const char *kind, const char *key,
+                                        const char *detail)
+{
+    Branchline__V1__OrgChange ch = BRANCHLINE__V1__ORG_CHANGE__INIT;
+    ch.action = (char *)action;
+    ch.kind = (char *)kind;
+    ch.key = (char *)key;
+    ch.detail = (char *)detail;
+    return ch;
+}
+
+/* --color always: bold headers, actions coloured with their marks, and the
+ * columns aligned on the visible text (CJK included). */
+static void test_colour_aligned(void **state)
+{
+    (void)state;
+    Branchline__V1__OrgChange changes[] = {
+        change("created", "unit", "east/上海", "city 上海"),
+        change("left_alone", "unit", "north", "not in the document"),
+        change("deleted", "department", "east:sales", "-"),
+        change("changed", "unit", "west", "name a -> b"),
+    };
+    Branchline__V1__OrgChange *ptrs[COUNT(changes)];
+    for (size_t i = 0; i < COUNT(changes); i++)
+        ptrs[i] = &changes[i];
+    Branchline__V1__OrgApplyResult res = BRANCHLINE__V1__ORG_APPLY_RESULT__INIT;
+    res.items = ptrs;
+    res.n_items = COUNT(ptrs);
+    output_opts_t o = {OUTPUT_TABLE, "action,key,kind", false, OUTPUT_COLOUR_ALWAYS};
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &o, &res.base), 0);
+    capture_expect(&c,
+                   "\033[1mACTION\033[0m        \033[1mKEY\033[0m         \033[1mKIND\033[0m\n"
+                   "\033[32m+ created\033[0m     east/上海   unit\n"
+                   "  left_alone  north       unit\n"
+                   "\033[31m- deleted\033[0m     east:sales  department\n"
+                   "\033[33m~ changed\033[0m     west        unit\n");
+    /* never, and auto on a stream that is not a terminal: the plain table */
+    static const char plain[] =
+        "ACTION      KEY         KIND\n"
+        "created     east/上海   unit\n"
+        "left_alone  north       unit\n"
+        "deleted     east:sales  department\n"
+        "changed     west        unit\n";
+    o.colour = OUTPUT_COLOUR_NEVER;
+    assert_int_equal(output_result(capture_open(&c), &o, &res.base), 0);
+    capture_expect(&c, plain);
+    o.colour = OUTPUT_COLOUR_AUTO;
+    assert_int_equal(output_result(capture_open(&c), &o, &res.base), 0);
+    capture_expect(&c, plain);
+}
+
+/* Lead statuses in a table, a single object and a stream; NO_COLOR, never
+ * and the formats other than table print no escape at all. */
+static void test_colour_statuses(void **state)
+{
+    (void)state;
+    Branchline__V1__Lead leads[4];
+    Branchline__V1__Lead *ptrs[4];
+    static const char *const statuses[] = {"won", "lost", "waiting", "contacted"};
+    for (size_t i = 0; i < 4; i++) {
+        branchline__v1__lead__init(&leads[i]);
+        leads[i].id = (int64_t)i + 1;
+        leads[i].status = (char *)statuses[i];
+        ptrs[i] = &leads[i];
+    }
+    Branchline__V1__LeadList list = BRANCHLINE__V1__LEAD_LIST__INIT;
+    list.items = ptrs;
+    list.n_items = 4;
+    output_opts_t o = {OUTPUT_TABLE, "id,status", true, OUTPUT_COLOUR_ALWAYS};
+    capture_t c;
+    assert_int_equal(output_result(capture_open(&c), &o, &list.base), 0);
+    capture_expect(&c,
+                   "1  \033[32mwon\033[0m\n"
+                   "2  \033[31mlost\033[0m\n"
+                   "3  \033[33mwaiting\033[0m\n"
+                   "4  contacted\n");
+    o.columns = "status";
+    assert_int_equal(output_result(capture_open(&c), &o, &leads[1].base), 0);
+    capture_expect(&c, "status  \033[31mlost\033[0m\n");
+    output_stream_t *st = output_stream_new(&o, &branchline__v1__lead__descriptor);
+    assert_non_null(st);
+    assert_int_equal(output_stream_row(capture_open(&c), st, &leads[2].base), 0);
+    capture_expect(&c, "\033[33mwaiting\033[0m\n");
+    output_stream_free(st);
+
+    setenv("NO_COLOR", "1", 1);
+    assert_false(output_colour_on(&(output_opts_t){OUTPUT_TABLE, NULL, false, OUTPUT_COLOUR_AUTO}, stdout));
+    assert_true(output_colour_on(&(output_opts_t){OUTPUT_TABLE, NULL, false, OUTPUT_COLOUR_ALWAYS}, stdout));
+    unsetenv("NO_COLOR");
+    output_format_t formats[] = {OUTPUT_JSON, OUTPUT_YAML, OUTPUT_CSV};
+    for (size_t f = 0; f < COUNT(formats); f++) {
+        output_opts_t other = {formats[f], NULL, false, OUTPUT_COLOUR_ALWAYS};
+        assert_false(output_colour_on(&other, stdout));
+        assert_int_equal(output_result(capture_open(&c), &other, &list.base), 0);
+        assert_int_equal(fclose(c.f), 0);
+        assert_null(strchr(c.text, '\033'));
+        free(c.text);
+    }
+    o.colour = OUTPUT_COLOUR_NEVER;
+    assert_false(output_colour_on(&o, stdout));
+}
+
+static void test_colour_parse(void **state)
+{
+    (void)state;
+    output_colour_t colour;
+    assert_int_equal(output_colour_parse(NULL, &colour), 0);
+    assert_int_equal(colour, OUTPUT_COLOUR_AUTO);
+    assert_int_equal(output_colour_parse("always", &colour), 0);
+    assert_int_equal(colour, OUTPUT_COLOUR_ALWAYS);
+    assert_int_equal(output_colour_parse("never", &colour), 0);
+    assert_int_equal(colour, OUTPUT_COLOUR_NEVER);
+    assert_int_equal(output_colour_parse("yes", &colour), -1);
+}
+
 /* ---- yaml and csv ---- */
 
 static void test_yaml_reads_scalars_by_the_core_schema(void **state)
@@ -884,6 +1002,9 @@ int main(void)
         cmocka_unit_test(test_csv_output),
         cmocka_unit_test(test_usage_line),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_colour_aligned),
+        cmocka_unit_test(test_colour_statuses),
+        cmocka_unit_test(test_colour_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
