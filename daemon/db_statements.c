@@ -7,10 +7,12 @@ static stmt_def_t fixed[STMT_FIXED_COUNT] = {
     [STMT_SCHEMA_VERSION] = {"schema_version",
                              "SELECT coalesce(max(version), 0) FROM schema_migrations", 0},
     [STMT_SWEEP] = {"sweep", "SELECT * FROM api.sweep($1)", 1},
-    /* api.whoami sets the tenant of the subject it authenticates. */
+    /* The subject's tenant, for the rate limit: 0 for operators and for
+     * unknown or disabled subjects. Not api.whoami, which raises for an
+     * unknown subject and so made PostgreSQL log an error per connection. */
     [STMT_CONN_TENANT] = {"conn_tenant",
-                          "SELECT coalesce(nullif(current_setting('branchline.tenant', true), ''), '0') "
-                          "FROM api.whoami($1)", 1},
+                          "SELECT coalesce((SELECT tenant_id FROM branchline.principal_by_subject($1) "
+                          "WHERE enabled), 0)", 1},
 };
 
 static stmt_def_t *registered;
