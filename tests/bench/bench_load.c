@@ -97,16 +97,18 @@ static bool may_send(worker_t *w)
     return atomic_fetch_sub(&w->sh->budget, 1) > 0;
 }
 
-static void send_one(worker_t *w, bconn_t *bc)
+/* Queues one request; now: the send time of the batch it leaves in. */
+static void send_one(worker_t *w, bconn_t *bc, uint64_t now)
 {
     const load_config_t *cfg = w->sh->cfg;
-    char uid[64];
+    char uid[64] = "";
     int items, slot = bc->free_slots[--bc->nfree];
     bc->seq++;
-    snprintf(uid, sizeof uid, "%d-%d-%llu", w->index, bc->index, (unsigned long long)bc->seq);
+    if (scen_uses_uid(cfg->kind))
+        snprintf(uid, sizeof uid, "%d-%d-%llu", w->index, bc->index, (unsigned long long)bc->seq);
     Branchline__V1__Request *req = scen_build(w->scratch, cfg->kind, cfg->params, &w->rng, uid, &items);
     req->id = (bc->seq << SLOT_BITS) | (uint64_t)(slot + 1);
-    bc->slots[slot] = (slot_t){load_now_ns(), items, true, phase(w) == PHASE_MEASURE};
+    bc->slots[slot] = (slot_t){now, items, true, phase(w) == PHASE_MEASURE};
     bc->outstanding++;
     bc->check = true;
     if (blc_queue(bc->c, req) < 0)
@@ -118,12 +120,13 @@ static void top_up(worker_t *w)
 {
     for (int i = 0; i < w->n; i++) {
         bconn_t *bc = &w->conns[i];
-        bool queued = false;
+        uint64_t now = 0;
         while (bc->c && bc->outstanding < w->sh->cfg->depth && may_send(w)) {
-            send_one(w, bc);
-            queued = true;
+            if (!now)
+                now = load_now_ns();
+            send_one(w, bc, now);
         }
-        if (queued && bc->c && blc_flush(bc->c) < 0)
+        if (now && bc->c && blc_flush(bc->c) < 0)
             conn_close(w, bc, blc_error(bc->c));
     }
 }

@@ -210,6 +210,11 @@ static scen_kind_t mixed_pick(const scen_params_t *p, uint64_t *rng)
     return scen_rand(rng) % 2 ? SCEN_TREE : SCEN_LEADS;
 }
 
+bool scen_uses_uid(scen_kind_t kind)
+{
+    return kind == SCEN_ALLOC || kind == SCEN_ALLOC_BATCH || kind == SCEN_MIXED;
+}
+
 Branchline__V1__Request *scen_build(scen_scratch_t *s, scen_kind_t kind, const scen_params_t *p,
                                     uint64_t *rng, const char *uid, int *items)
 {

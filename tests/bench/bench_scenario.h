@@ -66,6 +66,9 @@ void scen_scratch_free(scen_scratch_t *s);
  * the run (thread, connection, sequence). *items is the number of leads the
  * request carries (1 for others).
  */
+/* Whether requests of this scenario carry external ids (made from the uid). */
+bool scen_uses_uid(scen_kind_t kind);
+
 Branchline__V1__Request *scen_build(scen_scratch_t *s, scen_kind_t kind, const scen_params_t *p,
                                     uint64_t *rng, const char *uid, int *items);
 

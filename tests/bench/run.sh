@@ -25,7 +25,9 @@
 #
 # Environment: BENCH_CONNECTIONS (default 16) client connections on both
 # sides, BENCH_DEPTH (default 1) requests in flight per blbench connection,
-# BENCH_DURATION and BENCH_WARMUP (seconds) override the run lengths.
+# BENCH_PING_DEPTH (default 32) requests in flight per connection for ping
+# with 1 and 2 workers, BENCH_DURATION and BENCH_WARMUP (seconds) override
+# the run lengths.
 # Loopback only; every run is bounded in time.
 
 # shellcheck source-path=SCRIPTDIR/../..
@@ -76,6 +78,7 @@ DURATION=${BENCH_DURATION:-$DURATION}
 WARMUP=${BENCH_WARMUP:-$WARMUP}
 CONNS=${BENCH_CONNECTIONS:-16}
 DEPTH=${BENCH_DEPTH:-1}
+PING_DEPTH=${BENCH_PING_DEPTH:-32}
 THREADS=$(nproc)
 ADMIN=CN=bench-admin
 PG_PASSWORD=bench-$RANDOM$RANDOM
@@ -386,11 +389,36 @@ batch_ratio=$(ratio "${D_ITEMS[alloc-batch]}" "$large_alloc")
 echo "alloc_batch leads_per_s=${D_ITEMS[alloc-batch]} alloc_leads_per_s=$large_alloc ratio=$batch_ratio"
 scenario mixed tree.sql@45 leads.sql@45 alloc.sql@$MIX_ALLOC
 
-stop_daemon
-start_daemon 1
-one_line=$(blbench ping-1worker ping)
-workers_ratio=$(ratio "${D_RPS[ping]}" "$(kv "$one_line" rps)")
-echo "ping_workers rps_2=${D_RPS[ping]} rps_1=$(kv "$one_line" rps) ratio=$workers_ratio"
+# ping with 1 and 2 workers, pipelined (PING_DEPTH requests in flight per
+# connection) so that one worker is saturated; with each run, the CPU the
+# daemon and blbench used, in cores (blbench shares this machine's cores).
+# Not in a subshell: it restarts the daemon (DAEMON_PID). Sets PW_LINE.
+ping_workers_run() {
+    local workers=$1 line t0 t1 c0 c1
+    stop_daemon
+    start_daemon "$workers"
+    t0=$(daemon_ticks)
+    c0=$(children_ticks)
+    line=$(blbench "ping-${workers}workers" ping --depth "$PING_DEPTH")
+    t1=$(daemon_ticks)
+    c1=$(children_ticks)
+    PW_LINE="$line daemon_cores=$(cores "$t0" "$t1") blbench_cores=$(cores "$c0" "$c1")"
+}
+daemon_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
+children_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
+cores() {
+    awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" -v s="$((DURATION + WARMUP))" \
+        'BEGIN { printf "%.2f\n", (b - a) / hz / s }'
+}
+ping_workers_run 2
+two_line=$PW_LINE
+ping_workers_run 1
+one_line=$PW_LINE
+workers_ratio=$(ratio "$(kv "$two_line" rps)" "$(kv "$one_line" rps)")
+echo "ping_workers depth=$PING_DEPTH rps_2=$(kv "$two_line" rps) rps_1=$(kv "$one_line" rps)" \
+    "ratio=$workers_ratio daemon_cores_2=$(kv "$two_line" daemon_cores)" \
+    "daemon_cores_1=$(kv "$one_line" daemon_cores) blbench_cores_2=$(kv "$two_line" blbench_cores)" \
+    "blbench_cores_1=$(kv "$one_line" blbench_cores) machine_cores=$(nproc)"
 
 stop_daemon
 start_daemon 2
