@@ -36,9 +36,9 @@ void frame_put_header(uint8_t out[FRAME_HEADER_SIZE], uint32_t payload_len);
 const char *frame_status_name(frame_status_t status);
 
 /*
- * A growable byte queue for blocking readers (the client library, tests,
- * fuzzers). The daemon reads from libevent's evbuffer instead and calls
- * frame_peek directly.
+ * A growable byte queue: the input and output of a connection, in the
+ * daemon and in the client library. Release it when empty to hold no memory
+ * while idle.
  */
 typedef struct {
     uint8_t *data;
