@@ -1,5 +1,6 @@
 #include "cache.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct cache {
     entry_t *oldest, *newest;
     size_t bytes, max_bytes;
     uint64_t generation;
+    bool suspended;                /* nothing stored or served: changes go unheard */
     cache_stats_t stats;
 };
 
@@ -93,7 +95,7 @@ static entry_t *lookup(const cache_t *c, const void *key, size_t keylen, uint64_
 
 const uint8_t *cache_get(cache_t *c, const void *key, size_t keylen, size_t *vallen)
 {
-    entry_t *e = lookup(c, key, keylen, hash_bytes(key, keylen));
+    entry_t *e = c->suspended ? NULL : lookup(c, key, keylen, hash_bytes(key, keylen));
     if (!e)
         return NULL;
     c->stats.hits++;
@@ -127,7 +129,7 @@ static void grow(cache_t *c)
 void cache_put(cache_t *c, const void *key, size_t keylen, long long tenant, uint64_t generation,
                const void *val, size_t vallen)
 {
-    if (generation != c->generation)
+    if (generation != c->generation || c->suspended)
         return;
     uint64_t h = hash_bytes(key, keylen);
     entry_t *old = lookup(c, key, keylen, h);
@@ -173,6 +175,18 @@ void cache_invalidate_tenant(cache_t *c, long long tenant)
         if (e->tenant == tenant || e->tenant == 0)
             entry_remove(c, e);
     }
+}
+
+void cache_suspend(cache_t *c)
+{
+    cache_invalidate_all(c);
+    c->suspended = true;
+}
+
+void cache_resume(cache_t *c)
+{
+    cache_invalidate_all(c);
+    c->suspended = false;
 }
 
 void cache_invalidate_all(cache_t *c)

@@ -33,6 +33,12 @@ void cache_put(cache_t *c, const void *key, size_t keylen, long long tenant, uin
 /* Drops everything (the notification stream had a gap). */
 void cache_invalidate_all(cache_t *c);
 
+/* While this worker hears no notifications (its listening connection is
+ * down or not yet up), cached answers could go stale unnoticed: suspend
+ * drops everything and serves and stores nothing until resume. */
+void cache_suspend(cache_t *c);
+void cache_resume(cache_t *c);
+
 /* Drops the tenant's entries and those of unknown tenant. */
 void cache_invalidate_tenant(cache_t *c, long long tenant);
 

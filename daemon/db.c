@@ -90,6 +90,12 @@ int db_pool_up(const db_pool_t *pool)
     return up;
 }
 
+bool db_pool_listening(const db_pool_t *pool)
+{
+    const db_conn_t *c = &pool->conns[pool->size];
+    return c->listener && c->state == DBC_LISTENING;
+}
+
 static void fail_queue(db_pool_t *pool, const char *message)
 {
     while (pool->head) {
@@ -122,7 +128,10 @@ static void dbc_lost(db_conn_t *c, const char *why)
     c->last = NULL;
     PQfinish(c->pg);
     c->pg = NULL;
+    bool was_listening = c->state == DBC_LISTENING;
     dbc_set_state(c, DBC_DOWN, "lost");
+    if (was_listening)
+        c->pool->notify(c->pool->notify_arg, NULL, DB_LISTEN_LOST);
     db_query_t *q = c->current;
     c->current = NULL;
     if (q)

@@ -10,6 +10,7 @@
 #define BRANCHD_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 #include "db_statements.h"
 #include "status.h"
@@ -35,8 +36,11 @@ void db_pool_free(db_pool_t *pool);
 typedef void (*db_notify_fn)(void *arg, const char *channel, const char *payload);
 
 /* Adds one more connection that only LISTENs on `channels` (before start).
- * Notifications sent while it reconnects are lost, so on every (re)connect
- * `fn` is also called with channel NULL: "anything may have changed". */
+ * Notifications sent while it reconnects are lost, so `fn` is also called
+ * with channel NULL: payload DB_LISTEN_LOST when the connection goes down
+ * (from then on nothing is heard), payload NULL on every (re)connect
+ * ("anything may have changed meanwhile"). */
+#define DB_LISTEN_LOST "lost"
 int db_pool_listen(db_pool_t *pool, const char *channels, db_notify_fn fn, void *arg)
     __attribute__((warn_unused_result));
 
@@ -49,6 +53,9 @@ void db_pool_start(db_pool_t *pool);
 
 /* How many connections are usable right now. */
 int db_pool_up(const db_pool_t *pool);
+
+/* Whether the listening connection is up (notifications are being heard). */
+bool db_pool_listening(const db_pool_t *pool);
 
 /*
  * Runs a prepared statement. `values` are copied; NULL entries are SQL

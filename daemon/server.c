@@ -91,10 +91,17 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
     worker_t *w = arg;
-    if (!channel) {
+    if (!channel && payload && strcmp(payload, DB_LISTEN_LOST) == 0) {
+        /* From now on changes go unheard: nothing may be served from memory,
+         * and watchers must know their stream has a gap. */
+        if (w->cache)
+            cache_suspend(w->cache);
+        watch_end_all(w, "lead notifications were interrupted (the daemon lost its database "
+                         "connection); list the leads and watch again");
+    } else if (!channel) {
         /* (Re)connected: whatever happened meanwhile went unheard. */
         if (w->cache)
-            cache_invalidate_all(w->cache);
+            cache_resume(w->cache);
     } else if (strcmp(channel, WATCH_CHANNEL) == 0) {
         watch_notify(w, payload);
     } else if (strcmp(channel, ORG_CHANNEL) == 0 && w->cache) {
@@ -182,6 +189,8 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (w->cache)
+        cache_suspend(w->cache); /* until the listening connection is up */
     if (index == 0 && cfg->sweep_interval_ms > 0 &&
         !(w->sweeper = sweeper_new(w, cfg->sweep_interval_ms, cfg->sweep_batch))) {
         snprintf(err, errlen, "out of memory");

@@ -24,6 +24,13 @@ static void watch_authorized(void *arg, const db_result_t *res)
         request_finish(req); /* the client left while we asked */
         return;
     }
+    if (!db_pool_listening(req->worker->db)) {
+        /* A stream started now would silently miss events. */
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "",
+                                     "lead notifications are not being received right now "
+                                     "(the daemon is reconnecting to the database); try again"));
+        return;
+    }
     watch_start(req, atoll(PQgetvalue(res->result, 0, tenant_col)),
                 PQgetvalue(res->result, 0, scope_col));
 }
