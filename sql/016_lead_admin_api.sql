@@ -159,9 +159,9 @@ $$;
 -- unit_admin's scope unit) for one project (none: every project), creating
 -- or replacing it. project_lead needs a project and a lead branch under the
 -- unit. sla_minutes: contact within, 0 = no SLA; max_reallocations: SLA
--- reallocations before the lead goes to the holder's queue, default 3 (0
--- cannot be sent: proto3 does not tell 0 from "not given"). Leads already
--- allocated keep the deadline they got.
+-- reallocations before the lead goes to the holder's queue (0: none, the
+-- first overdue lead goes there), not given: 3. Leads already allocated keep
+-- the deadline they got.
 CREATE FUNCTION api.policy_set(p_subject text, p_at text, p_project text, p_policy text, p_lead_branch text,
                                p_sla_minutes integer, p_max_reallocations integer)
 RETURNS SETOF api.policy LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
@@ -196,14 +196,14 @@ BEGIN
         PERFORM fail('INVALID_ARGUMENT', 'sla_minutes', 'sla_minutes must be 0 (no SLA) to 525600 (a year)');
     END IF;
     IF p_max_reallocations NOT BETWEEN 0 AND 100 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'max_reallocations', 'max_reallocations must be 1 to 100 (0: the default, 3)');
+        PERFORM fail('INVALID_ARGUMENT', 'max_reallocations', 'max_reallocations must be 0 (straight to the holder) to 100');
     END IF;
 
     before := policy_wire(at_unit.id, project);
     INSERT INTO lead_policies AS lp (tenant_id, holder_id, project_id, policy, lead_branch_id, sla_minutes,
                                      max_reallocations)
     VALUES (c.tenant_id, at_unit.id, project, p_policy, lead_branch.id, coalesce(p_sla_minutes, 0),
-            coalesce(nullif(p_max_reallocations, 0), 3))
+            coalesce(p_max_reallocations, 3))
     ON CONFLICT (tenant_id, holder_id, project_id) DO UPDATE
        SET policy = excluded.policy, lead_branch_id = excluded.lead_branch_id, sla_minutes = excluded.sla_minutes,
            max_reallocations = excluded.max_reallocations;

@@ -192,7 +192,8 @@ const command_t LEAD_COMMANDS[] = {
             FLAG("--sla-minutes", "N", "sla_minutes", "an allocated lead not contacted within N "
                  "minutes goes to the next branch (default: no SLA)"),
             FLAG("--max-reallocations", "N", "max_reallocations", "after N SLA reallocations "
-                 "the lead goes to the holder's queue as unroutable (default 3)"),
+                 "the lead goes to the holder's queue as unroutable (default 3; 0: the first "
+                 "time it is overdue)"),
         },
         .example = "branchctl policy set project_lead --project loans "
                    "--lead-branch east/shanghai/pudong --sla-minutes 30",

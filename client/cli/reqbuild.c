@@ -88,16 +88,21 @@ reqbuild_rc_t reqbuild_set(ProtobufCMessage *m, const char *field, const char *v
         return REQBUILD_INVALID;
     }
     void *slot = (char *)m + f->offset;
+    reqbuild_rc_t rc;
     switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING: return set_string(slot, f, value);
-    case PROTOBUF_C_TYPE_BOOL: return set_bool(slot, value, what, err, errlen);
+    case PROTOBUF_C_TYPE_STRING: rc = set_string(slot, f, value); break;
+    case PROTOBUF_C_TYPE_BOOL: rc = set_bool(slot, value, what, err, errlen); break;
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_UINT32: return set_integer(slot, f->type, value, what, err, errlen);
+    case PROTOBUF_C_TYPE_UINT32: rc = set_integer(slot, f->type, value, what, err, errlen); break;
     default:
         snprintf(err, errlen, "%s.%s has a type branchctl cannot set", m->descriptor->name, field);
         return REQBUILD_INVALID;
     }
+    /* A scalar in a oneof, given on the command line, is present even as 0. */
+    if (rc == REQBUILD_OK && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+        *(uint32_t *)((char *)m + f->quantifier_offset) = f->id;
+    return rc;
 }
 
 /* "field=value": a row's constant, or what a parameter implies. */

@@ -102,6 +102,11 @@ static const char *param_text(request_t *req, const ProtobufCMessage *m,
         free(text);
         return owned;
     }
+    /* A scalar alone in a oneof says whether it was given (0 included);
+     * other scalars are "not given" when zero. */
+    bool has_presence = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type != PROTOBUF_C_TYPE_MESSAGE;
+    if (has_presence && *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+        return NULL;
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(const char *const *)slot;
@@ -110,12 +115,12 @@ static const char *param_text(request_t *req, const ProtobufCMessage *m,
     case PROTOBUF_C_TYPE_BOOL:
         return *(const protobuf_c_boolean *)slot ? "true" : "false";
     case PROTOBUF_C_TYPE_INT32:
-        if (*(const int32_t *)slot == 0)
+        if (*(const int32_t *)slot == 0 && !has_presence)
             return NULL;
         snprintf(num, numlen, "%d", *(const int32_t *)slot);
         return num;
     case PROTOBUF_C_TYPE_INT64:
-        if (*(const int64_t *)slot == 0)
+        if (*(const int64_t *)slot == 0 && !has_presence)
             return NULL;
         snprintf(num, numlen, "%lld", (long long)*(const int64_t *)slot);
         return num;

@@ -169,4 +169,25 @@ ok -o json lead list --limit 1000
 allocated_rows=$(jqv 'map(select(.branch_path != "")) | length')
 [[ $total -ge $allocated_rows ]] || fail "stats count $total received, fewer than the $allocated_rows allocated leads"
 
+
+case_ "max_reallocations: not given is 3; 0 is kept and sends an overdue lead straight to the holder"
+psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
+default_policy() { ok -o json policy show; jqv "map(select(.at_path == \"\" and .project == \"\"))[0].$1"; }
+ok policy set weighted --sla-minutes 5
+eq "$(default_policy max_reallocations)" "3" "not given"
+ok policy set weighted --sla-minutes 5 --max-reallocations 0
+eq "$(default_policy max_reallocations)" "0" "given as 0"
+refused 4 INVALID_ARGUMENT policy set weighted --max-reallocations 101
+ok -o json lead add --external-id sla-zero --project seo --channel search
+zero=$(jqv .id)
+eq "$(jqv .status)" "allocated"
+psql_admin "UPDATE branchline.leads SET due_at = now() - interval '1 minute' WHERE id = $zero" >/dev/null
+for _ in $(seq 1 100); do
+    ok -o json lead show "$zero"
+    [[ $(jqv .status) == unroutable ]] && break
+    sleep 0.1
+done
+eq "$(jqv .status)" "unroutable" "the first overdue lead goes to the holder's queue"
+eq "$(jqv .reason)" "sla_exhausted"
+
 finish

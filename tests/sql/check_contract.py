@@ -30,7 +30,10 @@ def parse_proto(text):
     text = re.sub(r"//[^\n]*", "", text)
     messages, oneofs = {}, {}
     for name, body in re.findall(r"message\s+(\w+)\s*\{((?:[^{}]|\{[^{}]*\})*)\}", text):
-        fields = re.findall(r"(repeated\s+)?(\w+)\s+(\w+)\s*=\s*(\d+)\s*;", re.sub(r"oneof\s+\w+\s*\{[^}]*\}", "", body))
+        # A oneof's fields are the message's fields too (a scalar alone in a
+        # oneof is how a request tells 0 from "not given").
+        unwrapped = re.sub(r"oneof\s+\w+\s*\{([^}]*)\}", r"\1", body)
+        fields = re.findall(r"(repeated\s+)?(\w+)\s+(\w+)\s*=\s*(\d+)\s*;", unwrapped)
         messages[name] = sorted(((int(n), bool(rep), typ, fname) for rep, typ, fname, n in fields))
         for oneof, obody in re.findall(r"oneof\s+(\w+)\s*\{([^}]*)\}", body):
             oneofs[(name, oneof)] = {fname: (typ, int(n))
