@@ -73,6 +73,7 @@ static dispatch_entry_t table[] = {
     SQL_OP(LEAD_PURGE, "lead_purge", ROLE_ADMIN, true),
     SQL_OP(POLICY_SET, "policy_set", EDITORS, true),
     SQL_OP(POLICY_SHOW, "policy_show", READERS, false),
+    SQL_OP(POLICY_UNSET, "policy_unset", EDITORS, true),
     SQL_OP(CAP_SET, "cap_set", EDITORS, true),
     SQL_OP(ORG_EXPORT, "org_export", VIEWERS, false),
     SQL_OP(ORG_APPLY, "org_apply", ROLE_ADMIN, true),

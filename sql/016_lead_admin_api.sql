@@ -213,6 +213,39 @@ BEGIN
 END
 $$;
 
+-- Removes the policy set at a holder unit (`at`; none: the tenant's default,
+-- or a unit_admin's scope unit) for one project (none: the one for every
+-- project), so that the policy above it applies there again (for the
+-- tenant's default: weighted without SLA). NOT_FOUND when none is set there.
+-- Returns the policy removed. Leads already allocated keep their deadline.
+CREATE FUNCTION api.policy_unset(p_subject text, p_at text, p_project text)
+RETURNS SETOF api.policy LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'policy_unset', '{admin,unit_admin}');
+    at_unit units;
+    project bigint;
+    before api.policy;
+BEGIN
+    IF p_at IS NOT NULL OR c.role <> 'admin' THEN
+        at_unit := scoped_unit(c, p_at, 'at');
+    END IF;
+    IF p_project IS NOT NULL THEN
+        project := (project_at(p_project, 'project')).id;
+    END IF;
+    before := policy_wire(at_unit.id, project);
+    DELETE FROM lead_policies
+     WHERE tenant_id = c.tenant_id AND holder_id IS NOT DISTINCT FROM at_unit.id
+       AND project_id IS NOT DISTINCT FROM project;
+    IF NOT FOUND THEN
+        PERFORM fail('NOT_FOUND', CASE WHEN p_project IS NOT NULL THEN 'project' ELSE 'at' END,
+                     'no policy is set at %s for %s', coalesce(show_path(at_unit.path), 'the tenant'),
+                     coalesce('project ' || p_project, 'every project'));
+    END IF;
+    PERFORM audit(coalesce(show_path(at_unit.path), 'policy:*'), to_jsonb(before), NULL);
+    RETURN NEXT before;
+END
+$$;
+
 -- The policies that can apply in the caller's scope: the tenant's default
 -- (shown as weighted without SLA when none was set), those at units above
 -- the scope unit and those within its subtree. Default first, then by unit

@@ -199,6 +199,16 @@ const command_t LEAD_COMMANDS[] = {
                    "--lead-branch east/shanghai/pudong --sla-minutes 30",
     },
     {
+        .words = {"policy", "unset"}, .run = cmd_org, .op = "policy_unset",
+        .summary = "Remove a policy set earlier, so that the one above it applies again",
+        .params = {
+            FLAG("--at", "PATH", "at", "the holder unit it was set at (default: the tenant)"),
+            FLAG("--project", "P", "project", "the project it was set for (default: the one "
+                 "for every project)"),
+        },
+        .example = "branchctl policy unset --at east --project seo",
+    },
+    {
         .words = {"policy", "show"}, .run = cmd_org, .op = "policy_show",
         .summary = "List the allocation policies in force",
         .example = "branchctl policy show",

@@ -190,4 +190,18 @@ done
 eq "$(jqv .status)" "unroutable" "the first overdue lead goes to the holder's queue"
 eq "$(jqv .reason)" "sla_exhausted"
 
+
+case_ "policy unset: the policy above applies again; unsetting nothing is NOT_FOUND"
+ok policy set least_loaded --project seo
+ok -o json policy show
+eq "$(jqv 'map(select(.at_path == "" and .project == "seo"))[0].policy')" "least_loaded"
+ok -o json policy unset --project seo
+eq "$(jqv .policy)" "least_loaded" "the answer is the policy removed"
+ok -o json policy show
+eq "$(jqv 'map(select(.project == "seo")) | length')" "0"
+refused 5 NOT_FOUND policy unset --project seo
+refused 5 NOT_FOUND policy unset --at /nowhere
+ok -o json audit --target "policy:*"
+contains "$OUT" "policy_unset"
+
 finish
