@@ -22,7 +22,7 @@
 #define OUTPUT_RESUME_BYTES (256u << 10)
 /* One read turn takes at most this much from a connection, then lets the
  * others run: a client streaming requests cannot starve the worker. */
-#define READ_TURN_BYTES (256u << 10)
+#define READ_TURN_BYTES (64u << 10)
 /* The most handed to one SSL_write (partial writes are on). */
 #define WRITE_CHUNK (64u << 10)
 /* SSL_read returns at most one record (16 KiB of plaintext). */
@@ -77,6 +77,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(c, "flush_timeout");
     } else if (c->frame_timer_armed) {
         conn_close(c, "frame_timeout");
+    } else if (c->read_paused && frame_buf_len(&c->out) >= OUTPUT_PAUSE_BYTES && c->write_waiting) {
+        conn_close(c, "client_not_reading");
     } else if (c->inflight > 0 || c->read_paused) {
         arm_timer(c, c->worker->server->cfg->idle_timeout_ms);
     } else {
@@ -115,10 +117,13 @@ static void schedule_flush(conn_t *c)
 
 static void wait_writable(conn_t *c, bool on)
 {
-    if (on && !c->write_waiting)
+    if (on && !c->write_waiting) {
         event_add(c->ev_write, NULL);
-    else if (!on && c->write_waiting)
+    } else if (!on && c->write_waiting) {
         event_del(c->ev_write);
+        if (c->flush_scheduled) /* event_del cancelled that activation too */
+            event_active(c->ev_write, EV_WRITE, 0);
+    }
     c->write_waiting = on;
 }
 
@@ -126,7 +131,10 @@ void conn_write_frame(conn_t *c, const uint8_t *payload, size_t len)
 {
     uint8_t header[FRAME_HEADER_SIZE];
     frame_put_header(header, (uint32_t)len);
-    if (frame_buf_append(&c->out, header, sizeof header) != 0 ||
+    /* Room for both first (then the appends cannot fail): a header without
+     * its payload would corrupt the stream. */
+    if (frame_buf_reserve(&c->out, sizeof header + len) != 0 ||
+        frame_buf_append(&c->out, header, sizeof header) != 0 ||
         frame_buf_append(&c->out, payload, len) != 0) {
         conn_shutdown(c, "out_of_memory");
         return;
@@ -173,6 +181,7 @@ static bool flush_output(conn_t *c)
     c->write_wants_read = false;
     while (frame_buf_len(&c->out) > 0) {
         size_t len = frame_buf_len(&c->out);
+        ERR_clear_error(); /* SSL_get_error reads the thread's queue: only ours may be in it */
         int n = SSL_write(c->ssl, c->out.data + c->out.start, (int)(len < WRITE_CHUNK ? len : WRITE_CHUNK));
         if (n > 0) {
             c->out.start += (size_t)n;
@@ -184,9 +193,12 @@ static bool flush_output(conn_t *c)
             return true;
         }
         if (err == SSL_ERROR_WANT_READ) {
-            /* Resumed from the read event. */
+            /* Resumed from the read event, which must be on even while
+             * reading is paused. */
             c->write_wants_read = true;
             wait_writable(c, false);
+            if (c->read_paused)
+                event_add(c->ev_read, NULL);
             return true;
         }
         static _Thread_local char reason[256];
@@ -276,9 +288,15 @@ static bool read_input(conn_t *c)
         if (c->state != CONN_OPEN || c->read_paused)
             break;
         if (turn >= READ_TURN_BYTES) {
-            event_active(c->ev_read, EV_READ, 0);
+            /* The rest waits for the next poll (level-triggered: the socket
+             * still reads as ready). event_active would run this connection
+             * again in the same pass, ahead of every other socket, timer and
+             * database result; only bytes OpenSSL already holds need it. */
+            if (SSL_has_pending(c->ssl))
+                event_active(c->ev_read, EV_READ, 0);
             break;
         }
+        ERR_clear_error();
         int n = SSL_read(c->ssl, read_scratch, sizeof read_scratch);
         if (n > 0) {
             turn += (size_t)n;
@@ -296,8 +314,15 @@ static bool read_input(conn_t *c)
             wait_writable(c, true);
             break;
         }
+        if (err == SSL_ERROR_ZERO_RETURN && (c->inflight > 0 || !conn_flushed(c))) {
+            /* The client is done sending but is owed answers: send them, then close. */
+            conn_shutdown(c, "eof");
+            break;
+        }
         char reason[256];
         io_failure_text(c, err, reason, sizeof reason);
+        if (err != SSL_ERROR_ZERO_RETURN)
+            c->failure = reason; /* no close_notify after a failed read */
         conn_close(c, reason);
         return false;
     }
@@ -364,6 +389,7 @@ static bool handshake_done(conn_t *c)
 /* One step of the handshake; returns false when the connection has been closed. */
 static bool continue_handshake(conn_t *c)
 {
+    ERR_clear_error();
     int rc = SSL_do_handshake(c->ssl);
     if (rc == 1) {
         wait_writable(c, false);
@@ -377,8 +403,20 @@ static bool continue_handshake(conn_t *c)
     }
     char reason[256];
     io_failure_text(c, err, reason, sizeof reason);
+    c->failure = reason;
     conn_close(c, reason);
     return false;
+}
+
+/* After a flush: close when closing and done, read again when the backlog has gone down. */
+static void after_flush(conn_t *c)
+{
+    if (c->state == CONN_CLOSING && conn_flushed(c) && c->inflight == 0) {
+        conn_close(c, "closed_after_flush");
+        return;
+    }
+    if (frame_buf_len(&c->out) < OUTPUT_RESUME_BYTES)
+        resume_reading(c);
 }
 
 static void read_cb(evutil_socket_t fd, short what, void *arg)
@@ -390,9 +428,15 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         continue_handshake(c);
         return;
     }
-    if (c->write_wants_read && !flush_output(c)) {
-        conn_close(c, c->failure);
-        return;
+    if (c->write_wants_read) {
+        if (!flush_output(c)) {
+            conn_close(c, c->failure);
+            return;
+        }
+        if (c->read_paused && !c->write_wants_read)
+            event_del(c->ev_read); /* it was on for the write only */
+        after_flush(c);
+        return; /* reading, if it resumed, runs from the loop */
     }
     if (c->state == CONN_OPEN && !c->read_paused)
         read_input(c);
@@ -409,23 +453,27 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         continue_handshake(c);
         return;
     }
-    if (c->failure || !flush_output(c)) {
+    if (!flush_output(c)) {
         conn_close(c, c->failure);
         return;
     }
-    if (c->read_wants_write && c->state == CONN_OPEN && !c->read_paused && !read_input(c))
-        return;
-    if (c->state == CONN_CLOSING && conn_flushed(c)) {
-        conn_close(c, "closed_after_flush");
-        return;
+    if (c->read_wants_write) {
+        /* A paused connection reads again when it resumes (resume_reading). */
+        c->read_wants_write = false;
+        if (c->state == CONN_OPEN && !c->read_paused && !read_input(c))
+            return;
+        if (conn_flushed(c) && !c->read_wants_write)
+            wait_writable(c, false);
     }
-    if (frame_buf_len(&c->out) < OUTPUT_RESUME_BYTES)
-        resume_reading(c);
+    after_flush(c);
 }
 
 void conn_request_done(conn_t *c)
 {
-    resume_reading(c);
+    if (c->state == CONN_CLOSING)
+        schedule_flush(c); /* the close waits for the last answer */
+    else
+        resume_reading(c);
 }
 
 static void peer_text(const struct sockaddr *addr, char *out, size_t outlen)

@@ -47,7 +47,7 @@ struct conn {
     bool read_paused;          /* too much in flight or unsent */
     bool identity_counted;     /* holds one of the subject's connection slots */
     const char *failure;       /* set by a failed write; the flush event closes */
-    char peer[48];             /* ip:port */
+    char peer[56];             /* ip:port, [ipv6]:port */
     const char *subject;       /* verified certificate subject (the identity limit's copy) */
     long long tenant;          /* the subject's tenant, for rate limits; -1 until known */
     request_t *requests;       /* in flight, for detaching on close */
@@ -69,7 +69,8 @@ void conn_write_frame(conn_t *c, const uint8_t *payload, size_t len);
 /* Called when a request of this connection has been answered and freed. */
 void conn_request_done(conn_t *c);
 
-/* Stops reading, flushes what is queued, then closes. */
+/* Stops reading, waits for the answers in flight, flushes, then closes
+ * (bounded by frame_timeout_ms). */
 void conn_shutdown(conn_t *c, const char *reason);
 
 /* Closes now; in-flight requests are detached and finish on their own. */

@@ -55,10 +55,8 @@ size_t frame_buf_len(const frame_buf_t *buf)
     return buf->end - buf->start;
 }
 
-int frame_buf_append(frame_buf_t *buf, const void *bytes, size_t n)
+int frame_buf_reserve(frame_buf_t *buf, size_t n)
 {
-    if (n == 0)
-        return 0;
     if (buf->start > 0 && buf->end + n > buf->cap) {
         /* Reclaim consumed space before growing. */
         memmove(buf->data, buf->data + buf->start, buf->end - buf->start);
@@ -78,6 +76,15 @@ int frame_buf_append(frame_buf_t *buf, const void *bytes, size_t n)
         buf->data = grown;
         buf->cap = cap;
     }
+    return 0;
+}
+
+int frame_buf_append(frame_buf_t *buf, const void *bytes, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (frame_buf_reserve(buf, n) != 0)
+        return -1;
     memcpy(buf->data + buf->end, bytes, n);
     buf->end += n;
     return 0;

@@ -49,6 +49,9 @@ typedef struct {
 
 void frame_buf_init(frame_buf_t *buf);
 void frame_buf_release(frame_buf_t *buf);
+/* Makes room for n more bytes, so that appends of n bytes in all cannot
+ * fail; returns 0, or -1 when memory runs out (the buffer is unchanged). */
+int frame_buf_reserve(frame_buf_t *buf, size_t n) __attribute__((warn_unused_result));
 /* Appends bytes; returns 0, or -1 when memory runs out. */
 int frame_buf_append(frame_buf_t *buf, const void *bytes, size_t n)
     __attribute__((warn_unused_result));

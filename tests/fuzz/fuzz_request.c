@@ -8,9 +8,9 @@
  * (the fuzzer's leak check holds us to it).
  *
  * Each input runs up to three times: once on a detached request (no
- * connection, as when the client has gone), and once on a connection whose
- * socket is one end of a libevent pair, so the answer is packed, framed and
- * read back: it must be one frame holding a Response with the request's id,
+ * connection, as when the client has gone), and once on a connection with
+ * no socket, whose output buffer keeps the answer, so the answer is packed,
+ * framed and read back: it must be one frame holding a Response with the request's id,
  * and a non-OK status must carry no result. An organization read that the
  * worker caches then runs a third time with an answer waiting in the cache
  * under its key, so the hit path runs: request.c splices the request's id
@@ -66,8 +66,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK((worker.db = db_pool_new(worker.base, "dbname=none", 2, 16, 0)) != NULL);
     CHECK(db_pool_up(worker.db) == 0);
     CHECK((worker.cache = cache_new(1u << 20)) != NULL);
-    /* No socket: answers stay in conn.out, where check_answer reads them. */
+    /* No socket: answers stay in conn.out, where check_answer reads them;
+     * the read event and the timer are never added, but exist for
+     * conn_shutdown (an allocation failure) to stop and arm. */
     CHECK((conn.ev_write = event_new(worker.base, -1, 0, flush_nowhere, NULL)) != NULL);
+    CHECK((conn.ev_read = event_new(worker.base, -1, 0, flush_nowhere, NULL)) != NULL);
+    CHECK((conn.timer = event_new(worker.base, -1, 0, flush_nowhere, NULL)) != NULL);
     conn.worker = &worker;
     conn.id = 1;
     conn.state = CONN_OPEN;
