@@ -60,13 +60,11 @@ static bool closed_by_peer(int fd, int timeout_ms)
     return false;
 }
 
-/* Pipelines pings without ever reading: the daemon stops reading this
- * connection once its answers pile up, so memory stays flat. */
-static void test_client_that_never_reads(void **state)
+/* Pipelines pings with 1,000-byte payloads and never reads, until the
+ * daemon stops reading this connection and our send buffer fills (blc_send_raw
+ * then fails). Pings the bystander every 5,000. Returns the bytes sent. */
+static size_t send_until_stalled(blc_t *hog, blc_t *bystander)
 {
-    (void)state;
-    blc_t *bystander = fx_connect_ok(&fx, "bob");
-    blc_t *hog = fx_connect_ok(&fx, "alice");
     uint8_t frame[64];
     Branchline__V1__Request req;
     Branchline__V1__PingRequest ping;
@@ -74,16 +72,12 @@ static void test_client_that_never_reads(void **state)
     static uint8_t payload[1000];
     ping.payload.data = payload;
     ping.payload.len = sizeof payload;
-    long before = rss_kib(fx.pid);
     size_t sent_bytes = 0;
     for (uint64_t id = 1; id <= 50000; id++) {
         req.id = id;
         size_t len = branchline__v1__request__get_packed_size(&req);
         uint8_t *buf = len + 4 <= sizeof frame ? frame : malloc(len + 4);
-        buf[0] = (uint8_t)(len >> 24);
-        buf[1] = (uint8_t)(len >> 16);
-        buf[2] = (uint8_t)(len >> 8);
-        buf[3] = (uint8_t)len;
+        frame_put_header(buf, (uint32_t)len);
         branchline__v1__request__pack(&req, buf + 4);
         int rc = blc_send_raw(hog, buf, len + 4);
         if (buf != frame)
@@ -94,6 +88,18 @@ static void test_client_that_never_reads(void **state)
         if (id % 5000 == 0)
             fx_assert_ping(bystander);
     }
+    return sent_bytes;
+}
+
+/* Pipelines pings without ever reading: the daemon stops reading this
+ * connection once its answers pile up, so memory stays flat. */
+static void test_client_that_never_reads(void **state)
+{
+    (void)state;
+    blc_t *bystander = fx_connect_ok(&fx, "bob");
+    blc_t *hog = fx_connect_ok(&fx, "alice");
+    long before = rss_kib(fx.pid);
+    size_t sent_bytes = send_until_stalled(hog, bystander);
     long after = rss_kib(fx.pid);
     print_message("never-reading client: sent %zu KiB, daemon RSS %ld -> %ld KiB\n",
                   sent_bytes / 1024, before, after);
@@ -104,6 +110,30 @@ static void test_client_that_never_reads(void **state)
     fx_assert_ping(bystander);
     blc_free(hog);
     blc_free(bystander);
+}
+
+/* ... and is closed once it has read nothing for idle_timeout_ms, so that it
+ * cannot hold a connection slot for ever. */
+static void test_client_that_never_reads_is_closed(void **state)
+{
+    (void)state;
+    fx_t idle;
+    assert_int_equal(fx_init_sibling(&idle, &fx, "neverreads"), 0);
+    assert_int_equal(fx_start(&idle, "idle_timeout_ms = 1000\ntenant_rate_limit = 0\n"), 0);
+    char err[512];
+    blc_t *bystander = fx_connect(&idle, "bob", err, sizeof err);
+    blc_t *hog = fx_connect(&idle, "alice", err, sizeof err);
+    assert_non_null(bystander);
+    assert_non_null(hog);
+    blc_set_timeout(hog, 500);
+    assert_true(send_until_stalled(hog, bystander) > 0);
+    bool closed = false;
+    for (long long end = fx_now_ms() + 5000; !closed && fx_now_ms() < end; usleep(100 * 1000))
+        closed = fx_log_contains(&idle, "reason=\"client_not_reading\"");
+    blc_free(hog);
+    blc_free(bystander);
+    assert_int_equal(fx_cleanup(&idle, !closed), 0);
+    assert_true(closed);
 }
 
 static void test_slow_sender_is_dropped(void **state)
@@ -407,6 +437,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_that_never_reads),
+        cmocka_unit_test(test_client_that_never_reads_is_closed),
         cmocka_unit_test(test_slow_sender_is_dropped),
         cmocka_unit_test(test_connection_flood_beyond_limit),
         cmocka_unit_test(test_connections_per_identity),
