@@ -155,6 +155,22 @@ LANGUAGE sql STABLE AS $$
        AND v.holder_id IS NOT DISTINCT FROM p_holder AND v.project_id IS NOT DISTINCT FROM p_project
 $$;
 
+-- Where a policy call points: the holder unit (`at`; none: the tenant's
+-- default, or a unit_admin's scope unit) and the project (none: every
+-- project), checked against the caller's scope.
+CREATE FUNCTION branchline.policy_key(c branchline.caller, p_at text, p_project text,
+                                      OUT at_unit branchline.units, OUT project bigint)
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    IF p_at IS NOT NULL OR c.role <> 'admin' THEN
+        at_unit := scoped_unit(c, p_at, 'at');
+    END IF;
+    IF p_project IS NOT NULL THEN
+        project := (project_at(p_project, 'project')).id;
+    END IF;
+END
+$$;
+
 -- Sets the policy of a holder unit (`at`; none: the tenant's default, or a
 -- unit_admin's scope unit) for one project (none: every project), creating
 -- or replacing it. project_lead needs a project and a lead branch under the
@@ -167,18 +183,13 @@ CREATE FUNCTION api.policy_set(p_subject text, p_at text, p_project text, p_poli
 RETURNS SETOF api.policy LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'policy_set', '{admin,unit_admin}');
-    at_unit units;
-    project bigint;
+    key record := policy_key(c, p_at, p_project);
+    at_unit units := key.at_unit;
+    project bigint := key.project;
     lead_branch units;
     before api.policy;
     w api.policy;
 BEGIN
-    IF p_at IS NOT NULL OR c.role <> 'admin' THEN
-        at_unit := scoped_unit(c, p_at, 'at');
-    END IF;
-    IF p_project IS NOT NULL THEN
-        project := (project_at(p_project, 'project')).id;
-    END IF;
     PERFORM check_choice(p_policy, 'policy', lead_policy_names());
     IF p_policy = 'project_lead' THEN
         IF project IS NULL THEN
@@ -222,16 +233,11 @@ CREATE FUNCTION api.policy_unset(p_subject text, p_at text, p_project text)
 RETURNS SETOF api.policy LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'policy_unset', '{admin,unit_admin}');
-    at_unit units;
-    project bigint;
+    key record := policy_key(c, p_at, p_project);
+    at_unit units := key.at_unit;
+    project bigint := key.project;
     before api.policy;
 BEGIN
-    IF p_at IS NOT NULL OR c.role <> 'admin' THEN
-        at_unit := scoped_unit(c, p_at, 'at');
-    END IF;
-    IF p_project IS NOT NULL THEN
-        project := (project_at(p_project, 'project')).id;
-    END IF;
     before := policy_wire(at_unit.id, project);
     DELETE FROM lead_policies
      WHERE tenant_id = c.tenant_id AND holder_id IS NOT DISTINCT FROM at_unit.id
