@@ -14,7 +14,9 @@
 --      that writes unit ids into lead tables;
 --   3. every pool lock and cap lock the transaction will need, all at once,
 --      in ascending key order (lock_keys);
---   4. rows of the counter tables (keyed by pool, so only pool holders write
+--   4. intake only: the contact locks (phone, e-mail) of every lead it
+--      takes in, all at once, in ascending key order (lock_contacts);
+--   5. rows of the counter tables (keyed by pool, so only pool holders write
 --      them) and new lead rows, whose external_id uniqueness is checked in
 --      ascending external_id order when there are several.
 -- Transitions (contact, win, lose) take their lead's pool lock too: imports
@@ -642,6 +644,41 @@ BEGIN
 END
 $$;
 
+-- Duplicate detection (find_duplicate) must see every lead of the tenant
+-- with the same phone or e-mail taken in before it, whatever its pool, and
+-- the pool locks serialize intake within a pool only. So intake also holds
+-- a lock per contact key of its leads (tenant and phone_key, tenant and
+-- email_key), from before find_duplicate looks until it commits: of leads
+-- sharing a key, the first finds no duplicate and commits before the next
+-- one looks (a statement of its own, so with a newer snapshot), which finds
+-- it, as if they had come one after the other.
+--
+-- These are advisory locks of the two-int4 form: a key space apart from
+-- the bigint keys of lock_key (and of branchd migrate), so a contact key
+-- can only collide with another contact key (the 64-bit hash of the
+-- tenant, the kind and the key, split in two), which costs some needless
+-- waiting, never a deadlock. The transactions that take them (lead_add,
+-- lead_import) take them after their pool and cap locks, all at once in
+-- ascending key order, and then no advisory lock: with the lock order at
+-- the top of this file, no cycle of waits. Leads that no customer service
+-- serves are not checked for duplicates and need none.
+CREATE FUNCTION branchline.lock_contacts(p_leads branchline.lead_input[]) RETURNS void
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    t bigint := current_tenant();
+    k bigint;
+BEGIN
+    FOR k IN SELECT DISTINCT x.k
+               FROM unnest(p_leads) l
+              CROSS JOIN LATERAL (VALUES (hashtextextended(t || '/phone/' || l.phone_key, 0)),
+                                         (hashtextextended(t || '/email/' || l.email_key, 0))) x (k)
+              WHERE l.holder_id IS NOT NULL AND x.k IS NOT NULL
+              ORDER BY x.k LOOP
+        PERFORM pg_advisory_xact_lock((k >> 32)::integer, ((k & 4294967295) - 2147483648)::integer);
+    END LOOP;
+END
+$$;
+
 -- The oldest open lead of the tenant with the same phone or e-mail,
 -- created within the tenant's duplicate window.
 CREATE FUNCTION branchline.find_duplicate(p_phone_key text, p_email_key text, p_now timestamptz,
@@ -671,11 +708,11 @@ CREATE TYPE branchline.intake_result AS (lead_id bigint, created boolean, pool b
 
 -- Takes in one checked lead and allocates it in pool p (NULL when no
 -- customer service serves its origin), in the caller's transaction; the
--- caller holds the unit guard and the pool's locks, and saves the returned
--- pool. The same external_id again returns the existing lead, changing
--- nothing: the check before deciding is the fast path, ON CONFLICT the race
--- (a concurrent intake of the same id in another pool, which committed
--- first).
+-- caller holds the unit guard, the pool's locks and the lead's contact
+-- locks (lock_contacts), and saves the returned pool. The same external_id
+-- again returns the existing lead, changing nothing: the check before
+-- deciding is the fast path, ON CONFLICT the race (a concurrent intake of
+-- the same id in another pool, which committed first).
 CREATE FUNCTION branchline.intake(r branchline.lead_input, p branchline.pool, p_principal text, p_now timestamptz)
 RETURNS branchline.intake_result LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 DECLARE

@@ -95,6 +95,7 @@ BEGIN
     PERFORM guard_units();
     r := check_lead(c, p_external_id, p_project, p_channel, p_origin, p_name, p_phone, p_email, p_note);
     PERFORM lock_keys(pool_lock_keys(ARRAY[r.holder_id], ARRAY[r.project_id]));
+    PERFORM lock_contacts(ARRAY[r]);
     IF r.holder_id IS NOT NULL THEN
         p := load_pool(r.holder_id, r.project_id, now());
     END IF;
@@ -111,8 +112,10 @@ $$;
 -- first_line (default 1) + the lead's index. Every lead is checked first,
 -- each in a subtransaction that catches our own errors only: a bad lead is
 -- "rejected" with the field and the reason and the others go in. The pool
--- locks of all good leads are then taken at once, and the leads taken in in
--- external_id order (013's lock order); a lead whose external_id exists,
+-- locks of all good leads are then taken at once, then all their contact
+-- locks, and the leads taken in in external_id order (013's lock order),
+-- so that imports with the same phones in any order cannot deadlock; a
+-- lead whose external_id exists,
 -- or came earlier in the same request, is a "duplicate".
 CREATE FUNCTION api.lead_import(p_subject text, p_leads jsonb, p_first_line integer)
 RETURNS SETOF api.lead_import_row LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
@@ -161,6 +164,7 @@ BEGIN
 
     PERFORM lock_keys(pool_lock_keys(ARRAY(SELECT x.holder_id FROM unnest(inputs) x),
                                      ARRAY(SELECT x.project_id FROM unnest(inputs) x)));
+    PERFORM lock_contacts(inputs);
     FOR i IN SELECT x.ordinality FROM unnest(inputs) WITH ORDINALITY x WHERE x.external_id IS NOT NULL
               ORDER BY x.external_id, x.ordinality LOOP
         slot := NULL;

@@ -2,8 +2,10 @@
 # daemons at once (every lead allocated exactly once, per-branch counts
 # equal to the rows); 16 clients send the same external id at once (one
 # lead); overdue leads are reallocated by the sweeps of both daemons, each
-# exactly once; and watch streams, fed by NOTIFY, reach a branch through
-# either daemon and never show it another branch's leads.
+# exactly once; watch streams, fed by NOTIFY, reach a branch through
+# either daemon and never show it another branch's leads; and 16 clients
+# adding leads with the same phone into 16 pools at once through both
+# daemons get one original and 15 duplicates of it.
 # shellcheck shell=bash
 . "$(dirname "$0")/lib.sh"
 
@@ -96,5 +98,79 @@ ok --server "$B" -o json lead history "$id"
 eq "$(jqv 'map(select(.kind == "reallocated")) | length')" "1"
 eq "$(jqv 'map(select(.kind == "reallocated"))[0].from_branch != map(select(.kind == "reallocated"))[0].to_branch')" "true"
 grep -q "event=sweep" "$BLTEST_DAEMON_LOG" "$BLTEST_DAEMON_LOG2" || fail "no daemon logged a sweep"
+
+case_ "16 clients, two daemons, one phone in 16 pools at once: one original, 15 duplicates of it"
+as carol
+ok --server "$A" tenant create dupc --name "Duplicates" --admin-subject CN=erin
+as erin
+ok --server "$A" dept add / customer_service
+for b in d1 d2; do
+    ok --server "$A" unit add $b --kind branch --name "$b"
+    ok --server "$A" dept add $b sales
+done
+for c in $(seq 1 16); do
+    ok --server "$A" project add q$c --name "Q$c"
+    ok --server "$A" project assign d1 q$c --capacity 1
+    ok --server "$A" project assign d2 q$c --capacity 1
+done
+# Every intake first takes the tenant's unit guard in shared mode (sql/013
+# guard_units). Holding it exclusively here until the intakes wait for it
+# starts them at the same instant, whenever their clients got connected:
+# all 16, or as many as the daemons' database connections can run at once
+# (8 with two workers of 2 each per daemon; the others queue in branchd),
+# when the number waiting has stopped growing for half a second.
+guard=$(psql_admin "SELECT branchline.lock_key('units', id) FROM branchline.tenants WHERE code = 'dupc'")
+for r in 1 2 3; do
+    rm -f "$BLTEST_DIR/guard.held"
+    psql -X -q -t -v ON_ERROR_STOP=1 -v guard="$guard" -v held="$BLTEST_DIR/guard.held" "$BLTEST_ADMIN_CONNINFO" \
+        >/dev/null <<'SQL' &
+SELECT pg_advisory_lock(:guard);
+\o :held
+SELECT 'held';
+\o
+SELECT set_config('bltest.guard', :'guard', false);
+DO $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + interval '30 seconds';
+    waiting bigint := 0;
+    seen bigint := 0;
+    since timestamptz := clock_timestamp();
+BEGIN
+    LOOP
+        waiting := (SELECT count(*) FROM pg_locks
+                     WHERE locktype = 'advisory' AND objsubid = 1 AND NOT granted
+                       AND (classid::bigint << 32 | objid::bigint) = current_setting('bltest.guard')::bigint);
+        IF waiting <> seen THEN
+            seen := waiting;
+            since := clock_timestamp();
+        END IF;
+        EXIT WHEN waiting >= 16 OR (waiting >= 2 AND clock_timestamp() - since > interval '0.5 seconds');
+        IF clock_timestamp() > deadline THEN
+            RAISE 'fewer than 2 intakes waited for the unit guard';
+        END IF;
+        PERFORM pg_sleep(0.005);
+    END LOOP;
+    PERFORM pg_advisory_unlock(current_setting('bltest.guard')::bigint);
+END
+$$;
+SQL
+    holder=$!
+    for _ in $(seq 1 100); do [[ -s $BLTEST_DIR/guard.held ]] && break; sleep 0.05; done
+    [[ -s $BLTEST_DIR/guard.held ]] || fail "the unit guard was not taken"
+    pids=()
+    for c in $(seq 1 16); do
+        server=$A
+        ((c % 2)) && server=$B
+        bctl --server "$server" -o json lead add --external-id dup-$r-$c --project q$c --channel search \
+            --phone "+86 139 0000 000$r" >"$BLTEST_DIR/dup$r-$c.out" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || fail "a client failed: $(cat "$BLTEST_DIR"/dup$r-*.out)"; done
+    wait $holder || fail "the guard's holder failed"
+    originals=$(cat "$BLTEST_DIR"/dup$r-*.out | jq -r 'select((.duplicate_of // 0 | tonumber) == 0) | .id')
+    eq "$(wc -w <<<"$originals" | tr -d ' ')" "1" "round $r: one lead is not a duplicate"
+    eq "$(cat "$BLTEST_DIR"/dup$r-*.out | jq -r '.duplicate_of // 0' | sort | uniq -c | awk '{print $1, $2}' | sort -n | tr '\n' ' ')" \
+        "1 0 15 $originals " "round $r: the 15 others are duplicates of it"
+done
 
 finish

@@ -14,8 +14,10 @@
 #   - test_leads.sql, as the daemon's role (and as the owner for the sweep
 #     with a faked clock): intake, allocation policies, caps, SLA, visibility
 #   - lead concurrency: 16 sessions adding 5,000 leads to one pool (and the
-#     same external ids) at once; two sweeps expiring the same 2,000 SLAs at
-#     once; NOTIFY of allocations, only when committed
+#     same external ids) at once; 20 sessions adding and importing leads with
+#     the same phones and e-mails into different pools at once; two sweeps
+#     expiring the same 2,000 SLAs at once; NOTIFY of allocations, only when
+#     committed
 #   - test_scale.sql: 100,000 units (scale_fixture.sql); the lookups must be
 #     index scans under row-level security; prints a few timings
 # Exits non-zero on the first failure.
@@ -217,6 +219,146 @@ SELECT 1/0;
 EOF
 }
 
+# Runs every $WORK/$1-*.sql as its own session of the daemon's role, all
+# at once and in lock step: round r of a file is a transaction that first
+# waits for the shared advisory lock 880000 + r, which a controller session
+# holds until every session waits for it, so that round r of every session
+# starts at the same instant. Each file's output goes to its .out.
+# $2: the rounds.
+race() {
+    local name=$1 rounds=$2 files=("$WORK/$1"-*.sql) f pids=() ctl
+    psql "$SUPER dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -v rounds="$rounds" -v sessions="${#files[@]}" \
+        -v ready="$WORK/$name.ready" >/dev/null <<'SQL' &
+SELECT count(pg_advisory_lock(880000 + r)) FROM generate_series(1, :rounds) r;
+\o :ready
+SELECT 'ready';
+\o
+SELECT set_config('race.rounds', :'rounds', false), set_config('race.sessions', :'sessions', false);
+DO $$
+DECLARE
+    deadline timestamptz;
+BEGIN
+    FOR r IN 1 .. current_setting('race.rounds')::integer LOOP
+        deadline := clock_timestamp() + interval '60 seconds';
+        WHILE (SELECT count(*) FROM pg_locks
+                WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND classid = 0 AND objid = 880000 + r AND objsubid = 1 AND NOT granted)
+              < current_setting('race.sessions')::integer LOOP
+            IF clock_timestamp() > deadline THEN
+                RAISE 'race: round % did not gather every session', r;
+            END IF;
+            PERFORM pg_sleep(0.002);
+        END LOOP;
+        PERFORM pg_advisory_unlock(880000 + r);
+    END LOOP;
+END
+$$;
+SQL
+    ctl=$!
+    until [[ -s $WORK/$name.ready ]]; do
+        kill -0 "$ctl" 2>/dev/null || die "$name: the controller failed"
+        sleep 0.05
+    done
+    for f in "${files[@]}"; do
+        psql "$APP dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -f "$f" >"${f%.sql}.out" &
+        pids+=($!)
+    done
+    for f in "${pids[@]}"; do
+        wait "$f" || { kill "$ctl" 2>/dev/null; die "$name: a session failed"; }
+    done
+    wait "$ctl" || die "$name: the controller failed"
+}
+
+# Leads with the same phone or e-mail in different pools at once (tenant
+# ldup: 16 pools), in 12 rounds. 16 sessions add one lead each per round,
+# each into a pool of its own: in odd rounds all with the round's phone
+# (written in different ways), in even rounds all with the round's e-mail
+# (in either case), half of them with the round's phone too. 4 sessions
+# import 40 leads per round, each into pools of its own, all with the
+# round's 40 phones: two in the order of their external ids, two in the
+# opposite order; no import may fail (deadlock). Afterwards every lead is
+# in, and of every set of leads sharing a contact exactly one, the first,
+# is not a duplicate and the others are duplicates of it, as if they had
+# come one after the other; lead_add's duplicate_of and lead_import's
+# reason said so.
+duplicate_concurrency() {
+    local c s r phone email rounds=12
+    for c in $(seq 1 16); do
+        for r in $(seq 1 "$rounds"); do
+            phone=NULL
+            email=NULL
+            if ((r % 2)); then
+                if ((c % 2)); then phone="'+86 139 0000 $(printf %04d "$r")'"; else phone="'1390000$(printf %04d "$r")'"; fi
+            else
+                ((c % 2)) && phone="'1390000$(printf %04d "$r")'"
+                if ((c % 4 < 2)); then email="'dup$r@example.com'"; else email="'DUP$r@Example.COM'"; fi
+            fi
+            echo "BEGIN;"
+            echo "SELECT pg_advisory_xact_lock_shared(880000 + $r) \\g /dev/null"
+            echo "SELECT id || '|' || duplicate_of FROM api.lead_add('CN=ldup-admin', 'add-$r-$c', 'p$(((c - 1) / 4 + 1))'," \
+                 "'search', 'r$(((c - 1) % 4 + 1))', NULL, $phone, $email, NULL);"
+            echo "COMMIT;"
+        done >"$WORK/dup-add$c.sql"
+    done
+    for s in 1 2 3 4; do
+        for r in $(seq 1 "$rounds"); do
+            echo "BEGIN;"
+            echo "SELECT pg_advisory_xact_lock_shared(880000 + $r) \\g /dev/null"
+            echo "SELECT lead_id || '|' || reason FROM api.lead_import('CN=ldup-admin', (
+                      SELECT jsonb_agg(jsonb_build_object(
+                                 'external_id', 'imp-$r-$s-' || lpad(j::text, 2, '0'), 'project', 'p' || (j % 4 + 1),
+                                 'channel', 'search', 'origin', 'r$s',
+                                 'phone', '137' || lpad(($r * 100 + CASE WHEN $s % 2 = 1 THEN j ELSE 41 - j END)::text, 8, '0')))
+                        FROM generate_series(1, 40) j), 1) WHERE result = 'created';"
+            echo "COMMIT;"
+        done >"$WORK/dup-imp$s.sql"
+    done
+    race dup "$rounds"
+    { sed 's/$/|add/' "$WORK"/dup-add*.out; sed 's/$/|import/' "$WORK"/dup-imp*.out; } >"$WORK/dup-results"
+    psql "$SUPER dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -v results="$WORK/dup-results" -v rounds="$rounds" <<'SQL' ||
+SELECT id AS t FROM branchline.tenants WHERE code = 'ldup' \gset
+CREATE TEMP TABLE results (lead_id bigint, said text, op text);
+\set copy '\\copy results FROM ' :'results' ' (FORMAT text, DELIMITER ''|'')'
+:copy
+SELECT count(*) = :rounds * (16 + 4 * 40) AND bool_and(status = 'allocated') AS all_in
+  FROM branchline.leads WHERE tenant_id = :t \gset
+\if :all_in
+\else
+\warn 'expected every lead created and allocated'
+SELECT 1/0;
+\endif
+CREATE TEMP VIEW sharing AS
+SELECT x.*, min(x.id) OVER w AS first, count(*) OVER w AS n
+  FROM (SELECT l.id, l.duplicate_of,
+               CASE WHEN l.external_id LIKE 'add-%' THEN 'round ' || split_part(l.external_id, '-', 2)
+                    ELSE l.phone_key END AS contact
+          FROM branchline.leads l WHERE l.tenant_id = :t) x
+WINDOW w AS (PARTITION BY x.contact);
+SELECT count(DISTINCT contact) = :rounds * 41
+       AND bool_and(n = CASE WHEN contact LIKE 'round %' THEN 16 ELSE 4 END)
+       AND bool_and(CASE WHEN id = first THEN duplicate_of IS NULL ELSE duplicate_of IS NOT DISTINCT FROM first END)
+       AS one_first
+  FROM sharing \gset
+\if :one_first
+\else
+\warn 'leads sharing a contact: not exactly one original with the others its duplicates (first five):'
+SELECT contact, count(*) FILTER (WHERE duplicate_of IS NULL) AS originals, count(*) AS leads
+  FROM sharing GROUP BY 1 HAVING count(*) FILTER (WHERE duplicate_of IS NULL) <> 1 ORDER BY 1 LIMIT 5;
+SELECT 1/0;
+\endif
+SELECT count(*) = :rounds * (16 + 4 * 40)
+       AND bool_and(r.said = CASE WHEN r.op = 'add' THEN coalesce(l.duplicate_of, 0)::text
+                                  ELSE coalesce('duplicate of lead ' || l.duplicate_of, '') END) AS reported
+  FROM results r JOIN branchline.leads l ON l.tenant_id = :t AND l.id = r.lead_id \gset
+\if :reported
+\else
+\warn 'lead_add or lead_import reported a duplicate otherwise'
+SELECT 1/0;
+\endif
+SQL
+        die "duplicate concurrency: see above"
+}
+
 # Two sessions sweep as the owner at once, 20 times each, with a clock 10
 # minutes ahead: tenant lsw's 2,000 leads with a 5-minute SLA are each
 # reallocated exactly once, whichever session took them.
@@ -303,6 +445,8 @@ psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -v app="$APP dbname=$DB" -v super=
     -v owner="$OWNER" -f "$HERE/test_leads.sql"
 lead_concurrency
 echo "run.sh: lead concurrency test passed"
+duplicate_concurrency
+echo "run.sh: duplicate concurrency test passed"
 sweep_concurrency
 notify_allocations
 echo "run.sh: lead notification test passed"

@@ -764,6 +764,27 @@ BEGIN
 END
 $$;
 
+-- ldup: same phones and e-mails in different pools at once; customer
+-- service at each of four regions, four projects: 16 pools of 2 branches
+SELECT api.tenant_create('CN=operator', 'ldup', 'LDup', 'CN=ldup-admin', NULL) IS NOT NULL;
+DO $$
+BEGIN
+    FOR i IN 1 .. 4 LOOP
+        PERFORM api.project_add('CN=ldup-admin', 'p' || i, 'P'), api.unit_add('CN=ldup-admin', 'r' || i, 'region', 'R', NULL),
+                api.dept_add('CN=ldup-admin', 'r' || i, 'customer_service', NULL);
+    END LOOP;
+    FOR i IN 1 .. 4 LOOP
+        FOR j IN 1 .. 2 LOOP
+            PERFORM api.unit_add('CN=ldup-admin', format('r%s/b%s', i, j), 'branch', 'B', NULL),
+                    api.dept_add('CN=ldup-admin', format('r%s/b%s', i, j), 'sales', NULL);
+            FOR k IN 1 .. 4 LOOP
+                PERFORM api.project_assign('CN=ldup-admin', format('r%s/b%s', i, j), 'p' || k, 1);
+            END LOOP;
+        END LOOP;
+    END LOOP;
+END
+$$;
+
 -- pool_members, redefined for speed (sql/013), against its first
 -- definition (sql/013): every unit of every tenant as holder, every
 -- project, with and without outcomes, after all the allocations, caps,
