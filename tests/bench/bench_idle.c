@@ -99,6 +99,12 @@ int idle_grow(idle_set_t *s, int target, const blc_options_t *opts, int threads,
     return s->n == target ? 0 : -1;
 }
 
+void idle_shrink(idle_set_t *s, int target)
+{
+    while (s->n > target && s->n > 0)
+        blc_free(s->conns[--s->n]);
+}
+
 void idle_close(idle_set_t *s)
 {
     for (int i = 0; i < s->n; i++)

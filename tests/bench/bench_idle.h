@@ -21,6 +21,9 @@ typedef struct {
 int idle_grow(idle_set_t *s, int target, const blc_options_t *opts, int threads,
               char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Closes the newest connections until the set holds at most target. */
+void idle_shrink(idle_set_t *s, int target);
+
 void idle_close(idle_set_t *s);
 
 /* VmRSS of a process in KiB, from /proc/PID/status; -1 if unreadable. */

@@ -48,7 +48,8 @@ static void usage(FILE *out)
         "--param: regions=20 cities=10 branches=50 (per region, per city), projects=50,\n"
         "  batch=100, mix_alloc=10, leads_limit=50, tag=PREFIX (of external ids)\n"
         "--idle 100,10000 --pid PID: before each load, hold that many idle connections\n"
-        "  (handshake and one ping each) and print the RSS of process PID (the daemon).\n"
+        "  (opening or closing connections; handshake and one ping each) and print the\n"
+        "  RSS of process PID (the daemon).\n"
         "Exit: 0 all answers OK, 3 some failed, 1 could not run, 2 usage.\n");
 }
 
@@ -226,7 +227,7 @@ static void settle(void)
     nanosleep(&ts, NULL);
 }
 
-/* For each step: grow the idle set, read the daemon's RSS, run the load. */
+/* For each step: grow or shrink the idle set, read the daemon's RSS, run the load. */
 static int run_idle(const options_t *o)
 {
     idle_set_t set = {0};
@@ -234,6 +235,7 @@ static int run_idle(const options_t *o)
     int rc = 0;
     long limit = idle_raise_nofile();
     for (int i = 0; i < o->n_idle && rc != EXIT_SETUP; i++) {
+        idle_shrink(&set, o->idle[i]);
         if (idle_grow(&set, o->idle[i], &o->load.conn, o->load.threads * 4, err, sizeof err) < 0) {
             fprintf(stderr, "blbench: idle connections: %d of %d open (fd limit %ld): %s\n",
                     set.n, o->idle[i], limit, err);
