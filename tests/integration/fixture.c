@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -157,10 +158,16 @@ int fx_start(fx_t *fx, const char *extra)
             "db_conninfo = %s\nworkers = 2\nlog_level = debug\ndb_startup_timeout_ms = 2000\n%s",
             portfile, certs, certs, certs, fx->app_conninfo, extra ? extra : "");
     fclose(f);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* A test that fails before its cleanup must not leave the daemon
+         * running: it ends with the test process. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
         FILE *log = freopen(fx->log_path, "a", stderr);
         (void)log;
         execl(fx_bin("BRANCHD_BIN"), "branchd", "--config", conf, (char *)NULL);
