@@ -11,7 +11,6 @@
 
 A="127.0.0.1:$BLTEST_PORT"
 B="127.0.0.1:$BLTEST_PORT2"
-psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
 
 case_ "a pool of four branches"
 as carol

@@ -169,9 +169,7 @@ ok -o json lead list --limit 1000
 allocated_rows=$(jqv 'map(select(.branch_path != "")) | length')
 [[ $total -ge $allocated_rows ]] || fail "stats count $total received, fewer than the $allocated_rows allocated leads"
 
-
 case_ "max_reallocations: not given is 3; 0 is kept and sends an overdue lead straight to the holder"
-psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
 default_policy() { ok -o json policy show; jqv "map(select(.at_path == \"\" and .project == \"\"))[0].$1"; }
 ok policy set weighted --sla-minutes 5
 eq "$(default_policy max_reallocations)" "3" "not given"
@@ -189,7 +187,6 @@ for _ in $(seq 1 100); do
 done
 eq "$(jqv .status)" "unroutable" "the first overdue lead goes to the holder's queue"
 eq "$(jqv .reason)" "sla_exhausted"
-
 
 case_ "policy unset: the policy above applies again; unsetting nothing is NOT_FOUND"
 ok policy set least_loaded --project seo

@@ -8,7 +8,6 @@
 
 A="127.0.0.1:$BLTEST_PORT"
 B="127.0.0.1:$BLTEST_PORT2"
-psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
 
 # Ends the LISTEN connections of both daemons (this test's database only).
 kill_listeners() {

@@ -56,6 +56,10 @@ contains() {
 # psql_app SQL: runs SQL as the daemon's role, bypassing the daemon.
 psql_app() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_APP_CONNINFO" -c "$1"; }
 
+# psql_admin SQL: runs SQL as the database owner (to fake the clock, end
+# backends, look behind row-level security).
+psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
+
 finish() {
     [[ -n $CURRENT ]] && TESTS_PASSED=$((TESTS_PASSED + 1))
     echo "$TESTS_PASSED passed, 0 failed"

@@ -4,8 +4,6 @@
 # shellcheck shell=bash
 . "$(dirname "$0")/lib.sh"
 
-psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
-
 case_ "build the decentralized company"
 as carol
 ok tenant create deco --name "Deco 集团" --admin-subject CN=grace

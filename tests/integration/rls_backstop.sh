@@ -5,7 +5,6 @@
 # shellcheck shell=bash
 . "$(dirname "$0")/lib.sh"
 
-psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
 # as_app_in TENANT_ID SQL: one transaction as the daemon's role with the tenant set.
 as_app_in() {
     psql -X -q -A -t -v ON_ERROR_STOP=1 "$BLTEST_APP_CONNINFO" \
