@@ -84,6 +84,29 @@ static void apply_init(Branchline__V1__Request *req, Branchline__V1__OrgApplyReq
     req->org_apply = apply;
 }
 
+/* Applies document(region, last_kind), dry or not, with or without the
+ * progress flag; with seen, through blc_call_progress (ticks every tick_ms,
+ * 0: none), counting what arrives there; without, a plain blc_call. */
+static Branchline__V1__Response *apply_document(blc_t *c, const char *region, const char *last_kind,
+                                                bool progress, bool dry_run, int tick_ms, seen_t *seen)
+{
+    Branchline__V1__Request req;
+    Branchline__V1__OrgApplyRequest apply;
+    char *doc = document(region, last_kind);
+    apply_init(&req, &apply, doc, progress);
+    apply.dry_run = dry_run;
+    Branchline__V1__Response *r;
+    if (seen) {
+        *seen = (seen_t){.monotonic = true};
+        r = blc_call_progress(c, &req, tick_ms, count, seen);
+    } else {
+        r = blc_call(c, &req);
+    }
+    free(doc);
+    assert_non_null(r);
+    return r;
+}
+
 static size_t units_under(blc_t *c, const char *under)
 {
     Branchline__V1__Request req = BRANCHLINE__V1__REQUEST__INIT;
@@ -122,13 +145,8 @@ static void test_progress_frames_then_result(void **state)
 {
     (void)state;
     blc_t *c = fx_connect_ok(&fx, "alice");
-    Branchline__V1__Request req;
-    Branchline__V1__OrgApplyRequest apply;
-    char *doc = document("east", "branch");
-    seen_t seen = {.monotonic = true};
-    apply_init(&req, &apply, doc, true);
-    Branchline__V1__Response *r = blc_call_progress(c, &req, 0, count, &seen);
-    assert_non_null(r);
+    seen_t seen;
+    Branchline__V1__Response *r = apply_document(c, "east", "branch", true, false, 0, &seen);
     assert_int_equal(FX_CODE(r), 0);
     assert_false(r->more);
     assert_int_equal(r->result_case, BRANCHLINE__V1__RESPONSE__RESULT_ORG_APPLY);
@@ -141,7 +159,6 @@ static void test_progress_frames_then_result(void **state)
     assert_int_equal(seen.last_done, seen.total);
     assert_int_equal(seen.ticks, 0);
     branchline__v1__response__free_unpacked(r, NULL);
-    free(doc);
     blc_free(c);
 }
 
@@ -150,26 +167,17 @@ static void test_no_flag_one_response(void **state)
 {
     (void)state;
     blc_t *c = fx_connect_ok(&fx, "alice");
-    Branchline__V1__Request req;
-    Branchline__V1__OrgApplyRequest apply;
-    char *doc = document("east", "branch");
-    seen_t seen = {.monotonic = true};
-    apply_init(&req, &apply, doc, false);
-    apply.dry_run = true;
-    Branchline__V1__Response *r = blc_call_progress(c, &req, 0, count, &seen);
-    assert_non_null(r);
+    seen_t seen;
+    Branchline__V1__Response *r = apply_document(c, "east", "branch", false, true, 0, &seen);
     assert_int_equal(FX_CODE(r), 0);
     assert_int_equal(seen.frames, 0);
     branchline__v1__response__free_unpacked(r, NULL);
     /* and a plain blc_call gets that one response */
-    req.id = 0;
-    r = blc_call(c, &req);
-    assert_non_null(r);
+    r = apply_document(c, "east", "branch", false, true, 0, NULL);
     assert_false(r->more);
     assert_int_equal(r->result_case, BRANCHLINE__V1__RESPONSE__RESULT_ORG_APPLY);
     branchline__v1__response__free_unpacked(r, NULL);
     fx_assert_ping(c);
-    free(doc);
     blc_free(c);
 }
 
@@ -179,13 +187,9 @@ static void test_refused_after_progress(void **state)
 {
     (void)state;
     blc_t *c = fx_connect_ok(&fx, "alice");
-    Branchline__V1__Request req;
-    Branchline__V1__OrgApplyRequest apply;
-    char *doc = document("east", "city");  /* east/eastc19/b99 exists as a branch */
-    seen_t seen = {.monotonic = true};
-    apply_init(&req, &apply, doc, true);
-    Branchline__V1__Response *r = blc_call_progress(c, &req, 50, count, &seen);
-    assert_non_null(r);
+    seen_t seen;
+    /* east/eastc19/b99 exists as a branch */
+    Branchline__V1__Response *r = apply_document(c, "east", "city", true, false, 50, &seen);
     assert_int_equal(FX_CODE(r), BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT);
     assert_false(r->more);
     assert_int_equal(r->result_case, BRANCHLINE__V1__RESPONSE__RESULT__NOT_SET);
@@ -194,7 +198,6 @@ static void test_refused_after_progress(void **state)
     assert_true(seen.saw_units);
     branchline__v1__response__free_unpacked(r, NULL);
     fx_assert_ping(c);
-    free(doc);
     blc_free(c);
 }
 
