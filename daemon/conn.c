@@ -174,9 +174,10 @@ static void resume_reading(conn_t *c)
 
 /*
  * Hands queued output to OpenSSL until it is all written or the socket is
- * full. Returns false when the connection failed (the caller closes it).
+ * full. Returns false when the connection failed, with why in reason (the
+ * caller closes it).
  */
-static bool flush_output(conn_t *c)
+static bool flush_output(conn_t *c, char *reason, size_t reasonlen)
 {
     c->write_wants_read = false;
     while (frame_buf_len(&c->out) > 0) {
@@ -201,9 +202,8 @@ static bool flush_output(conn_t *c)
                 event_add(c->ev_read, NULL);
             return true;
         }
-        static _Thread_local char reason[256];
-        io_failure_text(c, err, reason, sizeof reason);
-        c->failure = reason;
+        io_failure_text(c, err, reason, reasonlen);
+        c->io_failed = true;
         return false;
     }
     frame_buf_release(&c->out);
@@ -321,8 +321,7 @@ static bool read_input(conn_t *c)
         }
         char reason[256];
         io_failure_text(c, err, reason, sizeof reason);
-        if (err != SSL_ERROR_ZERO_RETURN)
-            c->failure = reason; /* no close_notify after a failed read */
+        c->io_failed = err != SSL_ERROR_ZERO_RETURN; /* no close_notify after a failed read */
         conn_close(c, reason);
         return false;
     }
@@ -403,7 +402,7 @@ static bool continue_handshake(conn_t *c)
     }
     char reason[256];
     io_failure_text(c, err, reason, sizeof reason);
-    c->failure = reason;
+    c->io_failed = true;
     conn_close(c, reason);
     return false;
 }
@@ -429,8 +428,9 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->write_wants_read) {
-        if (!flush_output(c)) {
-            conn_close(c, c->failure);
+        char reason[256];
+        if (!flush_output(c, reason, sizeof reason)) {
+            conn_close(c, reason);
             return;
         }
         if (c->read_paused && !c->write_wants_read)
@@ -453,8 +453,9 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         continue_handshake(c);
         return;
     }
-    if (!flush_output(c)) {
-        conn_close(c, c->failure);
+    char reason[256];
+    if (!flush_output(c, reason, sizeof reason)) {
+        conn_close(c, reason);
         return;
     }
     if (c->read_wants_write) {
@@ -592,7 +593,7 @@ void conn_close(conn_t *c, const char *reason)
     event_del(c->ev_write);
     event_del(c->timer);
     /* close_notify, if the socket takes it now; nobody waits for the answer. */
-    if (!c->failure && SSL_is_init_finished(c->ssl))
+    if (!c->io_failed && SSL_is_init_finished(c->ssl))
         SSL_shutdown(c->ssl);
     ERR_clear_error();
     SSL_free(c->ssl);

@@ -46,7 +46,7 @@ struct conn {
     bool frame_timer_armed;    /* the timer is counting a partial frame */
     bool read_paused;          /* too much in flight or unsent */
     bool identity_counted;     /* holds one of the subject's connection slots */
-    const char *failure;       /* set by a failed write; the flush event closes */
+    bool io_failed;            /* a read or write failed: no close_notify */
     char peer[56];             /* ip:port, [ipv6]:port */
     const char *subject;       /* verified certificate subject (the identity limit's copy) */
     long long tenant;          /* the subject's tenant, for rate limits; -1 until known */
