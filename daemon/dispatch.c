@@ -77,6 +77,8 @@ static dispatch_entry_t table[] = {
     SQL_OP(CAP_SET, "cap_set", EDITORS, true),
     SQL_OP(ORG_EXPORT, "org_export", VIEWERS, false),
     SQL_OP(ORG_APPLY, "org_apply", ROLE_ADMIN, true),
+    SQL_OP(KPI, "kpi", READERS, false),
+    SQL_OP(STAFFING_ERLANG, "staffing_erlang", VIEWERS, false),
 };
 
 int dispatch_init(void)

@@ -62,6 +62,7 @@ const command_group_t COMMAND_GROUPS[] = {
     {"Commands", BASE_COMMANDS},
     {"Organization", ORG_COMMANDS},
     {"Leads", LEAD_COMMANDS},
+    {"Planning and evaluation", PLAN_COMMANDS},
     {"Organization files", DOC_COMMANDS},
     {"Configuration", CONFIG_COMMANDS},
     {NULL, NULL},

@@ -84,6 +84,9 @@ extern const command_t LEAD_COMMANDS[];
 /* Organization files: export, apply, diff (cmd_doc.c). */
 extern const command_t DOC_COMMANDS[];
 
+/* Planning and evaluation: kpi, staffing, whatif, support suggest, report (cmd_plan.c). */
+extern const command_t PLAN_COMMANDS[];
+
 /* The config file's contexts (cmd_config.c). */
 extern const command_t CONFIG_COMMANDS[];
 
@@ -141,6 +144,7 @@ int cmd_reorg_apply(const cli_t *cli, const command_t *cmd, int argc, char **arg
 int cmd_lead_list(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_import(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_watch(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_kpi(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_completion(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_shell(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 

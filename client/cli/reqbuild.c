@@ -1,5 +1,7 @@
 #include "reqbuild.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,21 @@ static reqbuild_rc_t set_integer(void *slot, ProtobufCType type, const char *val
     return REQBUILD_OK;
 }
 
+/* A finite decimal number ("0.8", "120", "1e3"), nothing after it. */
+static reqbuild_rc_t set_double(double *slot, const char *value, const char *what, char *err,
+                                size_t errlen)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(value, &end);
+    if (!value[0] || end == value || *end || errno || !isfinite(d)) {
+        snprintf(err, errlen, "invalid %s '%s': not a number", what, value);
+        return REQBUILD_INVALID;
+    }
+    *slot = d;
+    return REQBUILD_OK;
+}
+
 reqbuild_rc_t reqbuild_set(ProtobufCMessage *m, const char *field, const char *value,
                            const char *what, char *err, size_t errlen)
 {
@@ -95,6 +112,7 @@ reqbuild_rc_t reqbuild_set(ProtobufCMessage *m, const char *field, const char *v
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_UINT32: rc = set_integer(slot, f->type, value, what, err, errlen); break;
+    case PROTOBUF_C_TYPE_DOUBLE: rc = set_double(slot, value, what, err, errlen); break;
     default:
         snprintf(err, errlen, "%s.%s has a type branchctl cannot set", m->descriptor->name, field);
         return REQBUILD_INVALID;

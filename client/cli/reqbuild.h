@@ -2,7 +2,7 @@
  * Requests built from command rows through protobuf-c descriptors: the op
  * is a Request oneof field named by the row, its message is allocated with
  * the descriptor's message_init, and each parameter sets a field by name
- * (string, bool, int32, int64, uint32; integers parsed strictly). This is
+ * (string, bool, int32, int64, uint32, double; numbers parsed strictly). This is
  * the reverse of the daemon's sql_call.c, which reads the same fields.
  *
  * Ownership: the Request, its op message and every string set in it are

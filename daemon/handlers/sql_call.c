@@ -124,6 +124,11 @@ static const char *param_text(request_t *req, const ProtobufCMessage *m,
             return NULL;
         snprintf(num, numlen, "%lld", (long long)*(const int64_t *)slot);
         return num;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        if (*(const double *)slot == 0 && !has_presence)
+            return NULL;
+        snprintf(num, numlen, "%.17g", *(const double *)slot);
+        return num;
     default:
         return NULL; /* no operation uses other types as parameters */
     }

@@ -109,6 +109,8 @@ static const op_case_t cases[] = {
     {"lead_watch", "branch=east/b1", "branch=north/b2", "branch=rwest/rb"},
     {"org_export", "path=east/b1", "path=north", "path=rwest"},
     {"org_apply", "document_json={\"version\":1};dry_run=true", NULL, NULL},
+    {"kpi", "under=east/b1", "under=north", "under=rwest"},
+    {"staffing_erlang", "leads_per_hour=10;handle_minutes=5;answer_within=20;service_level=0.8", NULL, NULL},
 };
 
 typedef struct {

@@ -1,0 +1,101 @@
+/*
+ * Planning and evaluation: lead KPIs, staffing (Erlang C and the
+ * recommendations), what-if shapes, support candidates and the report. Each
+ * command but the report is one request, as in cmd_org.c; kpi only joins
+ * its repeated --by flags into the one comma-separated field first. The
+ * figures are defined in the README ("Planning and evaluation").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "org_call.h"
+
+#define KPI_KEYS "branch, channel, project, holder, day, week or month"
+#define KPI_BY_MAX 8
+
+static const char KPI_DETAILS[] =
+    "One row per combination of the --by keys (several --by, or --by a,b, give a\n"
+    "cross table; none: one row for all). Leads count where they are worked (their\n"
+    "branch) or, in a queue, where they are held. Statuses are as they are now;\n"
+    "ages are measured at --until (default now). Durations are seconds, rates\n"
+    "and shares fractions. -o json lists every figure; the table shows the main\n"
+    "ones (--columns picks others). Definitions: README, \"Lead KPIs\".\n";
+
+static const char ERLANG_DETAILS[] =
+    "Traffic A = leads per hour x handling time (erlangs). Agents: the fewest\n"
+    "N > A whose service level 1 - P_wait x e^(-(N-A) x t / AHT) reaches\n"
+    "--service-level and whose occupancy A/N is at most --max-occupancy (default\n"
+    "0.85); staffed = ceil(N / (1 - shrinkage)). P_wait is Erlang C, computed\n"
+    "through the Erlang B recursion (no factorials: exact for A in the\n"
+    "thousands). Computed by the daemon.\n";
+
+const command_t PLAN_COMMANDS[] = {
+    {
+        .words = {"kpi"}, .run = cmd_kpi, .op = "kpi",
+        .summary = "Lead KPIs: speed to lead, contact, SLA, conversion, backlog and queues",
+        .params = {
+            FLAG("--under", "PATH", "under", "leads worked or held in this subtree (default: "
+                 "your scope)"),
+            FLAG("--by", "KEY", "by", KPI_KEYS "; repeat for a cross table"),
+            FLAG("--since", "T", "since", "leads received at or after this date or time"),
+            FLAG("--until", "T", "until", "leads received before this date or time (default: now)"),
+        },
+        .example = "branchctl kpi --under east --by branch --by month --since 2026-09-01",
+        .columns = "branch_path,channel,project,holder_path,period_start,received,"
+                   "speed_median_seconds,band_0_5m,contact_rate,sla_compliance,"
+                   "win_rate_contacted,open,unroutable,waiting",
+        .details = KPI_DETAILS,
+        .progress = "computing KPIs",
+    },
+    {
+        .words = {"staffing", "erlang"}, .run = cmd_org, .op = "staffing_erlang",
+        .summary = "Agents needed for a lead volume and service level (Erlang C)",
+        .params = {
+            FLAG_REQ("--leads-per-hour", "N", "leads_per_hour", "arrivals per hour"),
+            FLAG_REQ("--handle-minutes", "M", "handle_minutes", "average handling time"),
+            FLAG_REQ("--answer-within", "SECONDS", "answer_within", "the service level's time"),
+            FLAG_REQ("--service-level", "X", "service_level", "fraction answered within it, "
+                     "e.g. 0.8"),
+            FLAG("--shrinkage", "S", "shrinkage", "fraction of paid time not on leads "
+                 "(default 0)"),
+            FLAG("--max-occupancy", "O", "max_occupancy", "highest A/N (default 0.85)"),
+        },
+        .example = "branchctl staffing erlang --leads-per-hour 120 --handle-minutes 6 "
+                   "--answer-within 60 --service-level 0.8 --shrinkage 0.3",
+        .details = ERLANG_DETAILS,
+    },
+    {{NULL}},
+};
+
+/*
+ * Every --by (as "--by X" or "--by=X") joined into one "--by X,Y" at the
+ * end of a copy of argv, so the row's single field carries them all.
+ */
+int cmd_kpi(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    char **rest = calloc((size_t)argc + 2, sizeof *rest);
+    char by[256] = "";
+    int n = 0, keys = 0, rc;
+    if (!rest)
+        return org_no_memory(cli);
+    for (int i = 0; i < argc; i++) {
+        const char *value = NULL;
+        int at = i;
+        int m = strcmp(argv[i], "--") == 0 ? 0 : args_flag_value(argc, argv, &at, "--by", NULL, &value);
+        if (m <= 0 || keys == KPI_BY_MAX) {
+            rest[n++] = argv[i];
+            continue;
+        }
+        size_t used = strlen(by);
+        snprintf(by + used, sizeof by - used, "%s%s", keys++ ? "," : "", value);
+        i = at;
+    }
+    if (keys) {
+        rest[n++] = "--by";
+        rest[n++] = by;
+    }
+    rc = org_run(cli, cmd, n, rest, org_present_result);
+    free(rest);
+    return rc;
+}
