@@ -52,6 +52,13 @@ static const option_t options[] = {
     INT(sweep_interval_ms, "5000", 0, 3600000, "how often overdue and waiting leads are swept; 0 = never"),
     INT(sweep_batch, "500", 1, 100000, "leads one sweep handles at most"),
     STR(log_level, "info", "debug, info, warn or error"),
+    STR(http_address, "127.0.0.1", "address of the HTTP listener (/metrics, /livez, /readyz)"),
+    INT(http_port, "-1", -1, 65535, "HTTP port; -1 = no HTTP listener, 0 = a free one (see http_port_file)"),
+    STR(http_port_file, "", "file the daemon writes its HTTP port to once ready"),
+    INT(http_tls, "0", 0, 1, "1 = HTTPS with tls_cert and tls_key (no client certificate asked)"),
+    INT(http_max_body_bytes, "65536", 0, 16777216, "largest HTTP request body accepted (413 beyond)"),
+    INT(http_max_inflight, "256", 1, 100000, "HTTP requests a worker serves at once (503 beyond)"),
+    INT(http_timeout_ms, "10000", 1000, 600000, "an HTTP request must arrive whole within this"),
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 

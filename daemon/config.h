@@ -35,6 +35,13 @@ typedef struct {
     int sweep_interval_ms;
     int sweep_batch;
     char *log_level;
+    char *http_address;
+    int http_port;
+    char *http_port_file;
+    int http_tls;
+    int http_max_body_bytes;
+    int http_max_inflight;
+    int http_timeout_ms;
 } config_t;
 
 /* A config holding every default. */

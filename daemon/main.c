@@ -13,6 +13,8 @@
 #include "config.h"
 #include "db_statements.h"
 #include "dispatch.h"
+#include "health.h"
+#include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
@@ -269,6 +271,14 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=tls error=\"%s\"", err);
         goto out;
     }
+    if (http_tls_load(cfg, err, sizeof err) != 0) {
+        log_error("startup_failed", "reason=http_tls error=\"%s\"", err);
+        goto out;
+    }
+    if (health_routes_add() != 0) {
+        log_error("startup_failed", "reason=out_of_memory");
+        goto out;
+    }
     if (!(srv = server_new(cfg, ctx, err, sizeof err))) {
         log_error("startup_failed", "reason=listen error=\"%s\"", err);
         goto out;
@@ -290,6 +300,13 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=threads error=\"%s\"", err);
         goto out;
     }
+    /* port_file last: whoever waits for it finds the HTTP port too. */
+    if (srv->http_port >= 0) {
+        log_info("http_listening", "address=%s port=%d tls=%d", cfg->http_address, srv->http_port,
+                 cfg->http_tls);
+        if (write_port_file(cfg->http_port_file, srv->http_port) != 0)
+            log_warn("port_file", "path=%s error=cannot_write", cfg->http_port_file);
+    }
     if (write_port_file(cfg->port_file, srv->port) != 0)
         log_warn("port_file", "path=%s error=cannot_write", cfg->port_file);
     /* The main thread only waits for signals; workers serve. SIGHUP
@@ -309,6 +326,7 @@ out:
         event_base_free(base);
     server_free(srv);
     SSL_CTX_free(ctx);
+    http_shutdown();
     stmt_registry_free();
     return rc;
 }

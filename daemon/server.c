@@ -14,6 +14,8 @@
 #include "conn.h"
 #include "db.h"
 #include "cache.h"
+#include "health.h"
+#include "http.h"
 #include "quota.h"
 #include "log.h"
 #include "sweeper.h"
@@ -191,6 +193,12 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
     }
     if (w->cache)
         cache_suspend(w->cache); /* until the listening connection is up */
+    if (http_worker_init(w, err, errlen) != 0)
+        return -1;
+    if (health_worker_init(w) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (index == 0 && cfg->sweep_interval_ms > 0 &&
         !(w->sweeper = sweeper_new(w, cfg->sweep_interval_ms, cfg->sweep_batch))) {
         snprintf(err, errlen, "out of memory");
@@ -209,6 +217,8 @@ server_t *server_new(const config_t *cfg, SSL_CTX *ssl_ctx, char *err, size_t er
     srv->cfg = cfg;
     pthread_mutex_init(&srv->tls_lock, NULL);
     srv->port = cfg->listen_port;
+    srv->http_port = cfg->http_port;
+    atomic_init(&srv->stopping, false);
     atomic_init(&srv->connections, 0);
     atomic_init(&srv->next_conn_id, 1);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -273,6 +283,7 @@ void server_swap_tls(server_t *srv, SSL_CTX *ctx)
 
 void server_stop(server_t *srv)
 {
+    atomic_store(&srv->stopping, true);
     for (unsigned i = 0; i < srv->nworkers; i++)
         event_active(srv->workers[i].stop_event, EV_READ, 0);
 }
@@ -303,6 +314,8 @@ void server_free(server_t *srv)
             event_base_loop(w->base, EVLOOP_NONBLOCK);
         cache_free(w->cache);
         rate_limit_free(w->rate);
+        http_worker_free(w);
+        health_worker_free(w);
         if (w->stop_event)
             event_free(w->stop_event);
         if (w->drain_timer)

@@ -37,6 +37,8 @@ typedef struct worker {
     struct sweeper *sweeper;    /* on worker 0 only */
     struct cache *cache;        /* organization reads; NULL when disabled */
     struct rate_limit *rate;    /* this worker's share of each tenant's request rate */
+    struct http_server *http;   /* its HTTP listener (http.c), or NULL */
+    struct health *health;      /* its heartbeat (health.c) */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;
@@ -48,6 +50,8 @@ struct server {
     worker_t *workers;
     unsigned nworkers;
     int port;                   /* actual listening port */
+    int http_port;              /* actual HTTP port; -1 when off */
+    atomic_bool stopping;       /* server_stop was called: draining */
     int expected_schema_version;
     atomic_int connections;     /* open client connections, all workers */
     struct identity_limit *identities;

@@ -108,6 +108,24 @@ SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen)
     return ctx;
 }
 
+SSL_CTX *tls_http_ctx_new(const config_t *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        tls_error_text(err, errlen);
+        return NULL;
+    }
+    if (ctx_configure(ctx, cfg, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* Scrapers and browsers bring no client certificate. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_ciphersuites(ctx, tls13_suites);
+    return ctx;
+}
+
 int tls_peer_subject(SSL *ssl, char *out, size_t outlen)
 {
     X509 *cert = SSL_get0_peer_certificate(ssl);

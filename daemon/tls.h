@@ -14,6 +14,10 @@
  */
 SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen);
 
+/* The same certificate, key, protocols and ciphers for the HTTP listener
+ * (http_tls), without client certificates or ALPN. */
+SSL_CTX *tls_http_ctx_new(const config_t *cfg, char *err, size_t errlen);
+
 /* The verified peer certificate's subject in RFC 2253 form ("CN=alice"). */
 int tls_peer_subject(SSL *ssl, char *out, size_t outlen) __attribute__((warn_unused_result));
 

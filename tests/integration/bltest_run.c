@@ -6,7 +6,8 @@
  * With --two-daemons a second branchd serves the same database, on
  * BLTEST_PORT2 (log BLTEST_DAEMON_LOG2): for what several daemons share.
  * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO,
- * BLTEST_APP_CONNINFO, BLTEST_PORT and BRANCHLINE_SERVER/BRANCHLINE_CA, and
+ * BLTEST_APP_CONNINFO, BLTEST_PORT, BLTEST_HTTP_PORT (the daemon's HTTP
+ * listener: /metrics, /livez, /readyz) and BRANCHLINE_SERVER/BRANCHLINE_CA, and
  * sources tests/integration/lib.sh for its helpers. CN=carol is bootstrapped
  * as the platform operator. On failure the daemon's log is printed.
  */
@@ -37,6 +38,15 @@ static void export_env(const fx_t *fx)
     setenv("BRANCHLINE_CA", buf, 1);
     setenv("BLTEST_DAEMON_LOG", fx->log_path, 1);
     setenv("BLTEST_DIR", fx->dir, 1);
+    snprintf(buf, sizeof buf, "%s/http.port", fx->dir);
+    FILE *f = fopen(buf, "r");
+    int http_port = 0;
+    if (f && fscanf(f, "%d", &http_port) == 1) {
+        snprintf(buf, sizeof buf, "%d", http_port);
+        setenv("BLTEST_HTTP_PORT", buf, 1);
+    }
+    if (f)
+        fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -56,12 +66,21 @@ int main(int argc, char **argv)
     fx_t fx, fx2;
     int rc = 1;
     memset(&fx2, 0, sizeof fx2);
-    /* Sweeps often, so scenarios about overdue leads need not wait. */
-    const char *extra = "sweep_interval_ms = 300\n";
-    if (fx_init(&fx, name, false) != 0 || fx_start(&fx, extra) != 0)
+    /* Sweeps often, so scenarios about overdue leads need not wait; the
+     * HTTP listener on a free port, for scenarios about it. */
+    char extra[512];
+    if (fx_init(&fx, name, false) != 0)
+        goto out;
+    snprintf(extra, sizeof extra, "sweep_interval_ms = 300\nhttp_port = 0\nhttp_port_file = %s/http.port\n",
+             fx.dir);
+    if (fx_start(&fx, extra) != 0)
         goto out;
     if (two) {
-        if (fx_init_sibling(&fx2, &fx, "second") != 0 || fx_start(&fx2, extra) != 0)
+        if (fx_init_sibling(&fx2, &fx, "second") != 0)
+            goto out;
+        snprintf(extra, sizeof extra, "sweep_interval_ms = 300\nhttp_port = 0\nhttp_port_file = %s/http.port\n",
+                 fx2.dir);
+        if (fx_start(&fx2, extra) != 0)
             goto out;
         char buf[320];
         snprintf(buf, sizeof buf, "%d", fx2.port);
