@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "quota.h"
 #include "log.h"
+#include "metrics_core.h"
 #include "request.h"
 #include "tls.h"
 
@@ -38,6 +39,7 @@ static void conn_set_state(conn_t *c, conn_state_t state, const char *why)
     log_debug("conn_state", "worker=%u conn=%llu peer=%s from=%s to=%s reason=%s",
               c->worker->index, (unsigned long long)c->id, c->peer, state_names[c->state],
               state_names[state], why);
+    metrics_conn_state((int)c->state, (int)state, why);
     c->state = state;
 }
 
@@ -235,6 +237,7 @@ static void frame_error(conn_t *c, frame_status_t st, uint32_t len)
         reply_envelope_error(c, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "length",
                              "frame length must be positive");
     }
+    metrics_frame_refused(frame_status_name(st));
     conn_shutdown(c, frame_status_name(st));
 }
 
@@ -260,6 +263,7 @@ static void process_frames(conn_t *c)
         c->requests_total++;
         Branchline__V1__Request *msg = branchline__v1__request__unpack(NULL, len, payload);
         if (!msg) {
+            metrics_frame_refused("undecodable");
             reply_envelope_error(c, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "frame",
                                  "frame does not decode as a branchline.v1.Request");
             continue;
@@ -554,6 +558,7 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
         w->conns->prev = c;
     w->conns = c;
     arm_timer(c, srv->cfg->handshake_timeout_ms);
+    metrics_conn_state(-1, CONN_HANDSHAKE, NULL);
     log_debug("conn_accept", "worker=%u conn=%llu peer=%s", w->index, (unsigned long long)c->id, c->peer);
 }
 
@@ -601,5 +606,6 @@ void conn_close(conn_t *c, const char *reason)
     frame_buf_release(&c->in);
     frame_buf_release(&c->out);
     atomic_fetch_sub(&w->server->connections, 1);
+    metrics_conn_state((int)c->state, -1, reason);
     free(c);
 }

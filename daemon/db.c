@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics_core.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -67,6 +68,7 @@ static void query_free(db_query_t *q)
 static void query_fail(db_query_t *q, status_code_t code, const char *message)
 {
     db_result_t res = {code, message, "", NULL};
+    metrics_db_unavailable();
     q->cb(q->arg, &res);
     query_free(q);
 }
@@ -88,6 +90,16 @@ int db_pool_up(const db_pool_t *pool)
     for (int i = 0; i < pool->size; i++)
         up += pool->conns[i].state >= DBC_PREPARING && pool->conns[i].state <= DBC_BUSY;
     return up;
+}
+
+void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued)
+{
+    *busy = *idle = 0;
+    for (int i = 0; i < pool->size; i++) {
+        *busy += pool->conns[i].state == DBC_BUSY;
+        *idle += pool->conns[i].state == DBC_IDLE;
+    }
+    *queued = pool->queued;
 }
 
 bool db_pool_listening(const db_pool_t *pool)
@@ -129,6 +141,7 @@ static void dbc_lost(db_conn_t *c, const char *why)
     PQfinish(c->pg);
     c->pg = NULL;
     bool was_listening = c->state == DBC_LISTENING;
+    metrics_db_lost(was_listening);
     dbc_set_state(c, DBC_DOWN, "lost");
     if (was_listening)
         c->pool->notify(c->pool->notify_arg, NULL, DB_LISTEN_LOST);
@@ -221,6 +234,7 @@ static void dbc_complete(db_conn_t *c)
     c->current = NULL;
     dbc_set_state(c, DBC_IDLE, NULL);
     db_result_t out = {BRANCHLINE__V1__STATUS__CODE__OK, "", "", res};
+    metrics_db_query(res, ok);
     if (!ok)
         out.code = db_map_error(res, &out.message, &out.field);
     q->cb(q->arg, &out);

@@ -54,6 +54,9 @@ void db_pool_start(db_pool_t *pool);
 /* How many connections are usable right now. */
 int db_pool_up(const db_pool_t *pool);
 
+/* Query connections running a statement, idle, and queries waiting. */
+void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued);
+
 /* Whether the listening connection is up (notifications are being heard). */
 bool db_pool_listening(const db_pool_t *pool);
 

@@ -5,6 +5,7 @@
 #include "handlers/sql_call.h"
 #include "quota.h"
 #include "log.h"
+#include "metrics_core.h"
 
 #define PRINCIPAL (ROLE_OPERATOR | ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
 #define ANY_ROLE (ROLE_NONE_NEEDED | PRINCIPAL)
@@ -139,6 +140,7 @@ void dispatch_request(request_t *req)
     req->entry = entry;
     conn_t *c = req->conn;
     if (c && c->tenant >= 0 && !rate_limit_allow(req->worker->rate, c->tenant, now_ms())) {
+        metrics_rate_limited();
         request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "",
                                      "request rate limit of the tenant exceeded; retry later"));
         return;

@@ -5,10 +5,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "clock.h"
 #include "db.h"
 #include "http.h"
+#include "metrics_core.h"
 
 #define BEAT_MS 500
 
@@ -21,9 +22,7 @@ struct health {
 
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return clock_mono_us() / 1000u;
 }
 
 static void beat(evutil_socket_t fd, short what, void *arg)
@@ -34,6 +33,7 @@ static void beat(evutil_socket_t fd, short what, void *arg)
     atomic_store(&w->health->db_up, db_pool_up(w->db) > 0);
     atomic_store(&w->health->listening, db_pool_listening(w->db));
     atomic_store(&w->health->beat_ms, mono_ms());
+    metrics_worker_publish(w);
 }
 
 int health_worker_init(worker_t *w)

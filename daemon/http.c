@@ -16,9 +16,10 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "metrics_core.h"
 #include "tls.h"
 
 #define HTTP_ROUTES_MAX 32
@@ -72,13 +73,6 @@ static const struct {
     {EVHTTP_REQ_PATCH, "PATCH"},
 };
 #define METHOD_COUNT (sizeof methods / sizeof methods[0])
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static const char *method_name(enum evhttp_cmd_type type)
 {
@@ -210,10 +204,11 @@ void http_reply(http_req_t *req, int code, const char *content_type, const void 
     /* If the client went away meanwhile, evhttp only frees the request. */
     evhttp_send_reply(req->ev, code, NULL, out);
     evbuffer_free(out);
-    uint64_t us = mono_us() - req->started_us;
+    uint64_t us = clock_mono_us() - req->started_us;
     log_emit(code >= 500 ? LOG_WARN : LOG_DEBUG, "http_request",
              "worker=%u peer=%s method=%s route=%s status=%d duration_ms=%.3f", req->worker->index,
              req->peer, req->method, req->route, code, (double)us / 1000.0);
+    metrics_http_request(req->route, code);
     if (req->counted)
         req->worker->http->inflight--;
     http_req_free(req);
@@ -254,7 +249,7 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
     }
     req->ev = ev;
     req->worker = w;
-    req->started_us = mono_us();
+    req->started_us = clock_mono_us();
     req->method = method_name(evhttp_request_get_command(ev));
     req->route = "unmatched";
     peer_text(ev, req->peer, sizeof req->peer);
@@ -409,6 +404,19 @@ void http_worker_free(worker_t *w)
     evhttp_free(w->http->http);
     free(w->http);
     w->http = NULL;
+}
+
+size_t http_route_patterns(const char **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < route_count && n < max; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < n; j++)
+            seen = seen || strcmp(out[j], routes[i].pattern) == 0;
+        if (!seen)
+            out[n++] = routes[i].pattern;
+    }
+    return n;
 }
 
 void http_shutdown(void)

@@ -53,6 +53,9 @@ void http_reply(http_req_t *req, int code, const char *content_type, const void 
 void http_reply_text(http_req_t *req, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The distinct route patterns registered so far (a metrics label); count. */
+size_t http_route_patterns(const char **out, size_t max);
+
 /* The worker's listener (when http_port is set); called by server.c. */
 int http_worker_init(worker_t *w, char *err, size_t errlen) __attribute__((warn_unused_result));
 void http_worker_free(worker_t *w);

@@ -16,6 +16,7 @@
 #include "health.h"
 #include "http.h"
 #include "log.h"
+#include "metrics_core.h"
 #include "migrate.h"
 #include "server.h"
 #include "tls.h"
@@ -275,7 +276,7 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=http_tls error=\"%s\"", err);
         goto out;
     }
-    if (health_routes_add() != 0) {
+    if (health_routes_add() != 0 || metrics_core_init() != 0) {
         log_error("startup_failed", "reason=out_of_memory");
         goto out;
     }
@@ -284,6 +285,10 @@ static int run_serve(const config_t *cfg)
         goto out;
     }
     ctx = NULL; /* the server owns it now */
+    if (metrics_core_start(srv->nworkers) != 0) {
+        log_error("startup_failed", "reason=out_of_memory");
+        goto out;
+    }
     srv->expected_schema_version = migrate_expected_version();
     base = event_base_new();
     sc.srv = srv;
@@ -327,6 +332,7 @@ out:
     server_free(srv);
     SSL_CTX_free(ctx);
     http_shutdown();
+    metrics_core_free();
     stmt_registry_free();
     return rc;
 }

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics_core.h"
 #include "watch.h"
 
 struct arena_block {
@@ -28,6 +30,7 @@ request_t *request_new(worker_t *w, conn_t *c, Branchline__V1__Request *msg)
     r->msg = msg;
     r->id = msg ? msg->id : 0;
     r->started_ms = now_ms();
+    r->started_us = clock_mono_us();
     r->op_name = "unknown";
     branchline__v1__response__init(&r->resp);
     branchline__v1__status__init(&r->status);
@@ -175,6 +178,8 @@ void request_finish(request_t *r)
              r->status.code ? " message=" : "",
              r->status.code ? log_quote(msg, sizeof msg, r->status.message) : "",
              r->packed ? " cache=hit" : "");
+    if (!r->silent)
+        metrics_request_done(r, (double)(clock_mono_us() - r->started_us) / 1e6);
     if (c) {
         if (r->prev)
             r->prev->next = r->next;

@@ -22,6 +22,7 @@ typedef struct request {
     conn_t *conn;                      /* NULL once detached */
     uint64_t id;
     uint64_t started_ms;
+    uint64_t started_us;               /* CLOCK_MONOTONIC, for the duration metric */
     const char *op_name;
     const dispatch_entry_t *entry;     /* set by dispatch */
     Branchline__V1__Request *msg;      /* owned; may be NULL for envelope errors */

@@ -5,20 +5,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "metrics_core.h"
 
 struct sweeper {
     worker_t *worker;
     struct event *timer;
     int batch;
     bool running;   /* one sweep at a time per daemon */
+    uint64_t started_us;
 };
 
 static void sweep_done(void *arg, const db_result_t *res)
 {
     sweeper_t *s = arg;
     s->running = false;
+    metrics_sweep_done((double)(clock_mono_us() - s->started_us) / 1e6);
     if (res->code != BRANCHLINE__V1__STATUS__CODE__OK) {
         if (res->code != BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE)
             log_warn("sweep_failed", "status=%s", status_code_name(res->code));
@@ -28,6 +32,7 @@ static void sweep_done(void *arg, const db_result_t *res)
         return;
     int reallocated = atoi(PQgetvalue(res->result, 0, 0));
     int drained = atoi(PQgetvalue(res->result, 0, 1));
+    metrics_sla_reallocated(reallocated);
     if (reallocated || drained)
         log_info("sweep", "reallocated=%d drained=%d", reallocated, drained);
     /* A full batch means more is due: go again at once. */
@@ -43,6 +48,7 @@ static void sweep_tick(evutil_socket_t fd, short what, void *arg)
     if (s->running || s->worker->draining)
         return;
     s->running = true;
+    s->started_us = clock_mono_us();
     char batch[16];
     snprintf(batch, sizeof batch, "%d", s->batch);
     const char *values[] = {batch};
