@@ -16,7 +16,7 @@ PACKAGES=(
     yq python3-yaml          # tests: parse branchctl's yaml output (tests/integration/org_files.sh)
     postgresql postgresql-contrib
     openssl python3 jq
-    curl  # tests: the HTTP listener (tests/integration/ops_*.sh)
+    curl prometheus  # tests: the HTTP listener, promtool and a real Prometheus (tests/integration/ops_*.sh)
     clang libfuzzer-14-dev sslscan valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
     util-linux  # runuser, setsid: essential, listed because the scripts rely on them
 )
