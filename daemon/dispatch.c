@@ -80,6 +80,8 @@ static dispatch_entry_t table[] = {
     SQL_OP(ORG_APPLY, "org_apply", ROLE_ADMIN, true),
     SQL_OP(KPI, "kpi", READERS, false),
     SQL_OP(STAFFING_ERLANG, "staffing_erlang", VIEWERS, false),
+    SQL_OP(STAFFING_RECOMMEND, "staffing_recommend", VIEWERS, false),
+    SQL_OP(SUPPORT_SUGGEST, "support_suggest", VIEWERS, false),
 };
 
 int dispatch_init(void)

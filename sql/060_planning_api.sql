@@ -78,20 +78,13 @@ $$;
 -- a past period reads the same whenever it is made. One query: the lead
 -- rows, their events (first allocation, reallocations) and the SLA of each
 -- pool's policy in force.
-CREATE FUNCTION api.kpi(p_subject text, p_under text, p_by text, p_since text, p_until text)
-RETURNS SETOF api.kpi_row LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+CREATE FUNCTION branchline.kpi_figures(c branchline.caller, r branchline.units, dims text[], since timestamptz,
+                                        as_of timestamptz)
+RETURNS SETOF api.kpi_row LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 DECLARE
-    c caller := auth(p_subject, 'kpi', '{admin,unit_admin,viewer,branch}');
-    r units := scoped_unit(c, p_under, 'under');
-    dims text[] := kpi_dims(p_by);
-    since timestamptz := coalesce(parse_instant(p_since, 'since'), '-infinity');
-    as_of timestamptz := coalesce(parse_instant(p_until, 'until'), now());
     tz text := tenant_timezone();
     grain text := (SELECT d FROM unnest(dims) d WHERE d IN ('day', 'week', 'month'));
 BEGIN
-    IF since >= as_of THEN
-        PERFORM fail('INVALID_ARGUMENT', 'until', 'until must be later than since');
-    END IF;
     RETURN QUERY
     WITH base AS (
         SELECT l.id, l.status, l.holder_id, l.project_id, l.created_at, l.allocated_at, l.contacted_at,
@@ -154,6 +147,22 @@ BEGIN
       FROM leads_x x
      GROUP BY x.k_period, x.k_holder, x.k_branch, x.k_project, x.k_channel
      ORDER BY x.k_period, x.k_holder, x.k_branch, x.k_project, x.k_channel;
+END
+$$;
+
+CREATE FUNCTION api.kpi(p_subject text, p_under text, p_by text, p_since text, p_until text)
+RETURNS SETOF api.kpi_row LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'kpi', '{admin,unit_admin,viewer,branch}');
+    r units := scoped_unit(c, p_under, 'under');
+    dims text[] := kpi_dims(p_by);
+    since timestamptz := coalesce(parse_instant(p_since, 'since'), '-infinity');
+    as_of timestamptz := coalesce(parse_instant(p_until, 'until'), now());
+BEGIN
+    IF since >= as_of THEN
+        PERFORM fail('INVALID_ARGUMENT', 'until', 'until must be later than since');
+    END IF;
+    RETURN QUERY SELECT * FROM kpi_figures(c, r, dims, since, as_of);
 END
 $$;
 

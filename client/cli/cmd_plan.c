@@ -30,6 +30,24 @@ static const char ERLANG_DETAILS[] =
     "through the Erlang B recursion (no factorials: exact for A in the\n"
     "thousands). Computed by the daemon.\n";
 
+static const char RECOMMEND_DETAILS[] =
+    "Per department (support departments aside) and role: active people, the\n"
+    "recommendation, the difference and the reason. Customer service: Erlang C on\n"
+    "the busiest hour of the day over the period; sales: leads a day over what a\n"
+    "salesperson works a day; promotion: at least one content creator and one\n"
+    "promoter, platform work at least 2. Then one manager per department, a\n"
+    "supervisor for every 2-5 people beyond the 5 a manager leads directly, and\n"
+    "at least 3 people in all. The tenant's settings (handling time, service\n"
+    "level, shrinkage, occupancy, leads per salesperson) and the rules: README,\n"
+    "\"Staffing recommendations\".\n";
+
+static const char SUPPORT_DETAILS[] =
+    "A branch is a candidate when it is new (opened within --new-within) or, among\n"
+    "its peers (the branches served by the same customer service) that received at\n"
+    "least --min-leads leads in the period, its conversion (won / received) or its\n"
+    "SLA compliance is below the peers' bottom quartile. 'support assign' accepts a\n"
+    "candidate; 'supported' says one is already assigned.\n";
+
 const command_t PLAN_COMMANDS[] = {
     {
         .words = {"kpi"}, .run = cmd_kpi, .op = "kpi",
@@ -64,6 +82,33 @@ const command_t PLAN_COMMANDS[] = {
         .example = "branchctl staffing erlang --leads-per-hour 120 --handle-minutes 6 "
                    "--answer-within 60 --service-level 0.8 --shrinkage 0.3",
         .details = ERLANG_DETAILS,
+    },
+    {
+        .words = {"staffing", "recommend"}, .run = cmd_org, .op = "staffing_recommend",
+        .summary = "Recommended headcount per department and role, with the reason for each",
+        .params = {
+            ARG_OPT("PATH", "path", "departments at or under this unit (default: your scope)"),
+            FLAG("--period", "DAYS", "period", "lead history to size from, e.g. 30d (default)"),
+        },
+        .example = "branchctl staffing recommend east --period 30d",
+        .details = RECOMMEND_DETAILS,
+        .progress = "sizing departments",
+    },
+    {
+        .words = {"support", "suggest"}, .run = cmd_org, .op = "support_suggest",
+        .summary = "Branches that are new or under-perform their peers: support candidates",
+        .params = {
+            FLAG("--period", "DAYS", "period", "performance over this many days, e.g. 90d (default)"),
+            FLAG("--new-within", "DAYS", "new_within", "a branch opened within this is new "
+                 "(default 180d)"),
+            FLAG("--min-leads", "N", "min_leads", "a branch with fewer leads is not judged "
+                 "(default 20)"),
+        },
+        .example = "branchctl support suggest --period 90d; branchctl support assign BRANCH "
+                   "--reason 'low conversion'",
+        .columns = "branch_path,holder_path,reason,received,conversion,sla_compliance,"
+                   "peer_conversion_q1,peer_sla_q1,peers,supported",
+        .details = SUPPORT_DETAILS,
     },
     {{NULL}},
 };
