@@ -6,6 +6,7 @@
 #include <event2/thread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: branchd [serve] [--config FILE] [--OPTION VALUE ...]\n"
-            "       branchd migrate [--config FILE] [--conninfo CONNINFO]\n"
+            "       branchd migrate [--dry-run] [--config FILE] [--conninfo CONNINFO]\n"
             "       branchd bootstrap-operator --subject SUBJECT [--config FILE] [--conninfo CONNINFO]\n"
             "       branchd --check-config --config FILE\n"
             "       branchd --help | --version\n"
             "\n"
             "serve     run the daemon (the default)\n"
-            "migrate   apply the schema migrations built into this binary (as the owner role)\n"
+            "migrate   apply the table migrations built into this binary and re-create the api\n"
+            "          functions, in one transaction (as the owner role); --dry-run prints what\n"
+            "          it would do and changes nothing\n"
             "bootstrap-operator\n"
             "          create (or re-enable) a platform operator bound to a certificate subject\n"
             "\n"
@@ -53,6 +56,7 @@ static void flag_to_option(const char *flag, char *out, size_t outlen)
 }
 
 static char subject_arg[512];
+static bool dry_run_arg;
 
 static int parse_args(int argc, char **argv, config_t *cfg, mode_t_ *mode)
 {
@@ -84,6 +88,10 @@ static int parse_args(int argc, char **argv, config_t *cfg, mode_t_ *mode)
             printf("branchd %s (protocol %u, schema %d)\n", BRANCHLINE_VERSION, 1u,
                    migrate_expected_version());
             exit(0);
+        }
+        if (strcmp(arg, "--dry-run") == 0 && *mode == MODE_MIGRATE) {
+            dry_run_arg = true;
+            continue;
         }
         if (strcmp(arg, "--check-config") == 0) {
             *mode = MODE_CHECK_CONFIG;
@@ -127,12 +135,17 @@ static int run_migrate(const config_t *cfg)
     const char *conninfo = cfg->migrate_conninfo[0] ? cfg->migrate_conninfo : cfg->db_conninfo;
     char err[1024];
     int applied = 0;
-    if (migrate_run(conninfo, &applied, err, sizeof err) != 0) {
+    if (migrate_run(conninfo, dry_run_arg, stdout, &applied, err, sizeof err) != 0) {
         fprintf(stderr, "branchd migrate: %s\n", err);
         return 1;
     }
-    printf("branchd migrate: %d migration(s) applied, schema version %d\n", applied,
-           migrate_expected_version());
+    if (dry_run_arg)
+        printf("branchd migrate --dry-run: %d migration(s) to apply, schema version %d; nothing "
+               "was changed\n",
+               applied, migrate_expected_version());
+    else
+        printf("branchd migrate: %d migration(s) applied, schema version %d, api re-created\n",
+               applied, migrate_expected_version());
     return 0;
 }
 

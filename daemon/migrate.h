@@ -5,18 +5,24 @@
 #ifndef BRANCHD_MIGRATE_H
 #define BRANCHD_MIGRATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* The schema version this binary was built for: its newest migration. */
 int migrate_expected_version(void);
 
 /*
- * Applies every embedded migration not yet recorded in schema_migrations,
- * each in its own transaction, under an advisory lock. *applied is how many
- * ran. 0, or -1 with err.
+ * Under an advisory lock and in one transaction: applies every embedded
+ * table migration not yet recorded in schema_migrations, then drops the
+ * api (what the api files created) and re-creates it from the embedded
+ * files. Refuses a database that records a migration this binary does not
+ * know (a newer schema). *applied is how many table migrations ran (or would
+ * run). With dry_run, changes nothing and writes to out what it would do.
+ * 0, or -1 with err.
  */
-int migrate_run(const char *conninfo, int *applied, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int migrate_run(const char *conninfo, bool dry_run, FILE *out, int *applied, char *err,
+                size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Reads the database's schema version (0 when nothing is migrated; when one

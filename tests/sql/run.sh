@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Usage: tests/sql/run.sh [SUPER_CONNINFO APP_CONNINFO]
 #
-# The database-level tests of the organization schema (sql/002_* onwards),
-# without branchd: creates a fresh database, applies every sql/NNN_*.sql the
-# way `branchd migrate` does (one transaction each, recorded in
-# schema_migrations) as the owner role branchline_owner (created NOLOGIN if
+# The database-level tests of the organization schema and api, without
+# branchd: creates a fresh database, applies sql/ the way `branchd migrate`
+# does on a fresh database (every sql/schema/NNN_*.sql recorded in
+# schema_migrations, then every sql/api/*.sql, in one transaction) as the
+# owner role branchline_owner (created NOLOGIN if
 # missing; no superuser, so FORCE ROW LEVEL SECURITY binds it as it would a
 # production owner), bootstraps an operator as that owner, then
 #   - check_contract.py: every organization operation of the protocol has
@@ -81,17 +82,20 @@ as_owner() {
     psql "$SUPER dbname=$DB" -qX -v ON_ERROR_STOP=1 -c "SET ROLE $OWNER" -c "SET client_min_messages = warning" "$@"
 }
 
-# Applies every migration like daemon/migrate.c: BEGIN, the whole file as one
-# query string, the schema_migrations row, COMMIT.
+# Applies sql/ like daemon/migrate.c on a fresh database: in one
+# transaction, each table migration as one query string with its
+# schema_migrations row, then each api file (there is no api to drop yet).
 migrate() {
-    local f name
+    local f name args=(-c BEGIN)
     as_owner -c "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-    for f in "$ROOT"/sql/[0-9][0-9][0-9]_*.sql; do
+    for f in "$ROOT"/sql/schema/[0-9][0-9][0-9]_*.sql; do
         name=$(basename "$f" .sql)
-        as_owner -c BEGIN -c "$(cat "$f")" \
-            -c "INSERT INTO schema_migrations (version, name) VALUES (${name:0:3}, '$name')" -c COMMIT ||
-            die "migration $name failed"
+        args+=(-c "$(cat "$f")" -c "INSERT INTO schema_migrations (version, name) VALUES (${name:0:3}, '$name')")
     done
+    for f in "$ROOT"/sql/api/*.sql; do
+        args+=(-c "$(cat "$f")")
+    done
+    as_owner "${args[@]}" -c COMMIT >/dev/null || die "migrating sql/ failed"
 }
 
 # Sessions that change one tenant's tree at the same time: two move their

@@ -32,11 +32,3 @@ BEGIN
      LIMIT coalesce(nullif(p_limit, 0), 100);
 END
 $$;
-
--- branchline_app runs the api and the helpers it calls; nobody else runs
--- anything (functions are executable by PUBLIC unless revoked), and the
--- daemon cannot bootstrap operators: only the owner can.
-REVOKE ALL ON ALL ROUTINES IN SCHEMA branchline, api FROM PUBLIC;
-GRANT EXECUTE ON ALL ROUTINES IN SCHEMA branchline, api TO branchline_app;
-REVOKE EXECUTE ON FUNCTION api.bootstrap_operator(text) FROM branchline_app;
-REVOKE EXECUTE ON PROCEDURE branchline.isolate(regclass) FROM branchline_app;

@@ -332,14 +332,3 @@ CREATE FUNCTION api.sweep(p_limit integer)
 RETURNS SETOF api.sweep_result LANGUAGE sql SECURITY DEFINER SET search_path = branchline, pg_temp SET jit = off AS $$
     SELECT * FROM branchline.sweep_at(least(greatest(coalesce(nullif(p_limit, 0), 100), 1), 10000), now())
 $$;
-
--- ---- privileges ------------------------------------------------------------------------------
-
--- As in 011 for every function since: branchline_app runs the api and the
--- helpers; nobody else runs anything. The sweep with its own clock is for
--- the owner (and tests) only.
-REVOKE ALL ON ALL ROUTINES IN SCHEMA branchline, api FROM PUBLIC;
-GRANT EXECUTE ON ALL ROUTINES IN SCHEMA branchline, api TO branchline_app;
-REVOKE EXECUTE ON FUNCTION api.bootstrap_operator(text) FROM branchline_app;
-REVOKE EXECUTE ON PROCEDURE branchline.isolate(regclass) FROM branchline_app;
-REVOKE EXECUTE ON FUNCTION branchline.sweep_at(integer, timestamptz) FROM branchline_app;

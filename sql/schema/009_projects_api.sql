@@ -1,0 +1,3 @@
+-- Release 0.1 (sql/BASELINE) applied this version with functions and types
+-- only. They are now in sql/api/ and re-created by every `branchd migrate`;
+-- the version stays so that every database records the same versions.
