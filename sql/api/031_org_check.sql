@@ -193,6 +193,11 @@ BEGIN
 END
 $$;
 
+-- A person as change rows and matching name them: "east/shanghai:sales:王磊"
+-- (unit key, function, name; a path or function holds no ':').
+CREATE FUNCTION branchline.doc_person_key(p_unit_key text, p_function text, p_name text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT branchline.show_path(p_unit_key) || ':' || p_function || ':' || p_name $$;
+
 -- People of the document, flattened: department and person ordinals, the
 -- department's unit key and function, the name, the supervisor reference.
 CREATE FUNCTION branchline.doc_people(p_doc jsonb)
@@ -274,15 +279,15 @@ BEGIN
     END LOOP;
     -- Supervision must not go in a circle within the document: each
     -- person's supervisor by person key, walked from every person.
-    SELECT coalesce(jsonb_object_agg(x.unit_key || ' ' || x.function || ' ' || x.name,
-                                     x.sup->>'unit' || ' ' || (x.sup->>'function') || ' ' || (x.sup->>'name')), '{}')
+    SELECT coalesce(jsonb_object_agg(doc_person_key(x.unit_key, x.function, x.name),
+                                     doc_person_key(x.sup->>'unit', x.sup->>'function', x.sup->>'name')), '{}')
       INTO sups FROM doc_people(p_doc) x WHERE x.sup IS NOT NULL;
     FOR p IN SELECT * FROM doc_people(p_doc) WHERE sup IS NOT NULL LOOP
-        start := p.unit_key || ' ' || p.function || ' ' || p.name;
+        start := doc_person_key(p.unit_key, p.function, p.name);
         cur := sups->>start;
         chain := ARRAY[p.name];
         WHILE cur IS NOT NULL LOOP
-            chain := chain || substring(cur FROM '^\S+ \S+ (.*)$');
+            chain := chain || substring(cur FROM '^[^:]*:[^:]*:(.*)$');
             IF cur = start THEN
                 PERFORM fail('INVALID_ARGUMENT', doc_loc('departments[' || (p.i - 1) || '].staff', p.j, 'supervisor'),
                              'cycle: supervision goes in a circle: %s', array_to_string(chain, ' -> '));

@@ -103,7 +103,8 @@ DECLARE
     i bigint;
     loc text;
     p projects;
-    st text; msg text; col text;
+    fields jsonb := '{"code": "code", "name": "name"}';
+    col text;
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'projects', '')) WITH ORDINALITY LOOP
         loc := doc_loc('projects', i);
@@ -129,8 +130,8 @@ BEGIN
          ORDER BY t.code;
     END IF;
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-    PERFORM doc_reraise(loc, '{"code": "code", "name": "name"}', st, msg, col);
+    GET STACKED DIAGNOSTICS col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, SQLSTATE, SQLERRM, col);
 END
 $$;
 
@@ -147,7 +148,8 @@ DECLARE
     action text;
     details text[];
     opened date;
-    st text; msg text; col text;
+    fields jsonb := '{"path": "path", "to": "path", "kind": "kind", "name": "name", "opened_on": "opened_on", "status": "status"}';
+    col text;
 BEGIN
     FOR x, i IN SELECT e.x, e.i FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY AS e (x, i)
                  ORDER BY cardinality(string_to_array(btrim(path_key(e.x->>'path'), '/'), '/')), e.i LOOP
@@ -193,9 +195,8 @@ BEGIN
         END IF;
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-    PERFORM doc_reraise(loc, '{"path": "path", "to": "path", "kind": "kind", "name": "name", "opened_on": "opened_on", "status": "status"}',
-                        st, msg, col);
+    GET STACKED DIAGNOSTICS col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, SQLSTATE, SQLERRM, col);
 END
 $$;
 
@@ -216,7 +217,7 @@ DECLARE
     sup jsonb;
     want_day integer;
     want_week integer;
-    st text; msg text; col text;
+    col text;
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY LOOP
         PERFORM doc_step('branches');
@@ -299,8 +300,8 @@ BEGIN
         END IF;
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-    PERFORM doc_reraise(loc, fields, st, msg, col);
+    GET STACKED DIAGNOSTICS col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, SQLSTATE, SQLERRM, col);
 END
 $$;
 
@@ -316,7 +317,7 @@ DECLARE
     dkey text;
     d departments;
     r record;
-    st text; msg text; col text;
+    col text;
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) WITH ORDINALITY LOOP
         loc := doc_loc('departments', i);
@@ -362,8 +363,8 @@ BEGIN
         END LOOP;
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-    PERFORM doc_reraise(loc, fields, st, msg, col);
+    GET STACKED DIAGNOSTICS col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, SQLSTATE, SQLERRM, col);
 END
 $$;
 
@@ -434,7 +435,7 @@ DECLARE
     cur_sup bigint;
     plan jsonb := '[]';
     r record;
-    st text; msg text; col text;
+    col text;
 BEGIN
     -- matched before anything moves
     SELECT coalesce(jsonb_object_agg(mm.i || '.' || mm.j, jsonb_build_object('id', mm.id, 'moved', mm.moved, 'n', mm.ambiguous)), '{}')
@@ -443,7 +444,7 @@ BEGIN
         PERFORM doc_step('staff');
         x := p_doc->'departments'->(p.i::integer - 1)->'staff'->(p.j::integer - 1);
         loc := doc_loc('departments[' || (p.i - 1) || '].staff', p.j);
-        key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
+        key := doc_person_key(p.unit_key, p.function, p.name);
         start := parse_date(x->>'start_date', 'start_date');
         m := matches->(p.i || '.' || p.j);
         notes := notes || jsonb_build_object(key, '[]'::jsonb);
@@ -487,10 +488,10 @@ BEGIN
     -- supervisors: who each person's should be, and whose differ
     FOR p IN SELECT * FROM doc_people(p_doc) ORDER BY i, j LOOP
         loc := doc_loc('departments[' || (p.i - 1) || '].staff', p.j);
-        key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
+        key := doc_person_key(p.unit_key, p.function, p.name);
         sup_id := NULL;
         IF p.sup IS NOT NULL THEN
-            sup_id := (ids->>(show_path(p.sup->>'unit') || ':' || (p.sup->>'function') || ':' || (p.sup->>'name')))::bigint;
+            sup_id := (ids->>doc_person_key(p.sup->>'unit', p.sup->>'function', p.sup->>'name'))::bigint;
             IF sup_id IS NULL THEN
                 SELECT min(s2.id), count(*) INTO sup_id, n FROM staff s2
                  WHERE s2.tenant_id = current_tenant() AND s2.status <> 'left' AND s2.name = p.sup->>'name'
@@ -524,7 +525,7 @@ BEGIN
     END LOOP;
 
     FOR p IN SELECT * FROM doc_people(p_doc) ORDER BY i, j LOOP
-        key := show_path(p.unit_key) || ':' || p.function || ':' || p.name;
+        key := doc_person_key(p.unit_key, p.function, p.name);
         IF actions->>key <> 'changed' OR jsonb_array_length(notes->key) > 0 THEN
             RETURN NEXT doc_change(actions->>key, 'staff', key, ARRAY(SELECT jsonb_array_elements_text(notes->key)));
         END IF;
@@ -532,7 +533,7 @@ BEGIN
 
     -- current people of the scope the document does not list
     loc := NULL;
-    FOR r IN SELECT s2.id, show_path(u.path) || ':' || d.function || ':' || s2.name AS key,
+    FOR r IN SELECT s2.id, doc_person_key(u.path, d.function, s2.name) AS key,
                     EXISTS (SELECT FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) e
                              WHERE path_key(e->>'unit') = u.path AND e->>'function' = d.function) AS listed_dept
                FROM staff s2
@@ -550,8 +551,8 @@ BEGIN
         END IF;
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-    PERFORM doc_reraise(loc, fields, st, msg, col);
+    GET STACKED DIAGNOSTICS col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, SQLSTATE, SQLERRM, col);
 END
 $$;
 
@@ -567,7 +568,8 @@ DECLARE
     holder bigint;
     project bigint;
     r record;
-    st text; msg text; col text;
+    fields jsonb := '{"at": "at", "project": "project", "policy": "policy", "lead_branch": "lead_branch", "sla_minutes": "sla_minutes", "max_reallocations": "max_reallocations"}';
+    col text;
 BEGIN
     FOR x, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'policies', '')) WITH ORDINALITY LOOP
         loc := doc_loc('policies', i);
@@ -606,9 +608,8 @@ BEGIN
                                ARRAY[(r.wire).policy || '; not in the document']);
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;
-    PERFORM doc_reraise(loc, '{"at": "at", "project": "project", "policy": "policy", "lead_branch": "lead_branch", "sla_minutes": "sla_minutes", "max_reallocations": "max_reallocations"}',
-                        st, msg, col);
+    GET STACKED DIAGNOSTICS col = COLUMN_NAME;
+    PERFORM doc_reraise(loc, fields, SQLSTATE, SQLERRM, col);
 END
 $$;
 
