@@ -79,6 +79,45 @@ static void test_refuses_a_schema_missing_a_middle_migration(void **state)
     assert_true(said_why);
 }
 
+/* A dry run says what it would apply and changes nothing: a daemon still
+ * finds the database empty. */
+static void test_migrate_dry_run_changes_nothing(void **state)
+{
+    (void)state;
+    fx_t empty;
+    assert_int_equal(fx_init(&empty, "dryrun", true), 0);
+    char cmd[2048], out[8192];
+    snprintf(cmd, sizeof cmd, "'%s' migrate --dry-run --conninfo '%s'", fx_bin("BRANCHD_BIN"),
+             empty.admin_conninfo);
+    int rc = fx_run(cmd, out, sizeof out);
+    char want[128];
+    snprintf(want, sizeof want, "would apply %s\n", migrations[migrations_count - 1].name);
+    bool planned = rc == 0 && strstr(out, "would apply 001_base\n") && strstr(out, want) &&
+                   strstr(out, "re-create it from") && strstr(out, "nothing was changed");
+    bool refused = fx_start(&empty, NULL) != 0 && fx_log_contains(&empty, "reason=schema_too_old");
+    fx_cleanup(&empty, !refused);
+    if (!planned)
+        fail_msg("dry run exited %d: %s", rc, out);
+    assert_true(refused);
+}
+
+/* A database migrated by a newer branchd is left alone. */
+static void test_migrate_refuses_a_newer_schema(void **state)
+{
+    (void)state;
+    fx_t newer;
+    assert_int_equal(fx_init(&newer, "newerschema", false), 0);
+    char sql[256], cmd[2048], out[4096];
+    snprintf(sql, sizeof sql, "INSERT INTO schema_migrations (version, name) VALUES (%d, 'from_the_future')",
+             migrations[migrations_count - 1].version + 1);
+    assert_int_equal(fx_sql(&newer, sql), 0);
+    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), newer.admin_conninfo);
+    int rc = fx_run(cmd, out, sizeof out);
+    fx_cleanup(&newer, false);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "newer than this branchd knows"));
+}
+
 static void test_sigterm_answers_inflight_requests(void **state)
 {
     (void)state;
@@ -170,6 +209,8 @@ int main(void)
         cmocka_unit_test(test_migrate_twice_is_a_noop),
         cmocka_unit_test(test_refuses_to_serve_an_old_schema),
         cmocka_unit_test(test_refuses_a_schema_missing_a_middle_migration),
+        cmocka_unit_test(test_migrate_dry_run_changes_nothing),
+        cmocka_unit_test(test_migrate_refuses_a_newer_schema),
         cmocka_unit_test(test_database_outage_unavailable_then_recovers),
         cmocka_unit_test(test_sigterm_answers_inflight_requests),
     };
