@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages needed to build, test and run Branchline.
-# Does nothing (not even `apt-get update`) when they are all installed.
+# Usage: deploy/install-deps.sh [--ha]
+# Installs the Debian packages needed to build, test and run Branchline;
+# --ha adds those of the high-availability layout (deploy/ha/, tests/ha/),
+# which tests/run.sh needs and the quickstart does not (etcd-server and
+# haproxy also install services of their own, unwanted on a developer's
+# machine). Does nothing (not even `apt-get update`) when they are all
+# installed.
 
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -20,6 +25,14 @@ PACKAGES=(
     clang libfuzzer-14-dev sslscan valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
     util-linux  # runuser, setsid: essential, listed because the scripts rely on them
 )
+HA_PACKAGES=(
+    patroni etcd-server etcd-client haproxy curl  # deploy/ha/, tests/ha/
+)
+case ${1:-} in
+--ha) PACKAGES+=("${HA_PACKAGES[@]}") ;;
+"") ;;
+*) die "usage: $0 [--ha]" ;;
+esac
 
 command -v dpkg-query >/dev/null ||
     die "dpkg-query not found: this script installs Debian packages; install by hand: ${PACKAGES[*]}"
