@@ -6,14 +6,18 @@
 # and test certificates in a temporary directory, and runs ctest in each
 # build. Then the libFuzzer targets run for a bounded number of inputs
 # (tests/fuzz/run.sh, about a minute; its own clang build in build-fuzz/).
+# Last, tests/ha/run.sh --quick: failover of a Patroni-managed pair with
+# clients writing through HAProxy (a few minutes; its own processes, as the
+# postgres user, in a directory of its own).
 # Whatever it started is stopped and removed on exit. The last line,
-# "run.sh: N passed, N failed", counts the ctest runs and the fuzz run (a
-# build that fails counts as a failed run); the exit status is non-zero if
-# any failed.
+# "run.sh: N passed, N failed", counts the ctest runs, the fuzz run and the
+# HA run (a build that fails counts as a failed run); the exit status is
+# non-zero if any failed.
 #
 #   --no-asan     skip the sanitizer build
 #   --only REGEX  run only the tests whose names match REGEX (ctest -R); the
-#                 fuzzers run only if REGEX matches "fuzz"
+#                 fuzzers run only if REGEX matches "fuzz", the HA test only
+#                 if it matches "ha_failover"
 #   --skip-build  use build/, build-asan/ and build-fuzz/ as they are (for
 #                 working on this script or on tests without waiting for builds)
 #
@@ -168,7 +172,7 @@ run_ctest() {
     (cd "$ROOT/$1" && env "${sanitizer_env[@]}" ctest "${args[@]}")
 }
 
-"$ROOT/deploy/install-deps.sh"
+"$ROOT/deploy/install-deps.sh" --ha
 
 declare -A BUILT=()
 for name in "${BUILDS[@]}"; do
@@ -204,6 +208,16 @@ if [[ -z $ONLY || fuzz =~ $ONLY ]]; then
     fi
     note "running the fuzzers"
     if "$ROOT/tests/fuzz/run.sh" "${fuzz_args[@]}"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+fi
+
+# The HA test starts its own clusters and uses build/: one more pass or failure.
+if [[ -z $ONLY || ha_failover =~ $ONLY ]]; then
+    note "running the HA failover test (tests/ha/run.sh --quick)"
+    if [[ -n ${BUILT[build]:-} ]] && "$ROOT/tests/ha/run.sh" --quick; then
         passed=$((passed + 1))
     else
         failed=$((failed + 1))

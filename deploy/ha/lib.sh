@@ -44,6 +44,7 @@ ha_spawn() {
     shift 2
     "$@" </dev/null >>"$log" 2>&1 &
     echo $! >"$HA_DIR/pids/$name.pid"
+    disown  # its end, killed or not, is not this shell's job to report
 }
 
 # ha_fill TEMPLATE OUT KEY=VALUE...: TEMPLATE with each @KEY@ replaced.
