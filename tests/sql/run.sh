@@ -8,6 +8,8 @@
 # owner role branchline_owner (created NOLOGIN if
 # missing; no superuser, so FORCE ROW LEVEL SECURITY binds it as it would a
 # production owner), bootstraps an operator as that owner, then
+#   - check_tenant_keys.sql: every tenant table is keyed by tenant_id first
+#     (what sharding by tenant needs), and the check catches one that is not
 #   - check_contract.py: every organization operation of the protocol has
 #     its api function, with the request's parameters and the result's columns
 #   - test_org.sql, as the daemon's role: the organization end to end
@@ -96,6 +98,18 @@ migrate() {
         args+=(-c "$(cat "$f")")
     done
     as_owner "${args[@]}" -c COMMIT >/dev/null || die "migrating sql/ failed"
+}
+
+# Every tenant table keyed by tenant_id first; and the check refuses a
+# table whose primary key is not (rolled back: the session never commits).
+tenant_keys() {
+    psql "$SUPER dbname=$DB" -qX -f "$HERE/check_tenant_keys.sql" || die "tenant keys: see above"
+    if psql "$SUPER dbname=$DB" -qX -c BEGIN \
+        -c "CREATE TABLE branchline.keys_probe (tenant_id bigint, id bigint PRIMARY KEY)" \
+        -c "ALTER TABLE branchline.keys_probe ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY" \
+        -f "$HERE/check_tenant_keys.sql" >/dev/null 2>&1; then
+        die "tenant keys: the check accepted a primary key without tenant_id"
+    fi
 }
 
 # Sessions that change one tenant's tree at the same time: two move their
@@ -441,6 +455,7 @@ EOF
 migrate
 as_owner -At -c "SELECT role FROM api.bootstrap_operator('CN=operator')" \
     -c "SELECT role FROM api.bootstrap_operator('CN=operator')" >/dev/null
+tenant_keys
 python3 "$HERE/check_contract.py" "$ROOT/proto/branchline.proto" "$APP dbname=$DB"
 psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -f "$HERE/test_org.sql"
 concurrency
