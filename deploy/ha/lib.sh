@@ -197,8 +197,9 @@ ha_healthy() {
     [[ $(ha_psql postgres -Atc "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]]
 }
 
+# ha_wait_healthy SECONDS
 ha_wait_healthy() {
-    ha_wait "a primary with a synchronous standby" "${1:-$HA_READY_TIMEOUT}" ha_healthy
+    ha_wait "a primary with a synchronous standby" "$1" ha_healthy
 }
 
 # ha_psql DB ARGS...: psql as the superuser, through HAProxy to the primary.
@@ -260,7 +261,7 @@ ha_start_all() {
     ha_wait "${HA_NODES[0]} as primary" "$HA_READY_TIMEOUT" ha_quietly ha_primary
     ha_start_node "${HA_NODES[1]}"
     ha_start_haproxy
-    ha_wait_healthy
+    ha_wait_healthy "$HA_READY_TIMEOUT"
     ha_setup_db
     for ((i = 1; i <= HA_BRANCHD_COUNT; i++)); do
         ha_start_branchd "$i"
