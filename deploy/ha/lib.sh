@@ -63,7 +63,7 @@ ha_fill() {
 # configuration files of a new layout in DIR (created, mode 0700).
 ha_init() {
     HA_DIR=$1
-    local count=$2 n node i servers="" bservers=""
+    local count=$2 n h node i servers="" bservers=""
     mkdir -p "$HA_DIR"/pids
     chmod 0700 "$HA_DIR"
     {
@@ -79,6 +79,7 @@ ha_init() {
         done
         for ((i = 1; i <= count; i++)); do
             echo "HA_LISTEN_PORT_b$i=$(free_tcp_port)"
+            echo "HA_HTTP_PORT_b$i=$(free_tcp_port)"
         done
     } >"$HA_DIR/ha.env"
     # shellcheck disable=SC1091 # written just above
@@ -110,14 +111,15 @@ ha_init() {
     for ((i = 1; i <= count; i++)); do
         mkdir -p "$HA_DIR/b$i"
         n=HA_LISTEN_PORT_b$i
+        h=HA_HTTP_PORT_b$i
         ha_fill "$HA_TEMPLATES/branchd.conf.in" "$HA_DIR/b$i/branchd.conf" \
-            LISTEN_PORT="${!n}" DIR="$HA_DIR/b$i" CERTS="$HA_DIR/certs" \
+            LISTEN_PORT="${!n}" HTTP_PORT="${!h}" DIR="$HA_DIR/b$i" CERTS="$HA_DIR/certs" \
             PRIMARY_PORT="$HA_PRIMARY_PORT" PGPASS="$HA_DIR/pgpass"
-        bservers+="    server b$i 127.0.0.1:${!n} check"$'\n'
+        bservers+="    server b$i 127.0.0.1:${!n} check port ${!h}"$'\n'
     done
     ha_fill "$HA_TEMPLATES/haproxy.cfg.in" "$HA_DIR/haproxy.cfg" \
         PRIMARY_PORT="$HA_PRIMARY_PORT" BRANCHD_PORT="$HA_BRANCHD_PORT" \
-        PRIMARY_SERVERS="${servers%$'\n'}" BRANCHD_SERVERS="${bservers%$'\n'}" BRANCHD_CHECK=""
+        PRIMARY_SERVERS="${servers%$'\n'}" BRANCHD_SERVERS="${bservers%$'\n'}"
 }
 
 # ha_load DIR: the layout made by ha_init DIR.
