@@ -48,6 +48,16 @@ static const char SUPPORT_DETAILS[] =
     "SLA compliance is below the peers' bottom quartile. 'support assign' accepts a\n"
     "candidate; 'supported' says one is already assigned.\n";
 
+static const char REPORT_DETAILS[] =
+    "The report covers --period's last few periods (day: 14 days, week: 8 weeks,\n"
+    "month: 6 months) and draws figures over time by that period, in the tenant's\n"
+    "time zone. The HTML file holds its CSS and SVG charts inline and loads\n"
+    "nothing: it opens offline and prints. Sections: organization chart with\n"
+    "departments and headcount, serving map, allocation shares against expected,\n"
+    "speed to lead and conversion per branch and channel over time, queues,\n"
+    "staffing findings and recommendations, support candidates. --format csv\n"
+    "writes the same tables as files in the directory -O names.\n";
+
 const command_t PLAN_COMMANDS[] = {
     {
         .words = {"kpi"}, .run = cmd_kpi, .op = "kpi",
@@ -109,6 +119,18 @@ const command_t PLAN_COMMANDS[] = {
         .columns = "branch_path,holder_path,reason,received,conversion,sla_compliance,"
                    "peer_conversion_q1,peer_sla_q1,peers,supported",
         .details = SUPPORT_DETAILS,
+    },
+    {
+        .words = {"report"}, .run = cmd_report,
+        .summary = "Write a self-contained HTML report (or CSV tables) for a subtree",
+        .params = {
+            ARG_OPT("PATH", NULL, "the subtree (default: your scope)"),
+            FLAG("--period", "day|week|month", NULL, "the charts' period (default month)"),
+            FLAG("--format", "html|csv", NULL, "html (default): one file; csv: one file per table"),
+            FLAG_REQ("-O", "FILE", NULL, "the HTML file to write, or with --format csv a directory"),
+        },
+        .example = "branchctl report east --period month -O report.html",
+        .details = REPORT_DETAILS,
     },
     {{NULL}},
 };

@@ -145,6 +145,7 @@ int cmd_lead_list(const cli_t *cli, const command_t *cmd, int argc, char **argv)
 int cmd_lead_import(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_watch(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_kpi(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_report(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_completion(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_shell(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 
