@@ -1,6 +1,7 @@
 -- Planning (issue #16), continued: staffing recommendations from lead
 -- volume bounded by the seed rules, and branch support candidates. The KPI
--- figures and Erlang C are 060's.
+-- figures and Erlang C are 060_planning.sql's; the tenant's settings are
+-- columns of tenants (schema/061_planning_settings.sql).
 
 CREATE TYPE api.staffing_recommendation AS (
     dept_path text, function text, role text, current integer, recommended integer, difference integer,
