@@ -236,6 +236,10 @@ run_demo() {
         demo_step branchctl shape
         demo_step branchctl lead stats
         demo_step branchctl lead list --limit 10
+        demo_step branchctl kpi --by branch --columns branch_path,received,speed_median_seconds,contact_rate,win_rate_contacted,open
+        demo_step branchctl staffing recommend --columns dept_path,function,role,current,recommended,reason
+        demo_step branchctl support suggest
+        demo_step branchctl report -O "$VAR/report.html"
     )
 }
 
@@ -244,6 +248,7 @@ print_howto() {
 
 Branchline runs: branchd on 127.0.0.1:$(listening_port), PostgreSQL on port $PG_PORT.
   use it:    . $(shown "$VAR/client.env"); branchctl server info
+  report:    $(shown "$VAR/report.html") (open it in a browser; branchctl report -O FILE makes another)
              ($(shown "$VAR/operator.env") for the operator certificate)
   database:  psql -h $(shown "$PG_SOCK") -p $PG_PORT -U $(pg_superuser) $DB_NAME
   logs:      $(shown "$LOG"), $(shown "$PG_LOG")

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Imports a few hundred generated consultation leads into the demo tenant
-# and shows where they went. Expects BRANCHLINE_* for the tenant's admin.
+# Imports a few hundred generated consultation leads into the demo tenant,
+# shows where they went, then works them as branches would, so that the
+# KPIs and the report have contacts, wins and losses: of every ten
+# allocated leads, eight are contacted (three of them won, two lost), one
+# is lost without a contact and one is left open. Expects BRANCHLINE_* for
+# the tenant's admin.
 # Usage: deploy/demo/leads.sh [COUNT]
 set -euo pipefail
 count=${1:-300}
@@ -17,4 +21,12 @@ for i in $(seq 1 "$count"); do
         "${origins[i % ${#origins[@]}]}" "${surnames[i % ${#surnames[@]}]}" \
         $((3800000000 + i * 7919)) "咨询 enquiry #$i" >>"$csv"
 done
-branchctl lead import "$csv" -o json | jq -r 'group_by(.result) | map("\(.[0].result): \(length)") | join(", ")'
+result=$(branchctl lead import "$csv" -o json)
+jq -r 'group_by(.result) | map("\(.[0].result): \(length)") | join(", ")' <<<"$result"
+# One branchctl shell for every transition: one process, one connection.
+jq -r 'map(select(.status == "allocated")) | to_entries[]
+       | (.key % 10) as $k | .value.lead_id as $id
+       | if $k < 8 then "lead contact \($id)" else empty end,
+         if $k < 3 then "lead win \($id)" elif $k < 5 or $k == 8 then "lead lose \($id)" else empty end' \
+    <<<"$result" | branchctl shell >/dev/null
+branchctl kpi --columns received,contacted,won,lost,open,unroutable,waiting
