@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ static const option_t options[] = {
     INT(sweep_interval_ms, "5000", 0, 3600000, "how often overdue and waiting leads are swept; 0 = never"),
     INT(sweep_batch, "500", 1, 100000, "leads one sweep handles at most"),
     STR(log_level, "info", "debug, info, warn or error"),
+    STR(log_format, "text", "text (key=value) or json (one object a line)"),
     STR(http_address, "127.0.0.1", "address of the HTTP listener (/metrics, /livez, /readyz)"),
     INT(http_port, "-1", -1, 65535, "HTTP port; -1 = no HTTP listener, 0 = a free one (see http_port_file)"),
     STR(http_port_file, "", "file the daemon writes its HTTP port to once ready"),
@@ -165,6 +167,57 @@ int config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* What a SIGHUP can change: everything read afresh on use, or re-applied by
+ * reload.c. Any other option (listeners, threads, pools, the database,
+ * memory sizes, and whatever is added without being listed here) needs a
+ * restart. */
+static const char *const reloadable_options[] = {
+    "tls_cert", "tls_key", "tls_ca", "tls_crl", "max_frame_size", "max_connections",
+    "max_inflight_per_conn", "tenant_rate_limit", "tenant_rate_burst", "handshake_timeout_ms",
+    "frame_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms", "sweep_interval_ms",
+    "sweep_batch", "log_level", "log_format", "http_max_body_bytes", "http_max_inflight",
+    "http_timeout_ms",
+};
+
+static int option_reloadable(const char *name)
+{
+    for (size_t i = 0; i < sizeof reloadable_options / sizeof *reloadable_options; i++)
+        if (strcmp(reloadable_options[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int config_merge_reload(config_t *next, const config_t *cur,
+                        void (*fn)(const char *name, int reloadable, void *arg), void *arg)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const option_t *o = &options[i];
+        void *a = (char *)next + o->offset;
+        const void *b = (const char *)cur + o->offset;
+        bool same = o->type == OPT_STRING ? strcmp(*(char **)a, *(char *const *)b) == 0
+                                          : *(int *)a == *(const int *)b;
+        if (same)
+            continue;
+        int reloadable = option_reloadable(o->name);
+        /* Turning the sweep on or off starts or stops a timer: a restart. */
+        if (strcmp(o->name, "sweep_interval_ms") == 0 && (*(int *)a == 0) != (*(const int *)b == 0))
+            reloadable = 0;
+        fn(o->name, reloadable, arg);
+        if (reloadable)
+            continue;
+        if (o->type == OPT_INT) {
+            *(int *)a = *(const int *)b;
+        } else {
+            char *copy = strdup(*(char *const *)b);
+            if (!copy)
+                return -1;
+            free(*(char **)a);
+            *(char **)a = copy;
+        }
+    }
+    return 0;
+}
+
 static int readable(const char *what, const char *path, char *err, size_t errlen)
 {
     if (path[0] == '\0') {
@@ -183,6 +236,11 @@ int config_validate(const config_t *cfg, int need_tls, char *err, size_t errlen)
     log_level_t level;
     if (log_level_parse(cfg->log_level, &level) != 0) {
         snprintf(err, errlen, "option 'log_level': '%s' is not debug, info, warn or error", cfg->log_level);
+        return -1;
+    }
+    log_format_t format;
+    if (log_format_parse(cfg->log_format, &format) != 0) {
+        snprintf(err, errlen, "option 'log_format': '%s' is not text or json", cfg->log_format);
         return -1;
     }
     if (!need_tls)

@@ -35,6 +35,7 @@ typedef struct {
     int sweep_interval_ms;
     int sweep_batch;
     char *log_level;
+    char *log_format;
     char *http_address;
     int http_port;
     char *http_port_file;
@@ -58,6 +59,16 @@ int config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
 
 /* Checks what single options cannot: required files, consistency. */
 int config_validate(const config_t *cfg, int need_tls, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * For a reload: every option whose value differs between `cur` and `next`
+ * is reported to fn(name, reloadable, arg); one that cannot change without
+ * a restart gets cur's value back in next, so next is what will be in effect.
+ * 0, or -1 when memory runs out.
+ */
+int config_merge_reload(config_t *next, const config_t *cur,
+                        void (*fn)(const char *name, int reloadable, void *arg), void *arg)
     __attribute__((warn_unused_result));
 
 /* Prints one line per option: flag, default, description. */

@@ -384,9 +384,7 @@ int http_worker_init(worker_t *w, char *err, size_t errlen)
     }
     if (srv->http_port == 0)
         srv->http_port = bound_port(evconnlistener_get_fd(l));
-    struct timeval tv = {cfg->http_timeout_ms / 1000, (cfg->http_timeout_ms % 1000) * 1000};
-    evhttp_set_timeout_tv(hs->http, &tv);
-    evhttp_set_max_body_size(hs->http, (ev_ssize_t)cfg->http_max_body_bytes);
+    http_worker_configure(w);
     evhttp_set_max_headers_size(hs->http, HTTP_HEADERS_MAX);
     evhttp_set_allowed_methods(hs->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -395,6 +393,16 @@ int http_worker_init(worker_t *w, char *err, size_t errlen)
     evhttp_set_gencb(hs->http, http_dispatch, w);
     evhttp_set_bevcb(hs->http, cfg->http_tls ? tls_bufferevent : NULL, NULL);
     return 0;
+}
+
+void http_worker_configure(worker_t *w)
+{
+    const config_t *cfg = w->server->cfg;
+    if (!w->http)
+        return;
+    struct timeval tv = {cfg->http_timeout_ms / 1000, (cfg->http_timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(w->http->http, &tv);
+    evhttp_set_max_body_size(w->http->http, (ev_ssize_t)cfg->http_max_body_bytes);
 }
 
 void http_worker_free(worker_t *w)

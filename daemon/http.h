@@ -59,6 +59,8 @@ size_t http_route_patterns(const char **out, size_t max);
 /* The worker's listener (when http_port is set); called by server.c. */
 int http_worker_init(worker_t *w, char *err, size_t errlen) __attribute__((warn_unused_result));
 void http_worker_free(worker_t *w);
+/* Applies the limits of the current configuration (reload), on the worker. */
+void http_worker_configure(worker_t *w);
 
 /* Makes the TLS context of http_tls from the configuration (start and
  * SIGHUP); new connections use it. 0, or -1 with err. */

@@ -1,7 +1,10 @@
 /*
- * One line per event on stderr: `ts=... level=... event=... key=value ...`.
+ * One line per event on stderr: `ts=... level=... event=... key=value ...`,
+ * or the same fields as one JSON object a line (log_format = json).
  * Callers pass the key=value tail as a format; values that may contain
- * spaces go through log_quote().
+ * spaces go through log_quote(). When stderr is the journal
+ * (JOURNAL_STREAM names it), each line starts with its syslog priority
+ * (<3> error, <4> warn, <6> info, <7> debug).
  */
 #ifndef BRANCHD_LOG_H
 #define BRANCHD_LOG_H
@@ -10,7 +13,13 @@
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level_t;
 
+typedef enum { LOG_FORMAT_TEXT, LOG_FORMAT_JSON } log_format_t;
+
 void log_set_level(log_level_t level);
+void log_set_format(log_format_t format);
+int log_format_parse(const char *name, log_format_t *out);
+/* Looks at JOURNAL_STREAM and stderr once, at start-up. */
+void log_detect_journal(void);
 int log_level_parse(const char *name, log_level_t *out);
 int log_enabled(log_level_t level);
 

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "metrics_core.h"
 #include "migrate.h"
+#include "notify.h"
+#include "reload.h"
 #include "server.h"
 #include "tls.h"
 
@@ -178,38 +180,35 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     signal_ctx_t *sc = arg;
     log_info("signal", "signal=%d action=drain", (int)sig);
+    notify_stopping("draining: finishing the requests in flight");
     server_stop(sc->srv);
     event_base_loopbreak(sc->base);
 }
 
-/* SIGHUP: read the configuration again; the TLS files (certificate, key,
- * CA, CRL) and the log level take effect, everything else needs a restart.
- * A configuration that does not validate changes nothing. */
+/* SIGHUP: the configuration file again (reload.c says what changes). */
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     signal_ctx_t *sc = arg;
-    char err[1024];
+    char err[1024] = "the file or the command line does not parse (see the line before)";
     mode_t_ mode = MODE_SERVE;
+    notify_reloading();
     config_t *cfg = config_new();
-    SSL_CTX *ctx = NULL;
     if (!cfg || parse_args(saved_argc, saved_argv, cfg, &mode) != 0 ||
         config_validate(cfg, 1, err, sizeof err) != 0) {
-        log_error("reload_failed", "reason=config error=\"%s\"", cfg ? err : "out of memory");
-        goto out;
+        log_error("reload_failed", "reason=config error=\"%s\" hint=\"the old configuration stays\"",
+                  cfg ? err : "out of memory");
+        config_free(cfg);
+        notify_ready("serving; the last reload failed, see the log");
+        return;
     }
-    if (!(ctx = tls_server_ctx_new(cfg, err, sizeof err))) {
-        log_error("reload_failed", "reason=tls error=\"%s\"", err);
-        goto out;
+    if (reload_apply(sc->srv, cfg, err, sizeof err) != 0) {
+        log_error("reload_failed", "reason=apply error=\"%s\" hint=\"the old configuration stays\"", err);
+        notify_ready("serving; the last reload failed, see the log");
+        return;
     }
-    server_swap_tls(sc->srv, ctx);
-    log_level_t level = LOG_INFO;
-    (void)log_level_parse(cfg->log_level, &level);
-    log_set_level(level);
-    log_info("reloaded", "tls=yes log_level=%s", cfg->log_level);
-out:
-    config_free(cfg);
+    notify_ready("serving; configuration reloaded");
 }
 
 static int write_port_file(const char *path, int port)
@@ -298,7 +297,7 @@ static int run_serve(const config_t *cfg)
         goto out;
     }
     ctx = NULL; /* the server owns it now */
-    if (metrics_core_start(srv->nworkers) != 0) {
+    if (metrics_core_start(srv->nworkers) != 0 || reload_init(srv) != 0) {
         log_error("startup_failed", "reason=out_of_memory");
         goto out;
     }
@@ -327,6 +326,16 @@ static int run_serve(const config_t *cfg)
     }
     if (write_port_file(cfg->port_file, srv->port) != 0)
         log_warn("port_file", "path=%s error=cannot_write", cfg->port_file);
+    if (notify_watchdog_start(base, srv) != 0) {
+        log_error("startup_failed", "reason=watchdog");
+        server_stop(srv);
+        server_join(srv);
+        goto out;
+    }
+    char status[256];
+    snprintf(status, sizeof status, "serving on %s port %d with %u workers", cfg->listen_address,
+             srv->port, srv->nworkers);
+    notify_ready(status);
     /* The main thread only waits for signals; workers serve. SIGHUP
      * reloads; SIGTERM or SIGINT starts the drain and ends this loop. */
     event_base_dispatch(base);
@@ -334,6 +343,8 @@ static int run_serve(const config_t *cfg)
     log_info("stopped", "reason=signal");
     rc = 0;
 out:
+    notify_watchdog_stop();
+    reload_free();
     if (sigterm)
         event_free(sigterm);
     if (sigint)
@@ -369,8 +380,12 @@ int main(int argc, char **argv)
         goto out;
     }
     log_level_t level = LOG_INFO;
+    log_format_t format = LOG_FORMAT_TEXT;
     (void)log_level_parse(cfg->log_level, &level);
+    (void)log_format_parse(cfg->log_format, &format);
     log_set_level(level);
+    log_set_format(format);
+    log_detect_journal();
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     switch (mode) {

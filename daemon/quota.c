@@ -110,6 +110,12 @@ rate_limit_t *rate_limit_new(double rate, double burst)
     return r;
 }
 
+void rate_limit_configure(rate_limit_t *r, double rate, double burst)
+{
+    r->rate = rate;
+    r->burst = burst < 1 ? 1 : burst;
+}
+
 void rate_limit_free(rate_limit_t *r)
 {
     if (!r)

@@ -25,6 +25,8 @@ void identity_limit_release(identity_limit_t *l, const char *subject);
 /* rate = requests per second, burst = bucket size; rate 0 = unlimited. */
 rate_limit_t *rate_limit_new(double rate, double burst);
 void rate_limit_free(rate_limit_t *r);
+/* New figures (reload); buckets keep their tokens, capped at the new burst. */
+void rate_limit_configure(rate_limit_t *r, double rate, double burst);
 /* Takes one token from the tenant's bucket; false when it is empty. */
 bool rate_limit_allow(rate_limit_t *r, long long tenant, uint64_t now_ms);
 

@@ -169,11 +169,13 @@ void request_finish(request_t *r)
     conn_t *c = r->conn;
     uint64_t elapsed = now_ms() - r->started_ms;
     char msg[600];
+    char principal[300];
     if (!r->silent)
-        log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_INFO, "request",
-             "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu%s%s%s%s%s", r->worker->index,
-             c ? (unsigned long long)c->id : 0ULL, (unsigned long long)r->id, r->op_name,
-             status_code_name(r->status.code), (unsigned long long)elapsed,
+        log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_WARN, "request",
+             "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu tenant=%lld principal=%s%s%s%s%s%s",
+             r->worker->index, c ? (unsigned long long)c->id : 0ULL, (unsigned long long)r->id,
+             r->op_name, status_code_name(r->status.code), (unsigned long long)elapsed,
+             c ? c->tenant : -1LL, log_quote(principal, sizeof principal, c ? c->subject : ""),
              r->status.code ? " field=" : "", r->status.code ? r->status.field : "",
              r->status.code ? " message=" : "",
              r->status.code ? log_quote(msg, sizeof msg, r->status.message) : "",

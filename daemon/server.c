@@ -68,6 +68,9 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     log_info("worker_stop", "worker=%u inflight=%u timed_out=%d", w->index, w->inflight, timed_out);
     while (w->conns)
         conn_close(w->conns, "shutdown");
+    /* Its HTTP socket goes with its loop: the kernel then hands new HTTP
+     * connections to workers still draining, which answer /readyz. */
+    http_worker_free(w);
     event_base_loopbreak(w->base);
 }
 

@@ -44,7 +44,7 @@ typedef struct worker {
 } worker_t;
 
 struct server {
-    const config_t *cfg;
+    const config_t *_Atomic cfg; /* swapped whole by a reload (reload.c) */
     SSL_CTX *ssl_ctx;           /* owned; replaced on reload under tls_lock */
     pthread_mutex_t tls_lock;
     worker_t *workers;

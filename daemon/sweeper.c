@@ -71,6 +71,13 @@ sweeper_t *sweeper_new(worker_t *w, int interval_ms, int batch)
     return s;
 }
 
+void sweeper_configure(sweeper_t *s, int interval_ms, int batch)
+{
+    s->batch = batch;
+    struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
+    event_add(s->timer, &tv);
+}
+
 void sweeper_free(sweeper_t *s)
 {
     if (!s)

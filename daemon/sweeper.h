@@ -13,5 +13,7 @@ typedef struct sweeper sweeper_t;
 
 sweeper_t *sweeper_new(worker_t *w, int interval_ms, int batch);
 void sweeper_free(sweeper_t *s);
+/* New interval and batch (reload); the next sweep comes one interval from now. */
+void sweeper_configure(sweeper_t *s, int interval_ms, int batch);
 
 #endif

@@ -17,10 +17,12 @@ PACKAGES=(
     build-essential cmake pkg-config
     libevent-dev libpq-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
     libinih-dev libjansson-dev libcmocka-dev
+    libsystemd-dev  # branchd: sd_notify (Type=notify, watchdog)
     libyaml-dev libedit-dev  # branchctl: YAML files and -o yaml; branchctl shell
     yq python3-yaml          # tests: parse branchctl's yaml output (tests/integration/org_files.sh)
     postgresql postgresql-contrib
     openssl python3 jq
+    lintian  # tests: the Debian package (tests/integration/package.sh)
     curl prometheus  # tests: the HTTP listener, promtool and a real Prometheus (tests/integration/ops_*.sh)
     clang libfuzzer-14-dev sslscan valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
     chromium fonts-wqy-microhei  # tests: branchctl report rendered in a real browser, CJK glyphs (planning_report.sh)
