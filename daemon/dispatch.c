@@ -81,6 +81,7 @@ static dispatch_entry_t table[] = {
     SQL_OP(KPI, "kpi", READERS, false),
     SQL_OP(STAFFING_ERLANG, "staffing_erlang", VIEWERS, false),
     SQL_OP(STAFFING_RECOMMEND, "staffing_recommend", VIEWERS, false),
+    SQL_OP(WHATIF, "whatif", ROLE_ADMIN, false),
     SQL_OP(SUPPORT_SUGGEST, "support_suggest", VIEWERS, false),
 };
 

@@ -41,6 +41,17 @@ static const char RECOMMEND_DETAILS[] =
     "level, shrinkage, occupancy, leads per salesperson) and the rules: README,\n"
     "\"Staffing recommendations\".\n";
 
+static const char WHATIF_DETAILS[] =
+    "Rows by section: department (opened, closed), move (the people reorg plan\n"
+    "would move), headcount (recommended per department before and after, as\n"
+    "staffing recommend sizes them), allocation (the period's leads per branch as\n"
+    "they went and as the target shape's policies would have allocated them:\n"
+    "replayed in order of intake, shares of the total), total (the period's leads,\n"
+    "equal on both sides) and tradeoff (seed 002: management difficulty, labour\n"
+    "cost, internal competition in one city, hiring in big cities, central control\n"
+    "of leads). The daemon makes the change and replays the leads inside a\n"
+    "subtransaction that it rolls back: nothing changes. Admins only.\n";
+
 static const char SUPPORT_DETAILS[] =
     "A branch is a candidate when it is new (opened within --new-within) or, among\n"
     "its peers (the branches served by the same customer service) that received at\n"
@@ -103,6 +114,23 @@ const command_t PLAN_COMMANDS[] = {
         .example = "branchctl staffing recommend east --period 30d",
         .details = RECOMMEND_DETAILS,
         .progress = "sizing departments",
+    },
+    {
+        .words = {"whatif"}, .run = cmd_org, .op = "whatif",
+        .summary = "Compare the current shape with a centralized or decentralized one, "
+                   "changing nothing",
+        .params = {
+            {"--centralize", "FUNCS", "functions", "mode=centralize", PARAM_ONE_OF,
+             "comma-separated functions to serve from the group"},
+            {"--decentralize", "FUNCS", "functions", "mode=decentralize", PARAM_ONE_OF,
+             "comma-separated functions to serve from every unit of one kind (--to)"},
+            FLAG("--to", "KIND", "to_kind", "with --decentralize: that kind (default region)"),
+            FLAG("--period", "DAYS", "period", "intake to replay, e.g. 30d (default)"),
+        },
+        .example = "branchctl whatif --centralize customer_service --period 30d",
+        .columns = "section,subject,before,after,before_share,after_share,detail",
+        .details = WHATIF_DETAILS,
+        .progress = "replaying the period",
     },
     {
         .words = {"support", "suggest"}, .run = cmd_org, .op = "support_suggest",

@@ -112,6 +112,7 @@ static const op_case_t cases[] = {
     {"kpi", "under=east/b1", "under=north", "under=rwest"},
     {"staffing_erlang", "leads_per_hour=10;handle_minutes=5;answer_within=20;service_level=0.8", NULL, NULL},
     {"staffing_recommend", "path=east/b1", "path=north", "path=rwest"},
+    {"whatif", "mode=centralize;functions=promotion", NULL, NULL},
     {"support_suggest", "", NULL, NULL},
 };
 
