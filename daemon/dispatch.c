@@ -83,6 +83,10 @@ static dispatch_entry_t table[] = {
     SQL_OP(STAFFING_RECOMMEND, "staffing_recommend", VIEWERS, false),
     SQL_OP(WHATIF, "whatif", ROLE_ADMIN, false),
     SQL_OP(SUPPORT_SUGGEST, "support_suggest", VIEWERS, false),
+    SQL_OP(SOURCE_ADD, "source_add", EDITORS, true),
+    SQL_OP(SOURCE_LIST, "source_list", EDITORS, false),
+    SQL_OP(SOURCE_ROTATE, "source_rotate", EDITORS, true),
+    SQL_OP(SOURCE_DISABLE, "source_disable", EDITORS, true),
 };
 
 int dispatch_init(void)

@@ -57,9 +57,16 @@ static int take_flag(const cli_t *cli, const command_t *cmd, int argc, char **ar
         if (m < 0)
             return cli_usage_error(cli, cmd, m == -1 ? "%s needs a value" : "%s takes no value",
                                    p->name);
-        if (a->values[k])
+        if (a->values[k] && !(p->opts & PARAM_REPEAT))
             return cli_usage_error(cli, cmd, "%s given twice", p->name);
-        a->values[k] = value;
+        if (!a->values[k]) {
+            a->values[k] = value;
+            return 0;
+        }
+        if (a->n_more[k] == ARGS_REPEAT_MAX)
+            return cli_usage_error(cli, cmd, "%s given more than %d times", p->name,
+                                   ARGS_REPEAT_MAX + 1);
+        a->more[k][a->n_more[k]++] = value;
         return 0;
     }
     char name[64];

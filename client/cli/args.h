@@ -8,9 +8,14 @@
 
 #include "commands.h"
 
+#define ARGS_REPEAT_MAX 16
+
 typedef struct {
     /* By parameter index: the argument given, "true" for a switch, NULL if absent. */
     const char *values[COMMAND_PARAMS_MAX];
+    /* A PARAM_REPEAT flag's values after the first, in the order given. */
+    const char *more[COMMAND_PARAMS_MAX][ARGS_REPEAT_MAX];
+    int n_more[COMMAND_PARAMS_MAX];
 } args_t;
 
 /*

@@ -64,6 +64,7 @@ const command_group_t COMMAND_GROUPS[] = {
     {"Leads", LEAD_COMMANDS},
     {"Planning and evaluation", PLAN_COMMANDS},
     {"Organization files", DOC_COMMANDS},
+    {"Web intake sources", SOURCE_COMMANDS},
     {"Configuration", CONFIG_COMMANDS},
     {NULL, NULL},
 };
@@ -183,6 +184,8 @@ void command_usage(const command_t *cmd, char *buf, size_t len)
         append(buf, len, &used, shown);
         if (!required)
             append(buf, len, &used, "]");
+        if (p->opts & PARAM_REPEAT)
+            append(buf, len, &used, "...");
     }
 }
 

@@ -27,6 +27,7 @@ enum {
     PARAM_REQUIRED = 1 << 0,  /* must be given, and not as "" */
     PARAM_ONE_OF = 1 << 1,    /* exactly one of the command's ONE_OF parameters must be given */
     PARAM_SWITCH = 1 << 2,    /* a flag without a value ("--yes"); its value reads "true" */
+    PARAM_REPEAT = 1 << 3,    /* a flag that may be given again; each value is one more item */
 };
 
 /*
@@ -46,6 +47,7 @@ typedef struct {
 #define ARG_OPT(name, field, help) {(name), NULL, (field), NULL, 0, (help)}
 #define FLAG_REQ(name, meta, field, help) {(name), (meta), (field), NULL, PARAM_REQUIRED, (help)}
 #define FLAG(name, meta, field, help) {(name), (meta), (field), NULL, 0, (help)}
+#define FLAG_MANY(name, meta, field, help) {(name), (meta), (field), NULL, PARAM_REPEAT, (help)}
 #define SWITCH(name, help) {(name), NULL, NULL, NULL, PARAM_SWITCH, (help)}
 
 typedef struct command command_t;
@@ -86,6 +88,8 @@ extern const command_t DOC_COMMANDS[];
 
 /* Planning and evaluation: kpi, staffing, whatif, support suggest, report (cmd_plan.c). */
 extern const command_t PLAN_COMMANDS[];
+/* Channel sources of web intake (cmd_source.c). */
+extern const command_t SOURCE_COMMANDS[];
 
 /* The config file's contexts (cmd_config.c). */
 extern const command_t CONFIG_COMMANDS[];

@@ -60,6 +60,22 @@ static reqbuild_rc_t set_bool(protobuf_c_boolean *slot, const char *value, const
     return REQBUILD_OK;
 }
 
+/* A repeated string field grows by one item per call. */
+static reqbuild_rc_t append_string(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                                   const char *value)
+{
+    size_t *n = (size_t *)((char *)m + f->quantifier_offset);
+    char ***items = (char ***)((char *)m + f->offset);
+    char **grown = realloc(*items, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return REQBUILD_NO_MEMORY;
+    *items = grown;
+    if (!(grown[*n] = strdup(value)))
+        return REQBUILD_NO_MEMORY;
+    ++*n;
+    return REQBUILD_OK;
+}
+
 /* Integer fields: their range, and a store of the parsed value. */
 static reqbuild_rc_t set_integer(void *slot, ProtobufCType type, const char *value,
                                  const char *what, char *err, size_t errlen)
@@ -100,10 +116,12 @@ reqbuild_rc_t reqbuild_set(ProtobufCMessage *m, const char *field, const char *v
 {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(m->descriptor, field);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED) {
+    if (!f || (f->label == PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_STRING)) {
         snprintf(err, errlen, "%s has no field %s to set", m->descriptor->name, field);
         return REQBUILD_INVALID;
     }
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        return append_string(m, f, value);
     void *slot = (char *)m + f->offset;
     reqbuild_rc_t rc;
     switch (f->type) {
@@ -150,6 +168,8 @@ reqbuild_rc_t reqbuild_fill(const command_t *cmd, const args_t *args, ProtobufCM
             continue;
         if (p->field)
             rc = reqbuild_set(m, p->field, value, p->name, err, errlen);
+        for (int j = 0; rc == REQBUILD_OK && p->field && j < args->n_more[i]; j++)
+            rc = reqbuild_set(m, p->field, args->more[i][j], p->name, err, errlen);
         if (rc == REQBUILD_OK && p->sets)
             rc = set_pair(m, p->sets, err, errlen);
     }

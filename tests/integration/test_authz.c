@@ -114,6 +114,11 @@ static const op_case_t cases[] = {
     {"staffing_recommend", "path=east/b1", "path=north", "path=rwest"},
     {"whatif", "mode=centralize;functions=promotion", NULL, NULL},
     {"support_suggest", "", NULL, NULL},
+    {"source_add", "name=sa-{role};channel=search;origin=east/b1", "name=sb-{role};channel=search;origin=north/b2",
+     "name=sc-{role};channel=search;origin=rwest/rb"},
+    {"source_list", "", NULL, NULL},
+    {"source_rotate", "name=sin", "name=sout", "name=soth"},
+    {"source_disable", "name=sin", "name=sout", "name=soth"},
 };
 
 typedef struct {
@@ -239,6 +244,8 @@ static void setup_org(void)
         {"principal_add", "subject=CN=erin;role=viewer;scope_path=east/b1"},
         {"principal_add", "subject=CN=grace;role=viewer;scope_path=east"},
         {"principal_set_enabled", "subject=CN=grace;enabled=false"},
+        {"source_add", "name=sin;channel=search;origin=east/b1"},
+        {"source_add", "name=sout;channel=search;origin=north/b2"},
     };
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
         if (call(a, steps[i][0], steps[i][1], "", NULL, 0) != 0)
@@ -250,6 +257,7 @@ static void setup_org(void)
         {"dept_add", "path=rwest/rb;function=sales"},
         {"project_add", "code=p1;name=P1"},
         {"project_assign", "branch=rwest/rb;project=p1;capacity=1"},
+        {"source_add", "name=soth;channel=search;origin=rwest/rb"},
     };
     for (size_t i = 0; i < sizeof rival / sizeof *rival; i++)
         if (call(b, rival[i][0], rival[i][1], "", NULL, 0) != 0)
