@@ -127,8 +127,18 @@ cert = staging.crt
 EOF
 }
 
+# intake: the first byte picks the body kind (0: form, 1: JSON).
+intakes() {
+    printf '\x00name=%%E5%%BC%%A0+%%E4%%B8%%89&phone=138-0000-0001&a=1&a=2&_return_url=https%%3A%%2F%%2Fx.example%%2F' | seed intake form
+    printf '\x00note=%%FF%%FE&bad=%%Z1&nul=%%00&=x&&flag' | seed intake form-bad
+    printf '\x01{"name":"\xe6\x9d\x8e\xe5\x9b\x9b","age":42,"ok":true,"n":null,"r":1.5}' | seed intake json
+    printf '\x01{"a":{"b":[1]},"a":"\\u0000"}' | seed intake json-bad
+    printf '\x01[1,2,3]' | seed intake json-array
+}
+
 frames
 requests
 csvs
 configs
+intakes
 note "seeds written under $CORPUS"

@@ -38,9 +38,9 @@ usage() {
 # file per input, so they do fewer). As a target's corpus grows its inputs
 # get slower, and a loaded machine is slower still: the default also stops
 # each target after DEFAULT_SECONDS.
-declare -A DEFAULT_RUNS=([frame]=3000000 [request]=4000000 [csv]=300000 [config]=250000)
+declare -A DEFAULT_RUNS=([frame]=3000000 [request]=4000000 [csv]=300000 [config]=250000 [intake]=300000)
 DEFAULT_SECONDS=20
-ALL=(frame request csv config)
+ALL=(frame request csv config intake)
 
 RUNS=
 MINUTES=
@@ -59,7 +59,7 @@ while [[ $# -gt 0 ]]; do
         shift
         ;;
     --no-build) BUILD_FIRST=0 ;;
-    frame | request | csv | config) TARGETS+=("$1") ;;
+    frame | request | csv | config | intake) TARGETS+=("$1") ;;
     *) usage ;;
     esac
     shift
