@@ -307,6 +307,9 @@ void server_free(server_t *srv)
             evconnlistener_free(w->listener);
         while (w->conns)
             conn_close(w->conns, "shutdown");
+        /* Their timers and sockets must not fire into a freed pool below. */
+        health_worker_free(w);
+        http_worker_free(w);
         /* Fails whatever still waits on the database; detached requests end
          * here, and so does a sweep in flight, before its sweeper goes. */
         db_pool_free(w->db);
@@ -317,8 +320,6 @@ void server_free(server_t *srv)
             event_base_loop(w->base, EVLOOP_NONBLOCK);
         cache_free(w->cache);
         rate_limit_free(w->rate);
-        http_worker_free(w);
-        health_worker_free(w);
         if (w->stop_event)
             event_free(w->stop_event);
         if (w->drain_timer)
