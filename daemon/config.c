@@ -38,6 +38,8 @@ static const option_t options[] = {
     INT(workers, "0", 0, 256, "worker threads, each with its own event loop; 0 = one per core"),
     INT(db_pool_size, "2", 1, 64, "database connections per worker"),
     INT(db_queue_max, "4096", 1, 1000000, "requests a worker queues while its database connections are busy"),
+    INT(db_queue_per_conn, "64", 1, 1000000, "of those, requests of one client connection; beyond: RESOURCE_EXHAUSTED"),
+    INT(db_statement_timeout_ms, "60000", 0, 86400000, "deadline of every database statement (statement_timeout, then the daemon's own); 0 = none"),
     INT(db_startup_timeout_ms, "30000", 0, 3600000, "how long start-up waits for the database"),
     INT(max_frame_size, "1048576", 64, 67108864, "largest frame accepted, in bytes"),
     INT(max_connections, "20000", 1, 1000000, "client connections held at once"),

@@ -20,6 +20,8 @@ typedef struct {
     int workers;
     int db_pool_size;
     int db_queue_max;
+    int db_queue_per_conn;
+    int db_statement_timeout_ms;
     int db_startup_timeout_ms;
     int max_frame_size;
     int max_connections;

@@ -274,7 +274,7 @@ static void process_frames(conn_t *c)
             conn_shutdown(c, "out_of_memory");
             return;
         }
-        dispatch_request(r);
+        dispatch_request(r, payload, len);
     }
 }
 
@@ -355,7 +355,7 @@ static void conn_lookup_tenant(conn_t *c)
     r->silent = true;
     r->op_name = "conn_tenant";
     const char *values[] = {c->subject};
-    db_submit(c->worker->db, STMT_CONN_TENANT, 1, values, tenant_known, r);
+    db_submit(c->worker->db, c, STMT_CONN_TENANT, 1, values, tenant_known, r);
 }
 
 /* Returns false when the connection has been closed. */

@@ -2,24 +2,19 @@
 
 #include <event2/event.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_queue.h"
 #include "log.h"
 #include "metrics_core.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-
-typedef struct db_query {
-    stmt_id_t stmt;
-    int nparams;
-    char **values;
-    db_callback_t cb;
-    db_notice_fn notice;        /* or NULL */
-    void *arg;
-    struct db_query *next;
-} db_query_t;
+/* The daemon's own deadline comes this long after the server's
+ * statement_timeout, which normally answers first (57014). */
+#define DEADLINE_GRACE_MS 1000
 
 typedef enum { DBC_DOWN, DBC_CONNECTING, DBC_PREPARING, DBC_IDLE, DBC_BUSY, DBC_LISTENING } dbc_state_t;
 
@@ -32,7 +27,9 @@ typedef struct db_conn {
     dbc_state_t state;
     PGconn *pg;
     struct event *io;
+    short io_what;              /* what io waits for */
     struct event *retry;
+    struct event *deadline;     /* armed while a query runs */
     int backoff_ms;
     int prepare_next;
     db_query_t *current;
@@ -47,8 +44,8 @@ struct db_pool {
     char *channels;             /* comma-separated */
     db_notify_fn notify;
     void *notify_arg;
-    db_query_t *head, *tail;
-    int queued, queue_max;
+    db_queue_t queue;
+    int statement_timeout_ms;   /* 0: none */
     unsigned worker;
 };
 
@@ -110,13 +107,8 @@ bool db_pool_listening(const db_pool_t *pool)
 
 static void fail_queue(db_pool_t *pool, const char *message)
 {
-    while (pool->head) {
-        db_query_t *q = pool->head;
-        pool->head = q->next;
-        pool->queued--;
+    for (db_query_t *q; (q = db_queue_pop(&pool->queue)) != NULL;)
         query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, message);
-    }
-    pool->tail = NULL;
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -136,6 +128,8 @@ static void dbc_lost(db_conn_t *c, const char *why)
         event_free(c->io);
         c->io = NULL;
     }
+    c->io_what = 0;
+    evtimer_del(c->deadline);
     PQclear(c->last);
     c->last = NULL;
     PQfinish(c->pg);
@@ -160,16 +154,49 @@ static void dbc_watch(db_conn_t *c, short what, event_callback_fn cb)
 {
     if (c->io)
         event_free(c->io);
+    c->io_what = what;
     c->io = event_new(c->pool->base, PQsocket(c->pg), what, cb, c);
     if (!c->io || event_add(c->io, NULL) != 0)
         dbc_lost(c, "cannot watch the database socket");
 }
 
+static void dbc_readable(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Sends what libpq still holds. A statement larger than the socket buffer
+ * (a 300 KB document) does not leave in one go, and PostgreSQL answers
+ * nothing until it has all of it: so while data remains the connection
+ * also waits for writability, and flushes again then (libpq's
+ * non-blocking contract). Returns false when the connection was lost.
+ */
+static bool dbc_flush(db_conn_t *c)
+{
+    int rc = PQflush(c->pg);
+    if (rc < 0) {
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return false;
+    }
+    short want = EV_READ | EV_PERSIST | (rc == 1 ? EV_WRITE : 0);
+    if (want != c->io_what)
+        dbc_watch(c, want, dbc_readable);
+    return c->pg != NULL;
+}
+
 static void dbc_send_prepare(db_conn_t *c)
 {
-    const stmt_def_t *def = stmt_def((stmt_id_t)c->prepare_next);
-    if (!PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL))
+    bool sent;
+    if (c->prepare_next < 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SET statement_timeout = %d", c->pool->statement_timeout_ms);
+        sent = PQsendQuery(c->pg, sql);
+    } else {
+        const stmt_def_t *def = stmt_def((stmt_id_t)c->prepare_next);
+        sent = PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL);
+    }
+    if (!sent)
         dbc_lost(c, PQerrorMessage(c->pg));
+    else
+        dbc_flush(c);
 }
 
 static void dbc_send_current(db_conn_t *c)
@@ -181,10 +208,35 @@ static void dbc_send_current(db_conn_t *c)
         dbc_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    /* Statements are small: a full send buffer is rare, so flush inline and
-     * let the read handler finish any remainder. */
-    if (PQflush(c->pg) < 0)
-        dbc_lost(c, PQerrorMessage(c->pg));
+    if (c->pool->statement_timeout_ms > 0) {
+        int ms = c->pool->statement_timeout_ms + DEADLINE_GRACE_MS;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(c->deadline, &tv);
+    }
+    dbc_flush(c);
+}
+
+/*
+ * A statement outlived statement_timeout and the grace after it: the server
+ * did not cancel it (a stopped backend, a lost network, a message it never
+ * received whole). Its caller gets DEADLINE_EXCEEDED, and the connection is
+ * closed and made anew, which ends the backend's part too (libpq has no
+ * non-blocking cancel before PostgreSQL 17; closing is the cancel).
+ */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    db_conn_t *c = arg;
+    db_query_t *q = c->current;
+    if (!q)
+        return;
+    c->current = NULL;
+    log_warn("db_statement_timeout", "worker=%u db_conn=%d statement=%s timeout_ms=%d",
+             c->pool->worker, c->index, stmt_def(q->stmt)->name,
+             c->pool->statement_timeout_ms + DEADLINE_GRACE_MS);
+    query_fail(q, BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "database statement timed out");
+    dbc_lost(c, "statement deadline passed");
 }
 
 /* One statement (prepare or query) has produced all its results. */
@@ -206,7 +258,7 @@ static void dbc_complete(db_conn_t *c)
         return;
     }
     if (c->state == DBC_PREPARING) {
-        if (!ok && PQstatus(c->pg) != CONNECTION_OK) {
+        if (!ok && (PQstatus(c->pg) != CONNECTION_OK || c->prepare_next < 0)) {
             PQclear(res);
             dbc_lost(c, PQerrorMessage(c->pg));
             return;
@@ -232,6 +284,7 @@ static void dbc_complete(db_conn_t *c)
     }
     db_query_t *q = c->current;
     c->current = NULL;
+    evtimer_del(c->deadline);
     dbc_set_state(c, DBC_IDLE, NULL);
     db_result_t out = {BRANCHLINE__V1__STATUS__CODE__OK, "", "", res};
     metrics_db_query(res, ok);
@@ -252,10 +305,8 @@ static void dbc_readable(evutil_socket_t fd, short what, void *arg)
         dbc_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    if (PQflush(c->pg) < 0) {
-        dbc_lost(c, PQerrorMessage(c->pg));
+    if (!dbc_flush(c))
         return;
-    }
     for (PGnotify *n; c->listener && c->pg && (n = PQnotifies(c->pg)) != NULL; PQfreemem(n))
         c->pool->notify(c->pool->notify_arg, n->relname, n->extra);
     while (c->pg && (c->state == DBC_PREPARING || c->state == DBC_BUSY) && !PQisBusy(c->pg)) {
@@ -297,7 +348,7 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
         return;
     }
     dbc_set_state(c, DBC_PREPARING, NULL);
-    c->prepare_next = 0;
+    c->prepare_next = c->pool->statement_timeout_ms > 0 ? -1 : 0;
     dbc_watch(c, EV_READ | EV_PERSIST, dbc_readable);
     if (!c->io)
         return;
@@ -313,6 +364,8 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
         }
         if (!PQsendQuery(c->pg, sql))
             dbc_lost(c, PQerrorMessage(c->pg));
+        else
+            dbc_flush(c);
         return;
     }
     dbc_send_prepare(c);
@@ -348,33 +401,29 @@ static void dbc_connect(db_conn_t *c)
 
 static void dbc_pump(db_pool_t *pool)
 {
-    for (int i = 0; i < pool->size && pool->head; i++) {
+    for (int i = 0; i < pool->size && pool->queue.queued > 0; i++) {
         db_conn_t *c = &pool->conns[i];
         if (c->state != DBC_IDLE)
             continue;
-        db_query_t *q = pool->head;
-        pool->head = q->next;
-        if (!pool->head)
-            pool->tail = NULL;
-        pool->queued--;
-        q->next = NULL;
+        db_query_t *q = db_queue_pop(&pool->queue);
         c->current = q;
         dbc_set_state(c, DBC_BUSY, NULL);
         dbc_send_current(c);
     }
 }
 
-void db_submit(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
-               db_callback_t cb, void *arg)
+void db_submit(db_pool_t *pool, const void *source, stmt_id_t stmt, int nparams,
+               const char *const *values, db_callback_t cb, void *arg)
 {
-    db_submit_notices(pool, stmt, nparams, values, cb, NULL, arg);
+    db_submit_notices(pool, source, stmt, nparams, values, cb, NULL, arg);
 }
 
-void db_submit_notices(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
-                       db_callback_t cb, db_notice_fn notice, void *arg)
+void db_submit_notices(db_pool_t *pool, const void *source, stmt_id_t stmt, int nparams,
+                       const char *const *values, db_callback_t cb, db_notice_fn notice, void *arg)
 {
     db_query_t *q = calloc(1, sizeof *q);
     if (q) {
+        q->source = source;
         q->cb = cb;
         q->notice = notice;
         q->arg = arg;
@@ -397,28 +446,34 @@ void db_submit_notices(db_pool_t *pool, stmt_id_t stmt, int nparams, const char 
         query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database unavailable");
         return;
     }
-    if (pool->queued >= pool->queue_max) {
+    switch (db_queue_push(&pool->queue, q)) {
+    case DBQ_OK:
+        dbc_pump(pool);
+        return;
+    case DBQ_FULL:
         query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "database queue full");
         return;
+    case DBQ_SOURCE_FULL:
+        query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED,
+                   "too many requests of this connection waiting for the database; retry later");
+        return;
+    case DBQ_NO_MEMORY:
+        query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        return;
     }
-    if (pool->tail)
-        pool->tail->next = q;
-    else
-        pool->head = q;
-    pool->tail = q;
-    pool->queued++;
-    dbc_pump(pool);
 }
 
-db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
-                       int queue_max, unsigned worker_index)
+db_pool_t *db_pool_new(struct event_base *base, const db_pool_config_t *cfg, unsigned worker_index)
 {
     db_pool_t *pool = calloc(1, sizeof *pool);
     if (!pool)
         return NULL;
+    const char *conninfo = cfg->conninfo;
+    int size = cfg->size;
     pool->base = base;
     pool->size = size;
-    pool->queue_max = queue_max;
+    db_queue_init(&pool->queue, cfg->queue_max, cfg->queue_per_source);
+    pool->statement_timeout_ms = cfg->statement_timeout_ms;
     pool->worker = worker_index;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size + 1, sizeof *pool->conns);
@@ -431,7 +486,8 @@ db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
         c->state = DBC_DOWN;
         c->backoff_ms = BACKOFF_MIN_MS;
         c->retry = evtimer_new(base, retry_cb, c);
-        if (!c->retry)
+        c->deadline = evtimer_new(base, deadline_cb, c);
+        if (!c->retry || !c->deadline)
             goto fail;
     }
     return pool;
@@ -477,6 +533,8 @@ void db_pool_free(db_pool_t *pool)
             event_free(c->io);
         if (c->retry)
             event_free(c->retry);
+        if (c->deadline)
+            event_free(c->deadline);
         PQclear(c->last);
         PQfinish(c->pg);
     }

@@ -2,9 +2,9 @@
  * Asynchronous PostgreSQL access for one worker: a small pool of
  * non-blocking libpq connections driven by the worker's event loop. Every
  * statement is prepared once per connection (db_statements.c). Queries wait
- * in a FIFO when every connection is busy; when no connection is up they
- * fail at once with UNAVAILABLE, and lost connections come back by
- * themselves with exponential backoff.
+ * in a fair queue (db_queue.c) when every connection is busy; when no
+ * connection is up they fail at once with UNAVAILABLE, and lost
+ * connections come back by themselves with exponential backoff.
  */
 #ifndef BRANCHD_DB_H
 #define BRANCHD_DB_H
@@ -28,8 +28,15 @@ typedef struct {
 /* Called exactly once per submitted query, on the worker's thread. */
 typedef void (*db_callback_t)(void *arg, const db_result_t *res);
 
-db_pool_t *db_pool_new(struct event_base *base, const char *conninfo, int size,
-                       int queue_max, unsigned worker_index);
+typedef struct {
+    const char *conninfo;
+    int size;                   /* query connections */
+    int queue_max;              /* statements waiting for a connection, in all */
+    int queue_per_source;       /* ... of one source (a client connection) */
+    int statement_timeout_ms;   /* every statement's deadline; 0: none */
+} db_pool_config_t;
+
+db_pool_t *db_pool_new(struct event_base *base, const db_pool_config_t *cfg, unsigned worker_index);
 void db_pool_free(db_pool_t *pool);
 
 /* Called with each NOTIFY on the pool's listening connection. */
@@ -63,9 +70,12 @@ bool db_pool_listening(const db_pool_t *pool);
 /*
  * Runs a prepared statement. `values` are copied; NULL entries are SQL
  * NULLs. The callback may run before this returns (immediate failure).
+ * `source` (the client connection, or another owner's pointer) is whose
+ * turn it is in the fair queue; the statement runs within
+ * statement_timeout_ms or fails with DEADLINE_EXCEEDED.
  */
-void db_submit(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
-               db_callback_t cb, void *arg);
+void db_submit(db_pool_t *pool, const void *source, stmt_id_t stmt, int nparams,
+               const char *const *values, db_callback_t cb, void *arg);
 
 /* A notice the running statement raised: its SQLSTATE and primary message. */
 typedef void (*db_notice_fn)(void *arg, const char *sqlstate, const char *message);
@@ -76,8 +86,8 @@ typedef void (*db_notice_fn)(void *arg, const char *sqlstate, const char *messag
  * once, so this is how a long statement reports progress). Notices of
  * statements submitted without one are only logged.
  */
-void db_submit_notices(db_pool_t *pool, stmt_id_t stmt, int nparams, const char *const *values,
-                       db_callback_t cb, db_notice_fn notice, void *arg);
+void db_submit_notices(db_pool_t *pool, const void *source, stmt_id_t stmt, int nparams,
+                       const char *const *values, db_callback_t cb, db_notice_fn notice, void *arg);
 
 /* Maps a failed PGresult to a status (SQLSTATE BLnnn carries code nnn). */
 status_code_t db_map_error(const PGresult *res, const char **message, const char **field);

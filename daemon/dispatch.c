@@ -6,6 +6,7 @@
 #include "quota.h"
 #include "log.h"
 #include "metrics_core.h"
+#include "validate.h"
 
 #define PRINCIPAL (ROLE_OPERATOR | ROLE_ADMIN | ROLE_UNIT_ADMIN | ROLE_BRANCH | ROLE_VIEWER)
 #define ANY_ROLE (ROLE_NONE_NEEDED | PRINCIPAL)
@@ -124,7 +125,26 @@ static bool id_in_flight(const request_t *req)
     return false;
 }
 
-void dispatch_request(request_t *req)
+/* Strings are checked on the wire, where a NUL byte still shows. */
+static bool wire_valid(request_t *req, const uint8_t *wire, size_t wire_len)
+{
+    validate_error_t err;
+    switch (validate_wire(&branchline__v1__request__descriptor, wire, wire_len, 1, &err)) {
+    case VALIDATE_OK:
+        return true;
+    case VALIDATE_NUL:
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, err.field,
+                                     "%s must not contain a NUL byte", err.field));
+        return false;
+    case VALIDATE_TOO_LONG:
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, err.field,
+                                     "%s is longer than %ld characters", err.field, err.limit));
+        return false;
+    }
+    return true;
+}
+
+void dispatch_request(request_t *req, const uint8_t *wire, size_t wire_len)
 {
     if (req->id == 0) {
         request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "id",
@@ -145,6 +165,8 @@ void dispatch_request(request_t *req)
     }
     req->op_name = entry->name;
     req->entry = entry;
+    if (!wire_valid(req, wire, wire_len))
+        return;
     conn_t *c = req->conn;
     if (c && c->tenant >= 0 && !rate_limit_allow(req->worker->rate, c->tenant, now_ms())) {
         metrics_rate_limited();

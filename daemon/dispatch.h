@@ -39,7 +39,8 @@ int dispatch_init(void) __attribute__((warn_unused_result));
 const dispatch_entry_t *dispatch_lookup(Branchline__V1__Request__OpCase op);
 const dispatch_entry_t *dispatch_table(unsigned *count);
 
-/* Validates the envelope and runs the handler; always ends in request_finish. */
-void dispatch_request(request_t *req);
+/* Validates the envelope and the request's strings (`wire` is the frame it
+ * was decoded from) and runs the handler; always ends in request_finish. */
+void dispatch_request(request_t *req, const uint8_t *wire, size_t wire_len);
 
 #endif

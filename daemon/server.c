@@ -177,7 +177,9 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
         srv->port = bound_port(w->listener);
     w->stop_event = event_new(w->base, -1, 0, stop_cb, w);
     w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
-    w->db = db_pool_new(w->base, cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max, index);
+    db_pool_config_t pool_cfg = {cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max,
+                                 cfg->db_queue_per_conn, cfg->db_statement_timeout_ms};
+    w->db = db_pool_new(w->base, &pool_cfg, index);
     if (!w->stop_event || !w->drain_timer || !w->db ||
         db_pool_listen(w->db, WATCH_CHANNEL "," ORG_CHANNEL, on_notify, w) != 0) {
         snprintf(err, errlen, "out of memory");

@@ -52,7 +52,7 @@ static void sweep_tick(evutil_socket_t fd, short what, void *arg)
     char batch[16];
     snprintf(batch, sizeof batch, "%d", s->batch);
     const char *values[] = {batch};
-    db_submit(s->worker->db, STMT_SWEEP, 1, values, sweep_done, s);
+    db_submit(s->worker->db, s, STMT_SWEEP, 1, values, sweep_done, s);
 }
 
 sweeper_t *sweeper_new(worker_t *w, int interval_ms, int batch)

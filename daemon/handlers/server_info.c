@@ -35,5 +35,5 @@ void handle_server_info(request_t *req)
     req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_SERVER_INFO;
     req->resp.server_info = out;
     /* An unreachable database is an answer here, not an error. */
-    db_submit(req->worker->db, STMT_SCHEMA_VERSION, 0, NULL, schema_version_done, req);
+    db_submit(req->worker->db, req->conn, STMT_SCHEMA_VERSION, 0, NULL, schema_version_done, req);
 }

@@ -401,6 +401,6 @@ void sql_call_run(request_t *req, db_callback_t done)
             return;
         }
     }
-    db_submit_notices(req->worker->db, req->entry->stmt, (int)d->n_fields + 1, values, done,
+    db_submit_notices(req->worker->db, req->conn, req->entry->stmt, (int)d->n_fields + 1, values, done,
                       req->conn && wants_progress(m) ? sql_call_notice : NULL, req);
 }

@@ -32,6 +32,7 @@
 #include "frame.h"
 #include "log.h"
 #include "request.h"
+#include "validate.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 
@@ -63,7 +64,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     server.expected_schema_version = 1;
     worker.server = &server;
     CHECK((worker.base = event_base_new()) != NULL);
-    CHECK((worker.db = db_pool_new(worker.base, "dbname=none", 2, 16, 0)) != NULL);
+    db_pool_config_t pool_cfg = {"dbname=none", 2, 16, 16, 0};
+    CHECK((worker.db = db_pool_new(worker.base, &pool_cfg, 0)) != NULL);
     CHECK(db_pool_up(worker.db) == 0);
     CHECK((worker.cache = cache_new(1u << 20)) != NULL);
     /* No socket: answers stay in conn.out, where check_answer reads them;
@@ -83,11 +85,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* Dispatches one request and runs the loop until every request is answered. */
-static void run(conn_t *c, Branchline__V1__Request *msg)
+static void run(conn_t *c, Branchline__V1__Request *msg, const uint8_t *data, size_t size)
 {
     request_t *r = request_new(&worker, c, msg);
     CHECK(r != NULL);
-    dispatch_request(r);
+    dispatch_request(r, data, size);
     /* Still in flight, r is alive: only a handler's timer can be holding it. */
     if (worker.inflight > 0) {
         CHECK(r->timer != NULL);
@@ -102,12 +104,15 @@ static void run(conn_t *c, Branchline__V1__Request *msg)
  * Stores an answer under the key sql_call.c computes for msg on conn
  * (subject, NUL, operation number, packed arguments): a Response with id 0
  * and an empty result, as cache_store would have packed it. false when the
- * operation is not a cached one, or the request fails before the cache.
+ * operation is not a cached one, or the request fails before the cache
+ * (a refused string, say).
  */
-static bool seed_cache(const Branchline__V1__Request *msg)
+static bool seed_cache(const Branchline__V1__Request *msg, const uint8_t *data, size_t size)
 {
     const dispatch_entry_t *e = dispatch_lookup(msg->op_case);
-    if (!e || !e->cached || msg->id == 0)
+    validate_error_t err;
+    if (!e || !e->cached || msg->id == 0 ||
+        validate_wire(&branchline__v1__request__descriptor, data, size, 1, &err) != VALIDATE_OK)
         return false;
     const ProtobufCFieldDescriptor *qf = protobuf_c_message_descriptor_get_field(
         &branchline__v1__request__descriptor, (unsigned)msg->op_case);
@@ -179,19 +184,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Branchline__V1__Request *msg = branchline__v1__request__unpack(NULL, size, data);
     if (!msg)
         return 0; /* conn.c answers an undecodable frame itself */
-    run(NULL, msg);
+    run(NULL, msg, data, size);
 
     /* Again on a connection; a copy of the message to check the answer against. */
     Branchline__V1__Request *copy = branchline__v1__request__unpack(NULL, size, data);
     msg = branchline__v1__request__unpack(NULL, size, data);
     CHECK(copy && msg);
-    run(&conn, msg);
+    run(&conn, msg, data, size);
     check_answer(copy->id, copy, false);
 
-    if (seed_cache(copy)) {
+    if (seed_cache(copy, data, size)) {
         msg = branchline__v1__request__unpack(NULL, size, data);
         CHECK(msg != NULL);
-        run(&conn, msg);
+        run(&conn, msg, data, size);
         check_answer(copy->id, copy, true);
         cache_invalidate_all(worker.cache);
     }
