@@ -47,6 +47,8 @@ static const option_t options[] = {
     INT(max_connections_per_identity, "1000", 1, 1000000, "connections one certificate subject may hold at once"),
     INT(tenant_rate_limit, "20000", 0, 10000000, "requests per second per tenant, all workers together; 0 = unlimited"),
     INT(tenant_rate_burst, "40000", 1, 10000000, "requests a tenant may send at once above its rate"),
+    INT(handshake_rate_per_addr, "200", 0, 10000000, "new TLS handshakes per second from one source address, all workers together; 0 = unlimited"),
+    INT(handshake_burst_per_addr, "1000", 1, 10000000, "handshakes one address may start at once above its rate"),
     INT(handshake_timeout_ms, "10000", 100, 600000, "TLS handshake must finish within this"),
     INT(frame_timeout_ms, "10000", 100, 600000, "a started frame must arrive whole within this"),
     INT(idle_timeout_ms, "300000", 1000, 86400000, "a connection with nothing in flight is closed after this"),

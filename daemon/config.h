@@ -29,6 +29,8 @@ typedef struct {
     int max_connections_per_identity;
     int tenant_rate_limit;
     int tenant_rate_burst;
+    int handshake_rate_per_addr;
+    int handshake_burst_per_addr;
     int handshake_timeout_ms;
     int frame_timeout_ms;
     int idle_timeout_ms;

@@ -1,5 +1,6 @@
 #include "quota.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,17 @@ struct identity_limit {
     identity_t *buckets[BUCKETS];
 };
 
-static unsigned slot_of(const char *s)
+static uint32_t fnv1a(const unsigned char *p, size_t n)
 {
     uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % BUCKETS;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static unsigned slot_of(const char *s)
+{
+    return fnv1a((const unsigned char *)s, strlen(s)) % BUCKETS;
 }
 
 identity_limit_t *identity_limit_new(int max_per_identity)
@@ -129,6 +135,19 @@ void rate_limit_free(rate_limit_t *r)
     free(r);
 }
 
+/* Refills b for the time since its last use and takes a token if it has one. */
+static bool bucket_take(bucket_t *b, double rate, double burst, uint64_t now_ms)
+{
+    b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last_ms = now_ms;
+    if (b->tokens < 1)
+        return false;
+    b->tokens -= 1;
+    return true;
+}
+
 bool rate_limit_allow(rate_limit_t *r, long long tenant, uint64_t now_ms)
 {
     if (r->rate <= 0)
@@ -146,12 +165,50 @@ bool rate_limit_allow(rate_limit_t *r, long long tenant, uint64_t now_ms)
         b->next = r->buckets[slot];
         r->buckets[slot] = b;
     }
-    b->tokens += (double)(now_ms - b->last_ms) * r->rate / 1000.0;
-    if (b->tokens > r->burst)
-        b->tokens = r->burst;
-    b->last_ms = now_ms;
-    if (b->tokens < 1)
-        return false;
-    b->tokens -= 1;
-    return true;
+    return bucket_take(b, r->rate, r->burst, now_ms);
+}
+
+typedef struct {
+    unsigned char addr[16];     /* IPv6, or IPv4 in the first 4 bytes */
+    bool used;
+    bucket_t bucket;
+} addr_slot_t;
+
+struct handshake_limit {
+    double rate, burst;
+    addr_slot_t slots[BUCKETS];
+};
+
+handshake_limit_t *handshake_limit_new(double rate, double burst)
+{
+    handshake_limit_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->rate = rate;
+    h->burst = burst < 1 ? 1 : burst;
+    return h;
+}
+
+void handshake_limit_free(handshake_limit_t *h)
+{
+    free(h);
+}
+
+bool handshake_limit_allow(handshake_limit_t *h, const struct sockaddr *addr, uint64_t now_ms)
+{
+    if (h->rate <= 0)
+        return true;
+    unsigned char key[16] = {0};
+    if (addr->sa_family == AF_INET)
+        memcpy(key, &((const struct sockaddr_in *)addr)->sin_addr, 4);
+    else if (addr->sa_family == AF_INET6)
+        memcpy(key, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
+    addr_slot_t *s = &h->slots[fnv1a(key, sizeof key) % BUCKETS];
+    if (!s->used || memcmp(s->addr, key, sizeof key) != 0) {
+        memcpy(s->addr, key, sizeof key);
+        s->used = true;
+        s->bucket.tokens = h->burst;
+        s->bucket.last_ms = now_ms;
+    }
+    return bucket_take(&s->bucket, h->rate, h->burst, now_ms);
 }

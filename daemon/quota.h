@@ -1,13 +1,15 @@
 /*
  * Limits that keep one client from starving others: open connections per
- * certificate identity (shared by all workers) and a request rate per
- * tenant (a token bucket per worker, each with its share of the rate).
+ * certificate identity (shared by all workers), a request rate per
+ * tenant and a handshake rate per source address (token buckets per
+ * worker, each with its share of the rate).
  */
 #ifndef BRANCHD_QUOTA_H
 #define BRANCHD_QUOTA_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct identity_limit identity_limit_t;
 typedef struct rate_limit rate_limit_t;
@@ -29,5 +31,18 @@ void rate_limit_free(rate_limit_t *r);
 void rate_limit_configure(rate_limit_t *r, double rate, double burst);
 /* Takes one token from the tenant's bucket; false when it is empty. */
 bool rate_limit_allow(rate_limit_t *r, long long tenant, uint64_t now_ms);
+
+/*
+ * New TLS handshakes per source address (a token bucket each, per worker
+ * with its share of the rate): a full handshake costs the daemon far more
+ * CPU than the client, so one address must not be able to buy it without
+ * bound. A fixed table, so that many addresses cost no more memory: an
+ * address whose slot another took starts again with a full bucket.
+ * rate 0 = unlimited.
+ */
+typedef struct handshake_limit handshake_limit_t;
+handshake_limit_t *handshake_limit_new(double rate, double burst);
+void handshake_limit_free(handshake_limit_t *h);
+bool handshake_limit_allow(handshake_limit_t *h, const struct sockaddr *addr, uint64_t now_ms);
 
 #endif

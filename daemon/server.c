@@ -31,11 +31,22 @@ uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* A source address over its handshake rate is closed before any TLS work;
+ * the first refusal and every 1,000th after it are logged. */
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
                       int len, void *arg)
 {
     (void)l;
-    conn_accept(arg, fd, addr, len);
+    worker_t *w = arg;
+    if (!handshake_limit_allow(w->handshakes, addr, now_ms())) {
+        uint64_t n = atomic_fetch_add(&w->server->handshakes_refused, 1) + 1;
+        close(fd);
+        if (n % 1000 == 1)
+            log_warn("handshake_refused", "worker=%u reason=handshake_rate_per_addr refused_total=%llu",
+                     w->index, (unsigned long long)n);
+        return;
+    }
+    conn_accept(w, fd, addr, len);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -187,7 +198,9 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
     }
     w->rate = rate_limit_new((double)cfg->tenant_rate_limit / srv->nworkers,
                              (double)cfg->tenant_rate_burst / srv->nworkers);
-    if (!w->rate) {
+    w->handshakes = handshake_limit_new((double)cfg->handshake_rate_per_addr / srv->nworkers,
+                                        (double)cfg->handshake_burst_per_addr / srv->nworkers);
+    if (!w->rate || !w->handshakes) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -322,6 +335,7 @@ void server_free(server_t *srv)
             event_base_loop(w->base, EVLOOP_NONBLOCK);
         cache_free(w->cache);
         rate_limit_free(w->rate);
+        handshake_limit_free(w->handshakes);
         if (w->stop_event)
             event_free(w->stop_event);
         if (w->drain_timer)

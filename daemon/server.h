@@ -39,6 +39,7 @@ typedef struct worker {
     struct rate_limit *rate;    /* this worker's share of each tenant's request rate */
     struct http_server *http;   /* its HTTP listener (http.c), or NULL */
     struct health *health;      /* its heartbeat (health.c) */
+    struct handshake_limit *handshakes; /* its share of each source address's handshake rate */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;
@@ -56,6 +57,7 @@ struct server {
     atomic_int connections;     /* open client connections, all workers */
     struct identity_limit *identities;
     atomic_uint_fast64_t next_conn_id;
+    atomic_uint_fast64_t handshakes_refused; /* connections closed by handshake_rate_per_addr */
 };
 
 /* Binds every worker's listener and creates its loop; does not start threads.

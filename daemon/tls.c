@@ -1,7 +1,9 @@
 #include "tls.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "status.h"
@@ -22,6 +24,11 @@ void tls_error_text(char *err, size_t errlen)
     ERR_error_string_n(e, err, errlen);
     ERR_clear_error();
 }
+
+/* Mozilla intermediate's groups, and only those: X448, secp521r1 and the
+ * ffdhe groups cost up to a hundred times X25519's CPU, and the key exchange
+ * happens before any client certificate is checked. */
+static const char groups[] = "X25519:prime256v1:secp384r1";
 
 static const char tls13_suites[] =
     "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
@@ -47,6 +54,8 @@ static int ctx_configure(SSL_CTX *ctx, const config_t *cfg, char *err, size_t er
         what = "min protocol";
     else if (!SSL_CTX_set_cipher_list(ctx, intermediate_ciphers))
         what = "cipher list";
+    else if (!SSL_CTX_set1_groups_list(ctx, groups))
+        what = "groups";
     else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1)
         what = cfg->tls_cert;
     else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1)
@@ -79,6 +88,48 @@ static int ctx_configure(SSL_CTX *ctx, const config_t *cfg, char *err, size_t er
     return 0;
 }
 
+/* Adds the bytes of file `path` (if given) to the digest. */
+static int digest_file(EVP_MD_CTX *md, const char *path)
+{
+    if (!path || !path[0])
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    unsigned char buf[4096];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        rc = EVP_DigestUpdate(md, buf, n) == 1 ? 0 : -1;
+    if (ferror(f))
+        rc = -1;
+    fclose(f);
+    return rc;
+}
+
+/*
+ * Sessions resume only under the same client CA and CRL: the session id
+ * context is a digest of both files, so a ticket issued before either
+ * changed is never accepted after (OpenSSL also refuses resumption without
+ * a context when it verifies client certificates). A reload builds a new
+ * context with new ticket keys as well.
+ */
+static int ctx_set_session_context(SSL_CTX *ctx, const config_t *cfg, char *err, size_t errlen)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = -1;
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && digest_file(md, cfg->tls_ca) == 0 &&
+        digest_file(md, cfg->tls_crl) == 0 && EVP_DigestFinal_ex(md, digest, &len) == 1 &&
+        SSL_CTX_set_session_id_context(ctx, digest, len < SSL_MAX_SID_CTX_LENGTH ? len : SSL_MAX_SID_CTX_LENGTH) == 1)
+        rc = 0;
+    EVP_MD_CTX_free(md);
+    if (rc != 0)
+        snprintf(err, errlen, "session id context from %s: cannot read or digest it", cfg->tls_ca);
+    return rc;
+}
+
 SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -86,7 +137,7 @@ SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen)
         tls_error_text(err, errlen);
         return NULL;
     }
-    if (ctx_configure(ctx, cfg, err, errlen) != 0) {
+    if (ctx_configure(ctx, cfg, err, errlen) != 0 || ctx_set_session_context(ctx, cfg, err, errlen) != 0) {
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -98,8 +149,11 @@ SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_verify_depth(ctx, 4);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    /* Resumption by stateless tickets (TLS 1.2 and 1.3), encrypted with keys
+     * of this context: no server-side cache to share between workers, and
+     * one ticket per full handshake is enough for a client to reconnect. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_num_tickets(ctx, 1);
     /* Mozilla intermediate's three TLS 1.3 suites, ChaCha20-Poly1305 first:
      * its cipher state is about 450 bytes smaller per connection than
      * AES-GCM's (which matters at 10,000 idle connections), and on our

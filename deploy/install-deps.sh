@@ -24,7 +24,7 @@ PACKAGES=(
     openssl python3 jq
     lintian  # tests: the Debian package (tests/integration/package.sh)
     curl prometheus  # tests: the HTTP listener, promtool and a real Prometheus (tests/integration/ops_*.sh)
-    clang libfuzzer-14-dev sslscan valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
+    clang libfuzzer-14-dev sslscan testssl.sh valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
     chromium fonts-wqy-microhei  # tests: branchctl report rendered in a real browser, CJK glyphs (planning_report.sh)
     util-linux  # runuser, setsid: essential, listed because the scripts rely on them
 )

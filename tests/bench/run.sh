@@ -178,10 +178,13 @@ db_conninfo = $APP_CI
 workers = $workers
 log_level = warn
 # The bench measures throughput and memory per connection from one client
-# identity: the per-tenant rate limit and the per-identity connection cap
-# (both defences against abusive clients) would stop it first.
+# identity and address: the per-tenant rate limit, the per-identity
+# connection cap, the per-address handshake rate and the per-connection
+# database queue (defences against abusive clients) would stop it first.
 tenant_rate_limit = 0
 max_connections_per_identity = 1000000
+handshake_rate_per_addr = 0
+db_queue_per_conn = 1000000
 max_connections = $((IDLE + 1000))
 EOF
     "$BRANCHD" --config "$conf" 2>>"$TMP/out/branchd.log" &

@@ -1,20 +1,25 @@
 /*
  * Certificates refused at the handshake: expired, from another CA, revoked
  * by the configured CRL; and a CRL change applied by SIGHUP without a
- * restart, while established connections keep working.
+ * restart, while established connections keep working and sessions of
+ * before the change no longer resume.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <openssl/ssl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fixture.h"
+#include "frame.h"
 
 static fx_t fx;
 static char pki[512];
@@ -75,6 +80,96 @@ static void test_other_ca_refused(void **state)
     assert_false(answered(getenv("BRANCHLINE_TEST_CERTS_OTHER"), "mallory"));
 }
 
+/*
+ * A ping over a mutual-TLS connection as dir/name (TLS `version`) offering
+ * `offer` (or no session): whether it was answered, whether the session was
+ * resumed, and the session to offer next time (its ticket arrives with the
+ * first answer) in *keep when given.
+ */
+static bool ping_session(const char *dir, const char *name, int version, SSL_SESSION *offer,
+                         SSL_SESSION **keep, bool *reused)
+{
+    char path[600];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    SSL_CTX_set_min_proto_version(ctx, version);
+    SSL_CTX_set_max_proto_version(ctx, version);
+    snprintf(path, sizeof path, "%s/ca.crt", getenv("BRANCHLINE_TEST_CERTS"));
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, path, NULL), 1);
+    snprintf(path, sizeof path, "%s/%s.crt", dir, name);
+    assert_int_equal(SSL_CTX_use_certificate_chain_file(ctx, path), 1);
+    snprintf(path, sizeof path, "%s/%s.key", dir, name);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM), 1);
+    int fd = fx_tcp_connect(&fx);
+    assert_true(fd >= 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL *ssl = SSL_new(ctx);
+    assert_non_null(ssl);
+    SSL_set_fd(ssl, fd);
+    if (offer)
+        assert_int_equal(SSL_set_session(ssl, offer), 1);
+    bool answered = false;
+    Branchline__V1__Request req;
+    Branchline__V1__PingRequest ping;
+    fx_ping_init(&req, &ping, 0);
+    req.id = 1;
+    uint8_t frame[64], in[256];
+    size_t len = branchline__v1__request__get_packed_size(&req);
+    frame_put_header(frame, (uint32_t)len);
+    branchline__v1__request__pack(&req, frame + FRAME_HEADER_SIZE);
+    if (SSL_connect(ssl) == 1 && SSL_write(ssl, frame, (int)(len + FRAME_HEADER_SIZE)) > 0) {
+        int got = 0, n, header = FRAME_HEADER_SIZE;
+        while (got < header && (n = SSL_read(ssl, in + got, (int)sizeof in - got)) > 0)
+            got += n;
+        answered = got >= header;
+    }
+    *reused = SSL_session_reused(ssl) == 1;
+    if (keep)
+        *keep = answered ? SSL_get1_session(ssl) : NULL;
+    if (answered)
+        SSL_shutdown(ssl); /* without close_notify OpenSSL marks the session not resumable */
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    return answered;
+}
+
+/*
+ * TLS 1.2 and 1.3 sessions resume (a ticket of the first connection), and
+ * a resumed session is still the certificate's: server_info's peer is its
+ * subject (tests/integration/tls_audit.sh checks that over the wire). Once
+ * the CRL changes and is reloaded, no ticket of before resumes, and the
+ * revoked certificate is refused.
+ */
+static void test_resumption_until_the_crl_changes(void **state)
+{
+    (void)state;
+    const char *certs = getenv("BRANCHLINE_TEST_CERTS");
+    static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+    SSL_SESSION *sessions[2] = {NULL, NULL};
+    bool reused = true;
+    for (int i = 0; i < 2; i++) {
+        assert_true(ping_session(certs, "erin", versions[i], NULL, &sessions[i], &reused));
+        assert_false(reused);
+        assert_non_null(sessions[i]);
+        SSL_SESSION *again = NULL;
+        assert_true(ping_session(certs, "erin", versions[i], sessions[i], &again, &reused));
+        assert_true(reused);
+        SSL_SESSION_free(again);
+    }
+    char args[1024];
+    snprintf(args, sizeof args, "crl '%s' '%s' '%s/erin.crt'", certs, fx.dir, certs);
+    assert_int_equal(run_pki(args), 0);
+    assert_int_equal(kill(fx.pid, SIGHUP), 0);
+    assert_true(fx_log_wait(&fx, "event=reloaded", 3000));
+    for (int i = 0; i < 2; i++) {
+        assert_false(ping_session(certs, "erin", versions[i], sessions[i], NULL, &reused));
+        assert_false(reused);
+        SSL_SESSION_free(sessions[i]);
+    }
+}
+
 static void test_revoked_certificate_refused_and_reload(void **state)
 {
     (void)state;
@@ -123,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expired_certificate_refused),
         cmocka_unit_test(test_other_ca_refused),
+        cmocka_unit_test(test_resumption_until_the_crl_changes),
         cmocka_unit_test(test_revoked_certificate_refused_and_reload),
         cmocka_unit_test(test_bad_reload_keeps_serving),
     };
