@@ -96,7 +96,7 @@ void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued)
         *busy += pool->conns[i].state == DBC_BUSY;
         *idle += pool->conns[i].state == DBC_IDLE;
     }
-    *queued = pool->queued;
+    *queued = pool->queue.queued;
 }
 
 bool db_pool_listening(const db_pool_t *pool)

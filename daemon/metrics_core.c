@@ -260,6 +260,11 @@ void metrics_rate_limited(void)
     metrics_add(M.rate_limited, 0, 1);
 }
 
+void metrics_handshake_rate_limited(void)
+{
+    metrics_add(M.handshake_failures, handshake_reason("handshake_rate_limited"), 1);
+}
+
 void metrics_db_query(const PGresult *res, bool ok)
 {
     metrics_add(M.db_queries, 0, 1);

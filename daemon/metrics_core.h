@@ -29,6 +29,8 @@ void metrics_conn_state(int from, int to, const char *reason);
 void metrics_frame_refused(const char *reason);
 /* A request refused by the tenant's rate limit. */
 void metrics_rate_limited(void);
+/* A connection closed at accept by its address's handshake rate. */
+void metrics_handshake_rate_limited(void);
 /* A statement ran on the database (ok, or failed with that result). */
 void metrics_db_query(const PGresult *res, bool ok);
 /* A query failed before reaching the database (no connection, queue full). */

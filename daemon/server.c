@@ -18,6 +18,7 @@
 #include "http.h"
 #include "quota.h"
 #include "log.h"
+#include "metrics_core.h"
 #include "sweeper.h"
 #include "watch.h"
 
@@ -40,6 +41,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     worker_t *w = arg;
     if (!handshake_limit_allow(w->handshakes, addr, now_ms())) {
         uint64_t n = atomic_fetch_add(&w->server->handshakes_refused, 1) + 1;
+        metrics_handshake_rate_limited();
         close(fd);
         if (n % 1000 == 1)
             log_warn("handshake_refused", "worker=%u reason=handshake_rate_per_addr refused_total=%llu",

@@ -187,12 +187,43 @@ static json_t *convert(reader_t *r, yaml_node_t *node, const char *loc, int dept
     }
 }
 
+/*
+ * Whether the first document nests deeper than DEPTH_MAX, read as events
+ * and stopping there: loading a document builds all of it first, and
+ * libyaml's composer takes time quadratic in the nesting (100,000 levels:
+ * 20 s) before convert() could refuse it. Syntax errors are left to the
+ * load, which reports them.
+ */
+static bool nested_too_deeply(const char *text, size_t len, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    bool deep = false, done = false;
+    if (!yaml_parser_initialize(&parser))
+        return false;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    for (int depth = 0; !done && !deep && yaml_parser_parse(&parser, &ev);) {
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+            deep = ++depth > DEPTH_MAX;
+        else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        done = ev.type == YAML_DOCUMENT_END_EVENT || ev.type == YAML_STREAM_END_EVENT;
+        if (deep)
+            snprintf(err, errlen, "line %lu: nested too deeply", (unsigned long)ev.start_mark.line + 1);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return deep;
+}
+
 json_t *yamlconv_parse(const char *text, size_t len, json_t **lines, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
     json_t *v = NULL;
     reader_t r = {.doc = &doc, .err = err, .errlen = errlen};
+    if (nested_too_deeply(text, len, err, errlen))
+        return NULL;
     if (lines && !(r.lines = *lines = json_object())) {
         snprintf(err, errlen, "out of memory");
         return NULL;
