@@ -52,6 +52,32 @@ static bool answered(const char *dir, const char *name)
     return ok;
 }
 
+/* How many times the daemon has logged a reload so far. */
+static int reloads(void)
+{
+    FILE *f = fopen(fx.log_path, "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, "event=reloaded") != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* SIGHUP, then waits for this reload's own log line (an earlier test's
+ * reload is already in the log). */
+static bool reload(void)
+{
+    int before = reloads();
+    if (kill(fx.pid, SIGHUP) != 0)
+        return false;
+    for (long long end = fx_now_ms() + 5000; fx_now_ms() < end; usleep(20 * 1000))
+        if (reloads() > before)
+            return true;
+    return false;
+}
+
 static int run_pki(const char *args)
 {
     char cmd[2048], out[4096];
@@ -161,8 +187,7 @@ static void test_resumption_until_the_crl_changes(void **state)
     char args[1024];
     snprintf(args, sizeof args, "crl '%s' '%s' '%s/erin.crt'", certs, fx.dir, certs);
     assert_int_equal(run_pki(args), 0);
-    assert_int_equal(kill(fx.pid, SIGHUP), 0);
-    assert_true(fx_log_wait(&fx, "event=reloaded", 3000));
+    assert_true(reload());
     for (int i = 0; i < 2; i++) {
         assert_false(ping_session(certs, "erin", versions[i], sessions[i], NULL, &reused));
         assert_false(reused);
@@ -184,8 +209,7 @@ static void test_revoked_certificate_refused_and_reload(void **state)
     char args[1024];
     snprintf(args, sizeof args, "crl '%s' '%s' '%s/grace.crt'", certs, fx.dir, certs);
     assert_int_equal(run_pki(args), 0);
-    assert_int_equal(kill(fx.pid, SIGHUP), 0);
-    assert_true(fx_log_wait(&fx, "event=reloaded", 3000));
+    assert_true(reload());
     assert_false(answered(certs, "grace"));      /* new handshakes see the new CRL */
     assert_false(answered(certs, "frank"));
     assert_true(answered(certs, "heidi"));
