@@ -184,16 +184,8 @@ static bool dbc_flush(db_conn_t *c)
 
 static void dbc_send_prepare(db_conn_t *c)
 {
-    bool sent;
-    if (c->prepare_next < 0) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "SET statement_timeout = %d", c->pool->statement_timeout_ms);
-        sent = PQsendQuery(c->pg, sql);
-    } else {
-        const stmt_def_t *def = stmt_def((stmt_id_t)c->prepare_next);
-        sent = PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL);
-    }
-    if (!sent)
+    const stmt_def_t *def = stmt_def((stmt_id_t)c->prepare_next);
+    if (!PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL))
         dbc_lost(c, PQerrorMessage(c->pg));
     else
         dbc_flush(c);
@@ -258,7 +250,7 @@ static void dbc_complete(db_conn_t *c)
         return;
     }
     if (c->state == DBC_PREPARING) {
-        if (!ok && (PQstatus(c->pg) != CONNECTION_OK || c->prepare_next < 0)) {
+        if (!ok && PQstatus(c->pg) != CONNECTION_OK) {
             PQclear(res);
             dbc_lost(c, PQerrorMessage(c->pg));
             return;
@@ -348,7 +340,7 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
         return;
     }
     dbc_set_state(c, DBC_PREPARING, NULL);
-    c->prepare_next = c->pool->statement_timeout_ms > 0 ? -1 : 0;
+    c->prepare_next = 0;
     dbc_watch(c, EV_READ | EV_PERSIST, dbc_readable);
     if (!c->io)
         return;
@@ -387,9 +379,15 @@ static void notice_route(void *arg, const PGresult *res)
               c->index, state ? state : "-", message ? strlen(message) : 0);
 }
 
+/* statement_timeout travels in the startup packet (no round trip of its
+ * own); it comes before the conninfo, so an `options` there wins. */
 static void dbc_connect(db_conn_t *c)
 {
-    c->pg = PQconnectStart(c->pool->conninfo);
+    char options[64];
+    snprintf(options, sizeof options, "-c statement_timeout=%d", c->pool->statement_timeout_ms);
+    const char *const keys[] = {"options", "dbname", NULL};
+    const char *const values[] = {options, c->pool->conninfo, NULL};
+    c->pg = PQconnectStartParams(keys, values, 1);
     dbc_set_state(c, DBC_CONNECTING, NULL);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         dbc_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
