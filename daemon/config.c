@@ -65,6 +65,19 @@ static const option_t options[] = {
     INT(http_max_body_bytes, "65536", 0, 16777216, "largest HTTP request body accepted (413 beyond)"),
     INT(http_max_inflight, "256", 1, 100000, "HTTP requests a worker serves at once (503 beyond)"),
     INT(http_timeout_ms, "10000", 1000, 600000, "an HTTP request must arrive whole within this"),
+    STR(intake_address, "127.0.0.1", "address of the public web intake listener (HTTPS, POST /v1/intake/{token})"),
+    INT(intake_port, "-1", -1, 65535, "web intake port; -1 = off, 0 = a free one (see intake_port_file)"),
+    STR(intake_port_file, "", "file the daemon writes its web intake port to once ready"),
+    INT(intake_max_body_bytes, "16384", 256, 1048576, "largest web intake body (413 beyond)"),
+    INT(intake_timeout_ms, "5000", 500, 600000, "a web intake request must arrive whole (headers and body) within this"),
+    INT(intake_rate_per_address, "30", 1, 1000000, "web intake requests per minute per client address (429 beyond)"),
+    INT(intake_rate_per_source, "600", 1, 10000000, "web intake requests per minute per source (429 beyond)"),
+    INT(intake_burst, "10", 1, 100000, "web intake requests an address or a source may make at once above its rate"),
+    INT(intake_max_inflight_per_address, "4", 1, 10000, "web intake requests one address may have in flight (429 beyond)"),
+    STR(intake_honeypot_field, "homepage", "a form field hidden from people: a submission that fills it is spam"),
+    STR(intake_spool_path, "", "where web intake submissions wait while the database is down; \"\" = no spool (503)"),
+    INT(intake_spool_max_mb, "64", 1, 65536, "largest spool; beyond it submissions get 503"),
+    INT(intake_spool_max_age_s, "86400", 60, 31536000, "when the oldest spooled submission is this old, new ones get 503"),
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 

@@ -47,6 +47,19 @@ typedef struct {
     int http_max_body_bytes;
     int http_max_inflight;
     int http_timeout_ms;
+    char *intake_address;
+    int intake_port;
+    char *intake_port_file;
+    int intake_max_body_bytes;
+    int intake_timeout_ms;
+    int intake_rate_per_address;
+    int intake_rate_per_source;
+    int intake_burst;
+    int intake_max_inflight_per_address;
+    char *intake_honeypot_field;
+    char *intake_spool_path;
+    int intake_spool_max_mb;
+    int intake_spool_max_age_s;
 } config_t;
 
 /* A config holding every default. */

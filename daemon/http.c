@@ -10,6 +10,7 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ typedef struct {
     char *pattern;
     http_handler_fn fn;
     void *arg;
+    bool public;            /* served by the public listener only */
 } http_route_t;
 
 /* Written before the workers start, read-only afterwards. */
@@ -43,14 +45,26 @@ static size_t route_count;
 static SSL_CTX *tls_ctx;
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 
-struct http_server {
+static atomic_int public_port = -1;
+
+/* One listening evhttp of a worker: the operators' (http_port) or the
+ * public one (intake_port, always HTTPS), each serving its own routes. */
+typedef struct {
     struct evhttp *http;
+    worker_t *worker;
+    bool public;
     unsigned inflight;      /* requests handed to a handler, not yet answered */
+} http_listener_t;
+
+struct http_server {
+    http_listener_t ops;
+    http_listener_t pub;
 };
 
 struct http_req {
     struct evhttp_request *ev;
     worker_t *worker;
+    http_listener_t *listener;
     const char *route;      /* the pattern, for the log */
     const char *method;
     bool counted;           /* holds one of the worker's in-flight places */
@@ -82,7 +96,7 @@ static const char *method_name(enum evhttp_cmd_type type)
     return "OTHER";
 }
 
-int http_route_add(const char *method, const char *pattern, http_handler_fn fn, void *arg)
+static int route_add(const char *method, const char *pattern, http_handler_fn fn, void *arg, bool public)
 {
     size_t m = 0;
     while (m < METHOD_COUNT && strcmp(methods[m].name, method) != 0)
@@ -92,8 +106,28 @@ int http_route_add(const char *method, const char *pattern, http_handler_fn fn, 
     char *copy = strdup(pattern);
     if (!copy)
         return -1;
-    routes[route_count++] = (http_route_t){methods[m].type, methods[m].name, copy, fn, arg};
+    routes[route_count++] = (http_route_t){methods[m].type, methods[m].name, copy, fn, arg, public};
     return 0;
+}
+
+int http_route_add(const char *method, const char *pattern, http_handler_fn fn, void *arg)
+{
+    return route_add(method, pattern, fn, arg, false);
+}
+
+int http_public_route_add(const char *method, const char *pattern, http_handler_fn fn, void *arg)
+{
+    return route_add(method, pattern, fn, arg, true);
+}
+
+int http_public_port(void)
+{
+    return atomic_load(&public_port);
+}
+
+void http_req_add_header(http_req_t *req, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value);
 }
 
 /* Splits "/a/b/c" into its segments, in place. Returns the count, or -1
@@ -210,7 +244,7 @@ void http_reply(http_req_t *req, int code, const char *content_type, const void 
              req->peer, req->method, req->route, code, (double)us / 1000.0);
     metrics_http_request(req->route, code);
     if (req->counted)
-        req->worker->http->inflight--;
+        req->listener->inflight--;
     http_req_free(req);
 }
 
@@ -241,7 +275,8 @@ static void peer_text(struct evhttp_request *ev, char *out, size_t outlen)
 /* Every request comes here: find the route, check the limits, hand over. */
 static void http_dispatch(struct evhttp_request *ev, void *arg)
 {
-    worker_t *w = arg;
+    http_listener_t *l = arg;
+    worker_t *w = l->worker;
     http_req_t *req = calloc(1, sizeof *req);
     if (!req) {
         evhttp_send_error(ev, HTTP_SERVUNAVAIL, NULL);
@@ -249,6 +284,7 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
     }
     req->ev = ev;
     req->worker = w;
+    req->listener = l;
     req->started_us = clock_mono_us();
     req->method = method_name(evhttp_request_get_command(ev));
     req->route = "unmatched";
@@ -259,7 +295,7 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
     const http_route_t *found = NULL;
     bool other_method = false;
     for (size_t i = 0; i < route_count && !found; i++) {
-        if (!route_match(&routes[i], path, NULL))
+        if (routes[i].public != l->public || !route_match(&routes[i], path, NULL))
             continue;
         bool same = routes[i].method == evhttp_request_get_command(ev) ||
                     (routes[i].method == EVHTTP_REQ_GET &&
@@ -277,7 +313,7 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     const config_t *cfg = w->server->cfg;
-    if (w->http->inflight >= (unsigned)cfg->http_max_inflight) {
+    if (l->inflight >= (unsigned)cfg->http_max_inflight) {
         req->route = found->pattern;
         http_reply_text(req, HTTP_SERVUNAVAIL, "too many requests in flight, retry later\n");
         return;
@@ -285,7 +321,7 @@ static void http_dispatch(struct evhttp_request *ev, void *arg)
     (void)route_match(found, path, req);
     req->route = found->pattern;
     req->counted = true;
-    w->http->inflight++;
+    l->inflight++;
     found->fn(req, found->arg);
 }
 
@@ -314,7 +350,7 @@ static struct bufferevent *tls_bufferevent(struct event_base *base, void *arg)
 
 int http_tls_load(const config_t *cfg, char *err, size_t errlen)
 {
-    if (!cfg->http_tls)
+    if (!cfg->http_tls && cfg->intake_port < 0)
         return 0;
     SSL_CTX *ctx = tls_http_ctx_new(cfg, err, errlen);
     if (!ctx)
@@ -338,60 +374,82 @@ static int bound_port(evutil_socket_t fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int http_worker_init(worker_t *w, char *err, size_t errlen)
+/* Binds l on address:*port (0: a free port, written back). */
+static int listener_open(http_listener_t *l, const char *address, int *port, bool tls, char *err, size_t errlen)
 {
-    server_t *srv = w->server;
-    const config_t *cfg = srv->cfg;
-    if (cfg->http_port < 0)
-        return 0;
-    if (cfg->http_tls && !tls_ctx) {
-        snprintf(err, errlen, "http_tls: the TLS context was not loaded");
-        return -1;
-    }
     char where[300];
-    snprintf(where, sizeof where, strchr(cfg->http_address, ':') ? "[%s]" : "%s", cfg->http_address);
+    snprintf(where, sizeof where, strchr(address, ':') ? "[%s]" : "%s", address);
     struct sockaddr_storage ss;
     int sslen = (int)sizeof ss;
     memset(&ss, 0, sizeof ss);
     /* Parsed without a port (libevent refuses port 0), which is set after. */
     if (evutil_parse_sockaddr_port(where, (struct sockaddr *)&ss, &sslen) != 0) {
-        snprintf(err, errlen, "http_address '%s' is not an IP address", cfg->http_address);
+        snprintf(err, errlen, "%s '%s' is not an IP address", l->public ? "intake_address" : "http_address",
+                 address);
         return -1;
     }
     if (ss.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)srv->http_port);
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)*port);
     else
-        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)srv->http_port);
-    snprintf(where + strlen(where), sizeof where - strlen(where), ":%d", srv->http_port);
-    struct http_server *hs = calloc(1, sizeof *hs);
-    if (!hs || !(hs->http = evhttp_new(w->base))) {
-        free(hs);
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)*port);
+    snprintf(where + strlen(where), sizeof where - strlen(where), ":%d", *port);
+    if (!(l->http = evhttp_new(l->worker->base))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    w->http = hs;
     /* Like the TLS listener: one socket per worker on one port. */
-    struct evconnlistener *l = evconnlistener_new_bind(
-        w->base, NULL, NULL,
+    struct evconnlistener *el = evconnlistener_new_bind(
+        l->worker->base, NULL, NULL,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
         HTTP_BACKLOG, (struct sockaddr *)&ss, sslen);
-    if (!l || !evhttp_bind_listener(hs->http, l)) {
-        if (l)
-            evconnlistener_free(l);
+    if (!el || !evhttp_bind_listener(l->http, el)) {
+        if (el)
+            evconnlistener_free(el);
         snprintf(err, errlen, "cannot listen for HTTP on %s: %s", where,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return -1;
     }
-    if (srv->http_port == 0)
-        srv->http_port = bound_port(evconnlistener_get_fd(l));
+    if (*port == 0)
+        *port = bound_port(evconnlistener_get_fd(el));
+    evhttp_set_max_headers_size(l->http, HTTP_HEADERS_MAX);
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(l->http, "text/plain; charset=utf-8");
+    evhttp_set_gencb(l->http, http_dispatch, l);
+    evhttp_set_bevcb(l->http, tls ? tls_bufferevent : NULL, NULL);
+    return 0;
+}
+
+int http_worker_init(worker_t *w, char *err, size_t errlen)
+{
+    server_t *srv = w->server;
+    const config_t *cfg = srv->cfg;
+    if (cfg->http_port < 0 && cfg->intake_port < 0)
+        return 0;
+    if ((cfg->http_tls || cfg->intake_port >= 0) && !tls_ctx) {
+        snprintf(err, errlen, "http_tls: the TLS context was not loaded");
+        return -1;
+    }
+    struct http_server *hs = calloc(1, sizeof *hs);
+    if (!hs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->http = hs;
+    hs->ops.worker = hs->pub.worker = w;
+    hs->pub.public = true;
+    if (cfg->http_port >= 0 &&
+        listener_open(&hs->ops, cfg->http_address, &srv->http_port, cfg->http_tls, err, errlen) != 0)
+        return -1;
+    if (cfg->intake_port >= 0) {
+        /* Every worker binds the port the first one got. */
+        int port = atomic_load(&public_port) >= 0 ? atomic_load(&public_port) : cfg->intake_port;
+        if (listener_open(&hs->pub, cfg->intake_address, &port, true, err, errlen) != 0)
+            return -1;
+        atomic_store(&public_port, port);
+    }
     http_worker_configure(w);
-    evhttp_set_max_headers_size(hs->http, HTTP_HEADERS_MAX);
-    evhttp_set_allowed_methods(hs->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_default_content_type(hs->http, "text/plain; charset=utf-8");
-    evhttp_set_gencb(hs->http, http_dispatch, w);
-    evhttp_set_bevcb(hs->http, cfg->http_tls ? tls_bufferevent : NULL, NULL);
     return 0;
 }
 
@@ -400,16 +458,26 @@ void http_worker_configure(worker_t *w)
     const config_t *cfg = w->server->cfg;
     if (!w->http)
         return;
-    struct timeval tv = {cfg->http_timeout_ms / 1000, (cfg->http_timeout_ms % 1000) * 1000};
-    evhttp_set_timeout_tv(w->http->http, &tv);
-    evhttp_set_max_body_size(w->http->http, (ev_ssize_t)cfg->http_max_body_bytes);
+    if (w->http->ops.http) {
+        struct timeval tv = {cfg->http_timeout_ms / 1000, (cfg->http_timeout_ms % 1000) * 1000};
+        evhttp_set_timeout_tv(w->http->ops.http, &tv);
+        evhttp_set_max_body_size(w->http->ops.http, (ev_ssize_t)cfg->http_max_body_bytes);
+    }
+    if (w->http->pub.http) {
+        struct timeval tv = {cfg->intake_timeout_ms / 1000, (cfg->intake_timeout_ms % 1000) * 1000};
+        evhttp_set_timeout_tv(w->http->pub.http, &tv);
+        evhttp_set_max_body_size(w->http->pub.http, (ev_ssize_t)cfg->intake_max_body_bytes);
+    }
 }
 
 void http_worker_free(worker_t *w)
 {
     if (!w->http)
         return;
-    evhttp_free(w->http->http);
+    if (w->http->ops.http)
+        evhttp_free(w->http->ops.http);
+    if (w->http->pub.http)
+        evhttp_free(w->http->pub.http);
     free(w->http);
     w->http = NULL;
 }

@@ -35,6 +35,14 @@ typedef void (*http_handler_fn)(http_req_t *req, void *arg);
 int http_route_add(const char *method, const char *pattern, http_handler_fn fn, void *arg)
     __attribute__((warn_unused_result));
 
+/* The same for the public listener (intake_address:intake_port, always
+ * HTTPS, no client certificate): the only routes a client on the internet
+ * reaches. The operators' listener never serves them, nor they its routes. */
+int http_public_route_add(const char *method, const char *pattern, http_handler_fn fn, void *arg)
+    __attribute__((warn_unused_result));
+/* The public listener's port once the workers are listening; -1 when off. */
+int http_public_port(void);
+
 /* The worker whose loop runs this request (its db pool, its cache). */
 worker_t *http_req_worker(const http_req_t *req);
 /* A `{name}` segment of the route, percent-decoded; NULL if there is none. */
@@ -46,6 +54,9 @@ const char *http_req_header(const http_req_t *req, const char *name);
 const uint8_t *http_req_body(const http_req_t *req, size_t *len);
 /* "ip:port" of the client. */
 const char *http_req_peer(const http_req_t *req);
+
+/* Adds a header to the answer (Location, Retry-After, ...), before http_reply. */
+void http_req_add_header(http_req_t *req, const char *name, const char *value);
 
 /* Answers with `code` and the body, logs one line, frees the request. */
 void http_reply(http_req_t *req, int code, const char *content_type, const void *body, size_t len);

@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "health.h"
 #include "http.h"
+#include "intake/intake.h"
 #include "log.h"
 #include "metrics_core.h"
 #include "migrate.h"
@@ -288,6 +289,10 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=http_tls error=\"%s\"", err);
         goto out;
     }
+    if (intake_init(cfg, err, sizeof err) != 0) {
+        log_error("startup_failed", "reason=intake error=\"%s\"", err);
+        goto out;
+    }
     if (health_routes_add() != 0 || metrics_core_init() != 0) {
         log_error("startup_failed", "reason=out_of_memory");
         goto out;
@@ -297,7 +302,7 @@ static int run_serve(const config_t *cfg)
         goto out;
     }
     ctx = NULL; /* the server owns it now */
-    if (metrics_core_start(srv->nworkers) != 0 || reload_init(srv) != 0) {
+    if (metrics_core_start(srv->nworkers) != 0 || reload_init(srv) != 0 || intake_start(srv) != 0) {
         log_error("startup_failed", "reason=out_of_memory");
         goto out;
     }
@@ -323,6 +328,11 @@ static int run_serve(const config_t *cfg)
                  cfg->http_tls);
         if (write_port_file(cfg->http_port_file, srv->http_port) != 0)
             log_warn("port_file", "path=%s error=cannot_write", cfg->http_port_file);
+    }
+    if (http_public_port() >= 0) {
+        log_info("intake_listening", "address=%s port=%d", cfg->intake_address, http_public_port());
+        if (write_port_file(cfg->intake_port_file, http_public_port()) != 0)
+            log_warn("port_file", "path=%s error=cannot_write", cfg->intake_port_file);
     }
     if (write_port_file(cfg->port_file, srv->port) != 0)
         log_warn("port_file", "path=%s error=cannot_write", cfg->port_file);
@@ -353,6 +363,8 @@ out:
         event_free(sighup);
     if (base)
         event_base_free(base);
+    /* Before the workers' loops and pools go: its timer lives on worker 0. */
+    intake_free();
     server_free(srv);
     SSL_CTX_free(ctx);
     http_shutdown();

@@ -38,8 +38,17 @@ static void export_env(const fx_t *fx)
     setenv("BRANCHLINE_CA", buf, 1);
     setenv("BLTEST_DAEMON_LOG", fx->log_path, 1);
     setenv("BLTEST_DIR", fx->dir, 1);
-    snprintf(buf, sizeof buf, "%s/http.port", fx->dir);
+    snprintf(buf, sizeof buf, "%s/intake.port", fx->dir);
     FILE *f = fopen(buf, "r");
+    int intake_port = 0;
+    if (f && fscanf(f, "%d", &intake_port) == 1) {
+        snprintf(buf, sizeof buf, "%d", intake_port);
+        setenv("BLTEST_INTAKE_PORT", buf, 1);
+    }
+    if (f)
+        fclose(f);
+    snprintf(buf, sizeof buf, "%s/http.port", fx->dir);
+    f = fopen(buf, "r");
     int http_port = 0;
     if (f && fscanf(f, "%d", &http_port) == 1) {
         snprintf(buf, sizeof buf, "%d", http_port);
@@ -56,6 +65,7 @@ int main(int argc, char **argv)
         return 2;
     }
     bool two = argc > 2 && strcmp(argv[2], "--two-daemons") == 0;
+    bool web = argc > 2 && strcmp(argv[2], "--intake") == 0;
     char script_copy[1024];
     snprintf(script_copy, sizeof script_copy, "%s", argv[1]);
     char name[64];
@@ -68,11 +78,16 @@ int main(int argc, char **argv)
     memset(&fx2, 0, sizeof fx2);
     /* Sweeps often, so scenarios about overdue leads need not wait; the
      * HTTP listener on a free port, for scenarios about it. */
-    char extra[512];
+    char extra[1024];
     if (fx_init(&fx, name, false) != 0)
         goto out;
     snprintf(extra, sizeof extra, "sweep_interval_ms = 300\nhttp_port = 0\nhttp_port_file = %s/http.port\n",
              fx.dir);
+    /* The public web intake listener on a free port, with a spool. */
+    if (web)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                 "intake_port = 0\nintake_port_file = %s/intake.port\nintake_spool_path = %s/intake.spool\n",
+                 fx.dir, fx.dir);
     if (fx_start(&fx, extra) != 0)
         goto out;
     if (two) {
