@@ -22,8 +22,10 @@ int args_flag_value(int argc, char **argv, int *i, const char *name, const char 
     if (strcmp(arg, name) != 0 && !(short_name && strcmp(arg, short_name) == 0))
         return 0;
     /* "--server --ca x" is a forgotten value, not a server named "--ca";
-     * "-" alone is a value (standard input, or a name). */
-    if (*i + 1 >= argc || (argv[*i + 1][0] == '-' && argv[*i + 1][1] != '\0'))
+     * "-" alone is a value (standard input, or a name), and so is a
+     * negative number ("--depth -1"), which the option's range refuses. */
+    const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!next || (next[0] == '-' && next[1] != '\0' && !(next[1] >= '0' && next[1] <= '9')))
         return -1;
     *value = argv[++*i];
     return 1;

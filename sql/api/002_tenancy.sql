@@ -78,6 +78,25 @@ BEGIN
 END
 $$;
 
+-- The bounds of the numeric fields the API and organization documents
+-- share (I4: what one accepts, the other does).
+CREATE FUNCTION branchline.limit_of(p_field text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE p_field WHEN 'planned' THEN 100000 WHEN 'capacity' THEN 1000000 WHEN 'cap' THEN 1000000 END
+$$;
+
+-- An integer within p_min .. limit_of(p_kind); NULL passes (not given).
+CREATE FUNCTION branchline.check_range(p_value integer, p_field text, p_min integer, p_kind text) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_value NOT BETWEEN p_min AND branchline.limit_of(p_kind) THEN
+        PERFORM branchline.fail('INVALID_ARGUMENT', p_field, '%s must be %s to %s', p_field, p_min::text,
+                                branchline.limit_of(p_kind)::text);
+    END IF;
+    RETURN p_value;
+END
+$$;
+
 CREATE FUNCTION branchline.check_choice(p_value text, p_field text, p_allowed text[])
 RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN

@@ -17,6 +17,24 @@ AS $$
                 ELSE '/' || btrim(p_path, '/') || '/' END
 $$;
 
+-- A request path checked (I5, the same for the API and documents): "/" (or
+-- "" or NULL) for the group, else codes joined by "/" with no empty part, no
+-- leading or trailing "/" and no whitespace; returns its key. The stored
+-- key itself ("/east/shanghai/", both slashes) passes too: the document
+-- applier hands keys to the api functions.
+CREATE FUNCTION branchline.check_path(p_path text, p_field text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    IF coalesce(p_path, '') NOT IN ('', '/') AND p_path !~ '^[a-z0-9][a-z0-9_-]{0,62}(/[a-z0-9][a-z0-9_-]{0,62})*$'
+       AND p_path !~ '^(/[a-z0-9][a-z0-9_-]{0,62})+/$' THEN
+        PERFORM fail('INVALID_ARGUMENT', p_field,
+            '%s must be "/" or unit codes joined by "/" (e.g. east/shanghai): no empty part, no leading or trailing "/", '
+            'each code a lower-case slug (a-z, 0-9, "_", "-")', p_field);
+    END IF;
+    RETURN path_key(p_path);
+END
+$$;
+
 -- A stored key as the protocol shows it: "/" for the group, else "east/shanghai".
 CREATE FUNCTION branchline.show_path(p_key text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -137,7 +155,7 @@ LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 DECLARE
     u units;
 BEGIN
-    SELECT * INTO u FROM units WHERE tenant_id = current_tenant() AND path = path_key(p_path);
+    SELECT * INTO u FROM units WHERE tenant_id = current_tenant() AND path = check_path(p_path, p_field);
     IF NOT FOUND THEN
         PERFORM fail('NOT_FOUND', p_field, 'unit %s does not exist', show_path(path_key(p_path)));
     END IF;
@@ -150,7 +168,7 @@ $$;
 CREATE FUNCTION branchline.scoped_unit(c branchline.caller, p_path text, p_field text)
 RETURNS branchline.units LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 DECLARE
-    u units := unit_at(coalesce(p_path, c.scope_path), p_field);
+    u units := unit_at(coalesce(p_path, show_path(c.scope_path)), p_field);
 BEGIN
     PERFORM check_scope(c, u, p_field);
     RETURN u;

@@ -35,12 +35,22 @@ SELECT p.tenant_id, p.id, p.subject,
   LEFT JOIN branchline.tenants t ON t.id = p.tenant_id;
 GRANT SELECT ON branchline.tenant_view, branchline.principal_view TO branchline_app;
 
--- Certificate subjects are matched exactly, so they are not trimmed.
+-- Certificate subjects are matched exactly, so they are not trimmed. The
+-- daemon reads a certificate's subject as an RFC 2253 distinguished name
+-- (daemon/tls.c), so a subject must be one, or no certificate could ever
+-- match it: attribute=value pairs (CN, O, an OID, ...) joined by "," (or
+-- "+" within one RDN), no space around them, special characters escaped.
 CREATE FUNCTION branchline.check_subject(p_value text, p_field text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    attr text := '([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)';
+    val text := '([^,+\\ ]|\\.)(([^,+\\]|\\.)*([^,+\\ ]|\\.))?';
 BEGIN
-    IF required(p_value, p_field) = '' OR char_length(p_value) > 500 OR p_value ~ '[[:cntrl:]]' THEN
-        PERFORM fail('INVALID_ARGUMENT', p_field, '%s must be a certificate subject such as CN=alice', p_field);
+    IF char_length(required(p_value, p_field)) > 500 OR p_value ~ '[[:cntrl:]]'
+       OR p_value !~ ('^' || attr || '=' || val || '([,+]' || attr || '=' || val || ')*$') THEN
+        PERFORM fail('INVALID_ARGUMENT', p_field,
+                     '%s must be a distinguished name as in a certificate (RFC 2253), such as CN=alice or CN=alice,O=Acme',
+                     p_field);
     END IF;
     RETURN p_value;
 END

@@ -28,7 +28,7 @@ CREATE FUNCTION api.unit_add(p_subject text, p_path text, p_kind text, p_name te
 RETURNS SETOF api.unit LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'unit_add', '{admin,unit_admin}');
-    key text := path_key(required(p_path, 'path'));
+    key text := check_path(required(p_path, 'path'), 'path');
     parent units;
     new_id bigint;
     w api.unit;
@@ -42,7 +42,7 @@ BEGIN
     IF p_kind = 'group' THEN
         PERFORM fail('INVALID_ARGUMENT', 'kind', 'the group is created with its tenant; a tenant has exactly one');
     END IF;
-    parent := scoped_unit(c, parent_key(key), 'path');
+    parent := scoped_unit(c, show_path(parent_key(key)), 'path');
     PERFORM check_parent_kind(parent, p_kind, 'kind');
     IF EXISTS (SELECT FROM units WHERE tenant_id = current_tenant() AND path = key) THEN
         PERFORM fail('ALREADY_EXISTS', 'path', 'unit %s already exists', show_path(key));

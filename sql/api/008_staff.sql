@@ -51,6 +51,20 @@ BEGIN
 END
 $$;
 
+-- Documents know a person by their name within the department (030), so
+-- no two people who have not left share a name in one department.
+CREATE FUNCTION branchline.check_name_free(p_dept branchline.departments, p_name text, p_except bigint) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM staff s WHERE s.tenant_id = p_dept.tenant_id AND s.dept_id = p_dept.id
+                  AND s.status <> 'left' AND s.name = p_name AND s.id IS DISTINCT FROM p_except) THEN
+        PERFORM fail('ALREADY_EXISTS', 'name', 'the %s department at %s already has someone named %s',
+                     p_dept.function, (SELECT show_path(u.path) FROM units u
+                                        WHERE u.tenant_id = p_dept.tenant_id AND u.id = p_dept.unit_id), p_name);
+    END IF;
+END
+$$;
+
 -- A person a request names by id, current and inside the caller's scope.
 CREATE FUNCTION branchline.staff_at(c branchline.caller, p_id bigint, p_field text)
 RETURNS branchline.staff LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
@@ -101,9 +115,7 @@ BEGIN
     PERFORM begin_change();
     d := dept_at(c, p_path, p_function);
     PERFORM check_choice(p_role, 'role', staff_roles());
-    IF p_planned < 0 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'planned', 'planned must be 0 or more');
-    END IF;
+    PERFORM check_range(p_planned, 'planned', 0, 'planned');
     before := position_wire(d.id, p_role);
     IF coalesce(p_planned, 0) = 0 THEN
         DELETE FROM positions WHERE tenant_id = d.tenant_id AND dept_id = d.id AND role = p_role;
@@ -132,6 +144,7 @@ BEGIN
     PERFORM begin_change();
     PERFORM check_text(p_name, 'name'), check_choice(p_role, 'role', staff_roles());
     d := dept_at(c, p_path, p_function);
+    PERFORM check_name_free(d, check_text(p_name, 'name'), NULL);
     IF p_supervisor_id IS NOT NULL THEN
         PERFORM check_supervisor(p_supervisor_id, NULL);
     END IF;
@@ -161,6 +174,7 @@ BEGIN
     s := staff_at(c, p_id, 'id');
     before := staff_wire(s.id);
     d := dept_at(c, coalesce(p_path, before.dept_path), coalesce(p_function, before.function));
+    PERFORM check_name_free(d, s.name, s.id);
     IF p_supervisor_id IS NOT NULL THEN
         PERFORM check_supervisor(p_supervisor_id, s.id);
     END IF;

@@ -84,17 +84,9 @@ BEGIN
 END
 $$;
 
--- Allocates up to p_limit leads that were waiting for the project the
--- branch now handles, and returns how many. Nothing before there are
--- leads; 014 defines it.
-CREATE FUNCTION branchline.drain_project(p_branch branchline.units, p_project bigint, p_principal text,
-                                         p_limit integer)
-RETURNS integer LANGUAGE sql AS $$ SELECT 0 $$;
-
 -- Assigns a project to a branch, or changes the capacity of an assignment.
--- capacity 0 (not given) = derived from the branch's salespeople. Then
--- drains the leads the assignment can route, up to 5,000; the sweep takes
--- any others.
+-- capacity 0 (not given) = derived from the branch's salespeople. The
+-- leads the assignment can route drain at commit (040: settle_leads).
 CREATE FUNCTION api.project_assign(p_subject text, p_branch text, p_project text, p_capacity integer)
 RETURNS SETOF api.branch_project LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
@@ -107,16 +99,13 @@ BEGIN
     PERFORM begin_change();
     b := scoped_branch(c, p_branch, 'branch');
     p := project_at(p_project, 'project');
-    IF p_capacity < 0 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'capacity', 'capacity must be 0 (derived) or more');
-    END IF;
+    PERFORM check_range(p_capacity, 'capacity', 0, 'capacity');
     before := branch_project_wire(b.id, p.id);
     INSERT INTO branch_projects (tenant_id, branch_id, project_id, capacity)
     VALUES (b.tenant_id, b.id, p.id, nullif(p_capacity, 0))
     ON CONFLICT (tenant_id, branch_id, project_id) DO UPDATE SET capacity = excluded.capacity;
     w := branch_project_wire(b.id, p.id);
     PERFORM audit(w.branch_path, to_jsonb(before), to_jsonb(w));
-    PERFORM drain_project(b, p.id, c.subject, 5000);
     RETURN NEXT w;
 END
 $$;

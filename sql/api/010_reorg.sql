@@ -16,7 +16,10 @@
 -- target unit it lay under, else the targets serving the branches it
 -- served, in turn by role, so that every target gets its share of each
 -- role. A supervisor link survives when both people end in one department.
--- Positions of closing departments are dropped: plan them anew.
+-- The planned positions of a closing department go with it: added to the
+-- department of its function that serves its unit afterwards (centralize),
+-- or, when none does, shared among the new ones below it as evenly as whole
+-- people allow (decentralize).
 --
 -- The plan is deterministic for a given organization version. reorg_apply
 -- locks the organization, checks that its version is still the plan's and
@@ -293,7 +296,35 @@ BEGIN
      WHERE s.tenant_id = current_tenant() AND s.id = (m->>'staff_id')::bigint;
     GET DIAGNOSTICS moved = ROW_COUNT;
 
-    -- positions go with their department; people who left keep their rows
+    WITH closing AS (
+        SELECT d.id, d.function, u.path, u.path_end, u.ancestors
+          FROM jsonb_to_recordset(plan->'close') AS x (dept_id bigint)
+          JOIN departments d ON d.tenant_id = current_tenant() AND d.id = x.dept_id
+          JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+    ), staying AS (
+        SELECT d.id, d.function, d.unit_id, u.path FROM departments d
+          JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+         WHERE d.tenant_id = current_tenant() AND NOT EXISTS (SELECT FROM closing cl WHERE cl.id = d.id)
+    ), above AS (
+        SELECT DISTINCT ON (cl.id) cl.id AS from_id, s.id AS to_id
+          FROM closing cl JOIN staying s ON s.function = cl.function AND s.unit_id = ANY (cl.ancestors)
+         ORDER BY cl.id, length(s.path) DESC
+    ), dest AS (
+        SELECT a.from_id, a.to_id, 0 AS j, 1 AS n FROM above a
+        UNION ALL
+        SELECT cl.id, s.id, (row_number() OVER (PARTITION BY cl.id ORDER BY s.path) - 1)::integer,
+               (count(*) OVER (PARTITION BY cl.id))::integer
+          FROM closing cl JOIN staying s ON s.function = cl.function AND s.path > cl.path AND s.path < cl.path_end
+         WHERE NOT EXISTS (SELECT FROM above a WHERE a.from_id = cl.id)
+    )
+    INSERT INTO positions AS p (tenant_id, dept_id, role, planned)
+    SELECT current_tenant(), i.to_id, q.role, least(sum(q.planned / i.n + (i.j < q.planned % i.n)::integer), limit_of('planned'))
+      FROM dest i JOIN positions q ON q.tenant_id = current_tenant() AND q.dept_id = i.from_id
+     GROUP BY i.to_id, q.role
+    HAVING sum(q.planned / i.n + (i.j < q.planned % i.n)::integer) > 0
+    ON CONFLICT (tenant_id, dept_id, role) DO UPDATE SET planned = least(p.planned + excluded.planned, limit_of('planned'));
+
+    -- people who left keep their rows
     DELETE FROM departments d USING jsonb_to_recordset(plan->'close') AS x (dept_id bigint)
      WHERE d.tenant_id = current_tenant() AND d.id = x.dept_id;
     GET DIAGNOSTICS closed = ROW_COUNT;

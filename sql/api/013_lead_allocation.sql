@@ -199,7 +199,8 @@ CREATE TYPE branchline.lead_input AS (
     name text, phone text, email text, note text, phone_key text, email_key text);
 
 -- The holder: the unit of the customer service department serving the
--- unit, i.e. the nearest one on its path up to the root; NULL if none.
+-- unit, i.e. the nearest one on its path up to the root at an active unit
+-- (a paused or closed unit's department serves no leads); NULL if none.
 CREATE FUNCTION branchline.holder_of(p_unit branchline.units) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 BEGIN
@@ -208,6 +209,8 @@ BEGIN
              CROSS JOIN LATERAL (
                    SELECT d.unit_id FROM departments d
                     WHERE d.tenant_id = p_unit.tenant_id AND d.unit_id = a.unit_id AND d.function = 'customer_service'
+                      AND EXISTS (SELECT FROM units du WHERE du.tenant_id = d.tenant_id AND du.id = d.unit_id
+                                                         AND du.status = 'active')
                    OFFSET 0) x
              ORDER BY a.n DESC LIMIT 1);
 END
@@ -264,7 +267,7 @@ $$;
 
 -- Every active branch under the holder (the holder itself if it is a
 -- branch) that handles the project with a capacity above 0 and has a sales
--- department on its path up to the root. For each: its capacity, its won
+-- department at an active unit on its path up to the root (sales_served). For each: its capacity, its won
 -- and lost leads of the project over the trailing 30 tenant days (only
 -- when p_with_outcomes, for the performance policy), its caps and what it
 -- received today and this week (only when capped). Counts come from
@@ -315,7 +318,11 @@ LANGUAGE sql STABLE AS $$
                     CROSS JOIN LATERAL (
                           SELECT FROM branchline.departments d
                            WHERE d.tenant_id = b.tenant_id AND d.unit_id = a.unit_id AND d.function = 'sales'
-                          OFFSET 0) d)
+                          OFFSET 0) d
+                    CROSS JOIN LATERAL (
+                          SELECT FROM branchline.units du
+                           WHERE du.tenant_id = b.tenant_id AND du.id = a.unit_id AND du.status = 'active'
+                          OFFSET 0) du)
 $$;
 
 -- One member of a pool as a transaction works with it: what load_pool

@@ -1,8 +1,7 @@
 -- Leads after intake, without a caller: SLA reallocation, draining of
 -- waiting and unroutable leads, the sweep every daemon runs, and what the
--- organization calls into: drain_project (project_assign drains, 009) and
--- unit_lead_blockers (unit_delete refuses units with lead history, 006),
--- both defined there as doing nothing until leads exist.
+-- organization calls into: unit_lead_blockers (unit_delete refuses units
+-- with lead history, 006), defined there as doing nothing until leads exist.
 
 -- ---- one lead at a time ------------------------------------------------------------------
 
@@ -122,47 +121,6 @@ BEGIN
         p_pools[slot] := o.pool;
     END IF;
     outcome := o.outcome;
-END
-$$;
-
--- ---- draining after a project assignment ----------------------------------------------------
-
--- A branch now handles a project: its waiting and unroutable leads of that
--- project held by a unit above the branch may have a pool now. Drains up to
--- p_limit of them, oldest first, in the caller's transaction (project_assign,
--- 009, holds the organization lock); the sweep takes the rest. Leads nobody
--- holds (no_customer_service) and leads out of branches (sla_exhausted) are
--- left: a project does not help them. Returns the leads allocated.
-CREATE OR REPLACE FUNCTION branchline.drain_project(p_branch branchline.units, p_project bigint,
-                                                    p_principal text, p_limit integer)
-RETURNS integer LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
-DECLARE
-    ids bigint[];
-    holders bigint[];
-    pools pool[] := '{}';
-    l leads;
-    outcome text;
-    n integer := 0;
-BEGIN
-    PERFORM guard_units();
-    SELECT coalesce(array_agg(x.id ORDER BY x.id), '{}'), coalesce(array_agg(holder_of(o) ORDER BY x.id), '{}')
-      INTO ids, holders
-      FROM (SELECT q.id, q.origin_id FROM leads q
-             WHERE q.tenant_id = p_branch.tenant_id AND q.project_id = p_project AND q.branch_id IS NULL
-               AND q.due_at IS NOT NULL AND q.reason <> 'no_customer_service'
-               AND q.holder_id = ANY (p_branch.ancestors || p_branch.id)
-             ORDER BY q.id LIMIT p_limit) x
-      JOIN units o ON o.tenant_id = p_branch.tenant_id AND o.id = x.origin_id;
-    PERFORM lock_keys(pool_lock_keys(holders, array_fill(p_project, ARRAY[cardinality(ids)])));
-    FOR l IN SELECT * FROM leads q
-              WHERE q.tenant_id = p_branch.tenant_id AND q.id = ANY (ids) AND q.branch_id IS NULL
-                AND q.due_at IS NOT NULL
-              ORDER BY q.id FOR UPDATE SKIP LOCKED LOOP
-        SELECT * INTO pools, outcome FROM handle_due(pools, l, holders[array_position(ids, l.id)], now(), p_principal);
-        n := n + (outcome = 'allocated')::integer;
-    END LOOP;
-    PERFORM save_pools(pools);
-    RETURN n;
 END
 $$;
 

@@ -294,7 +294,10 @@ $$;
 -- round-robin: the branch's deficit in leads after this round's credit;
 -- least_loaded: open leads per unit of capacity), whether it was chosen,
 -- and why it could not be ("at daily cap (20)", "excluded: had it before").
--- Branch paths are today's.
+-- Branch paths are today's. Then the branches under the lead's holder that
+-- were left out of the pool, each with the reason (branch_unfit, 040: not
+-- active, no project, capacity 0, no sales), at most 100 by path, with
+-- weight 0 and not chosen.
 CREATE FUNCTION api.lead_explain(p_subject text, p_id bigint)
 RETURNS SETOF api.explain_row LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
@@ -310,6 +313,13 @@ BEGIN
      CROSS JOIN LATERAL jsonb_array_elements(e.explain) WITH ORDINALITY AS a (x, n)
       LEFT JOIN units b ON b.tenant_id = l.tenant_id AND b.id = (a.x ->> 0)::bigint
      ORDER BY a.n;
+    RETURN QUERY
+    SELECT '', '', show_path(b.path), 0::double precision, 0::bigint, 0::double precision, false, 'left out: ' || x.why
+      FROM units h
+      JOIN units b ON b.tenant_id = h.tenant_id AND b.kind = 'branch' AND b.path >= h.path AND b.path < h.path_end
+     CROSS JOIN LATERAL (SELECT branch_unfit(h.id, l.project_id, b.id) AS why) x
+     WHERE h.tenant_id = l.tenant_id AND h.id = l.holder_id AND x.why IS NOT NULL
+     ORDER BY b.path LIMIT 100;
 END
 $$;
 
@@ -379,8 +389,9 @@ BEGIN
 END
 $$;
 
--- A manual override: the lead goes to branch `to` (active; any branch the
--- caller's scope covers, in the pool or not), with a reason. An admin, or
+-- A manual override: the lead goes to branch `to` (any branch the caller's
+-- scope covers that could work it: in the pool of the holder serving its
+-- origin, caps aside, I1), with a reason. An admin, or
 -- a unit_admin whose subtree covers both the lead's current branch (its
 -- holder, for a waiting or unroutable lead) and the target. A contacted
 -- lead stays contacted; otherwise it is allocated again with a fresh SLA
@@ -395,6 +406,8 @@ DECLARE
     target units;
     why text;
     new_status text;
+    holder bigint;
+    unfit text;
     pol lead_rule;
     before api.lead;
     w api.lead;
@@ -410,20 +423,26 @@ BEGIN
     ELSIF target.id = l.branch_id THEN
         PERFORM fail('FAILED_PRECONDITION', 'to', 'lead %s is already at %s', l.id::text, show_path(target.path));
     END IF;
-    PERFORM lock_keys(ARRAY[lock_key('pool', l.tenant_id, l.holder_id, l.project_id)]);
+    holder := CASE WHEN l.branch_id IS NOT NULL THEN l.holder_id
+                   ELSE (SELECT holder_of(o) FROM units o WHERE o.tenant_id = l.tenant_id AND o.id = l.origin_id) END;
+    unfit := branch_unfit(holder, l.project_id, target.id);
+    IF unfit IS NOT NULL THEN
+        PERFORM fail('FAILED_PRECONDITION', 'to', '%s cannot work lead %s: %s', show_path(target.path), l.id::text, unfit);
+    END IF;
+    PERFORM lock_keys(ARRAY[lock_key('pool', l.tenant_id, holder, l.project_id)]);
     before := lead_wire(c, l.id, false);
     new_status := CASE WHEN l.status = 'contacted' THEN 'contacted' ELSE 'allocated' END;
-    pol := policy_for(l.holder_id, l.project_id);
+    pol := policy_for(holder, l.project_id);
     IF l.branch_id IS NOT NULL THEN
         PERFORM release_open(l);
     END IF;
     INSERT INTO lead_pool_state AS s (tenant_id, holder_id, project_id, branch_id, allocated, open_leads)
-    VALUES (l.tenant_id, l.holder_id, l.project_id, target.id, 1, 1)
+    VALUES (l.tenant_id, holder, l.project_id, target.id, 1, 1)
     ON CONFLICT (tenant_id, holder_id, project_id, branch_id) DO UPDATE
        SET allocated = s.allocated + 1, open_leads = s.open_leads + 1;
-    PERFORM count_day(target.id, local_day(now()), l.project_id, l.holder_id, 1, 0, 0, 0, 0);
+    PERFORM count_day(target.id, local_day(now()), l.project_id, holder, 1, 0, 0, 0, 0);
     UPDATE leads
-       SET branch_id = target.id, status = new_status, reason = why, allocated_at = now(),
+       SET branch_id = target.id, holder_id = holder, status = new_status, reason = why, allocated_at = now(),
            due_at = CASE WHEN new_status = 'allocated' AND pol.sla_minutes > 0
                          THEN now() + make_interval(mins => pol.sla_minutes) END
      WHERE tenant_id = l.tenant_id AND id = l.id;

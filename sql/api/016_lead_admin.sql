@@ -44,13 +44,16 @@ $$;
 -- weights give for the same leads: for each pool, the leads the listed
 -- branches received from it, shared by the weights of its current members
 -- among the listed branches (caps and past membership changes aside).
--- Rows: branches that received leads in the period, or should have.
+-- Rows: branches that received leads in the period, or should have. A
+-- branch principal sees its own row as an admin sees it: its shares among
+-- its peers, not 1 of its own.
 -- Read from the day counters: the cost does not grow with stored leads.
 CREATE FUNCTION api.lead_stats(p_subject text, p_under text, p_period text, p_since text)
 RETURNS SETOF api.lead_stats_row LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'lead_stats', '{admin,unit_admin,viewer,branch}');
-    r units := scoped_unit(c, p_under, 'under');
+    own units := scoped_unit(c, p_under, 'under');
+    r units := CASE WHEN c.role = 'branch' THEN unit_at('/', 'under') ELSE own END;
     since_day date := local_day(parse_instant(p_since, 'since'));
 BEGIN
     IF p_period IS NOT NULL THEN
@@ -97,7 +100,7 @@ BEGIN
       FROM result_rows x
       JOIN totals tot ON tot.ps = x.ps
       JOIN units b ON b.tenant_id = r.tenant_id AND b.id = x.branch_id
-     WHERE x.received > 0 OR x.e > 0
+     WHERE (x.received > 0 OR x.e > 0) AND b.path >= own.path AND b.path < own.path_end
      ORDER BY x.ps, b.path;
 END
 $$;
@@ -164,6 +167,10 @@ LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
 BEGIN
     IF p_at IS NOT NULL OR c.role <> 'admin' THEN
         at_unit := scoped_unit(c, p_at, 'at');
+    END IF;
+    IF at_unit.kind = 'branch' AND p_at IS NOT NULL THEN
+        PERFORM fail('INVALID_ARGUMENT', 'at', 'a policy applies to the leads a unit holds: %s is a branch, set it at the unit above',
+                     show_path(at_unit.path));
     END IF;
     IF p_project IS NOT NULL THEN
         project := (project_at(p_project, 'project')).id;
@@ -260,7 +267,7 @@ CREATE FUNCTION api.policy_show(p_subject text)
 RETURNS SETOF api.policy LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'policy_show', '{admin,unit_admin,viewer,branch}');
-    scope units := unit_at(c.scope_path, NULL);
+    scope units := unit_at(show_path(c.scope_path), NULL);
 BEGIN
     IF NOT EXISTS (SELECT FROM lead_policies WHERE tenant_id = c.tenant_id AND holder_id IS NULL AND project_id IS NULL) THEN
         RETURN NEXT ROW('', '', 'weighted', '', 0, 3)::api.policy;

@@ -134,7 +134,7 @@ BEGIN
     FOR u, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'units', '')) WITH ORDINALITY LOOP
         loc := doc_loc('units', i);
         PERFORM doc_object(u, loc, '{path,kind,name,status,opened_on,projects,cap,support}', '{path,kind,name}');
-        key := path_key(doc_text(u, 'path', loc));
+        key := check_path(doc_text(u, 'path', loc), doc_key(loc, 'path'));
         IF seen ? key THEN
             PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'path'), 'duplicate: %s has the same path %s',
                          seen->>key, show_path(key));
@@ -163,7 +163,7 @@ BEGIN
         projects := '{}';
         FOR item, k IN SELECT * FROM jsonb_array_elements(doc_list(u, 'projects', loc)) WITH ORDINALITY LOOP
             PERFORM doc_object(item, doc_loc(loc || '.projects', k), '{project,capacity}', '{project}'),
-                    doc_int(item, 'capacity', doc_loc(loc || '.projects', k), 1, 1000000);
+                    doc_int(item, 'capacity', doc_loc(loc || '.projects', k), 1, limit_of('capacity'));
             IF projects ? (item->>'project') THEN
                 PERFORM fail('INVALID_ARGUMENT', doc_loc(loc || '.projects', k, 'project'),
                              'duplicate: project %s is listed twice', item->>'project');
@@ -172,8 +172,8 @@ BEGIN
         END LOOP;
         IF u ? 'cap' AND u->'cap' <> 'null' THEN
             PERFORM doc_object(u->'cap', doc_key(loc, 'cap'), '{per_day,per_week}'),
-                    doc_int(u->'cap', 'per_day', doc_key(loc, 'cap'), 0, 1000000),
-                    doc_int(u->'cap', 'per_week', doc_key(loc, 'cap'), 0, 1000000);
+                    doc_int(u->'cap', 'per_day', doc_key(loc, 'cap'), 0, limit_of('cap')),
+                    doc_int(u->'cap', 'per_week', doc_key(loc, 'cap'), 0, limit_of('cap'));
         END IF;
         IF u ? 'support' AND u->'support' <> 'null' THEN
             PERFORM doc_object(u->'support', doc_key(loc, 'support'), '{reason,until}', '{reason}'),
@@ -231,7 +231,7 @@ BEGIN
     FOR d, i IN SELECT * FROM jsonb_array_elements(doc_list(p_doc, 'departments', '')) WITH ORDINALITY LOOP
         loc := doc_loc('departments', i);
         PERFORM doc_object(d, loc, '{unit,function,name,positions,staff}', '{unit,function}');
-        key := path_key(doc_text(d, 'unit', loc));
+        key := check_path(doc_text(d, 'unit', loc), doc_key(loc, 'unit'));
         PERFORM check_choice(doc_text(d, 'function', loc), doc_key(loc, 'function'), functions());
         IF d ? 'name' THEN
             PERFORM check_text(doc_text(d, 'name', loc), doc_key(loc, 'name'));
@@ -255,7 +255,7 @@ BEGIN
         END IF;
         FOR r IN SELECT x FROM jsonb_object_keys(coalesce(nullif(d->'positions', 'null'), '{}')) x ORDER BY x LOOP
             PERFORM check_choice(r, doc_key(loc, 'positions'), staff_roles()),
-                    doc_int(d->'positions', r, doc_key(loc, 'positions'), 0, 100000);
+                    doc_int(d->'positions', r, doc_key(loc, 'positions'), 0, limit_of('planned'));
         END LOOP;
         names := '{}';
         FOR s, j IN SELECT * FROM jsonb_array_elements(doc_list(d, 'staff', loc)) WITH ORDINALITY LOOP

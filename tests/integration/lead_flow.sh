@@ -197,7 +197,7 @@ eq "$(jqv .policy)" "least_loaded" "the answer is the policy removed"
 ok -o json policy show
 eq "$(jqv 'map(select(.project == "seo")) | length')" "0"
 refused 5 NOT_FOUND policy unset --project seo
-refused 5 NOT_FOUND policy unset --at /nowhere
+refused 5 NOT_FOUND policy unset --at nowhere
 ok -o json audit --target "policy:*"
 contains "$OUT" "policy_unset"
 

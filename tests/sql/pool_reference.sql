@@ -30,6 +30,7 @@ LANGUAGE sql STABLE AS $$
        AND b.path >= p_holder.path AND b.path < p_holder.path_end AND b.status = 'active'
        AND cap.capacity > 0
        AND EXISTS (SELECT FROM branchline.departments d
+                     JOIN branchline.units du ON du.tenant_id = d.tenant_id AND du.id = d.unit_id AND du.status = 'active'
                     WHERE d.tenant_id = b.tenant_id AND d.unit_id = ANY (b.ancestors || b.id) AND d.function = 'sales')
 $$;
 

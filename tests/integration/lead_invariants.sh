@@ -1,0 +1,192 @@
+# The organization x lead invariants of the README (Leads: I1-I5), each
+# reproduction of issue #12 as a scenario through branchctl and a real
+# daemon: a change of the organization under open or queued leads moves
+# them in the same transaction, and what the API accepts, a document of
+# the tenant's own export accepts too.
+# shellcheck shell=bash
+. "$(dirname "$0")/lib.sh"
+
+# status_of ID: "status branch_path reason" of a lead.
+status_of() {
+    ok -o json lead show "$1"
+    jqv '"\(.status) \(.branch_path) \(.reason)"'
+}
+
+# add_lead ID [FLAGS...]: adds a seo lead, its id in $LEAD.
+add_lead() {
+    local ext=$1
+    shift
+    ok -o json lead add --external-id "$ext" --project seo --channel search "$@"
+    LEAD=$(jqv .id)
+}
+
+# history_has ID TEXT: the lead's history mentions TEXT.
+history_has() {
+    ok -o json lead history "$1"
+    contains "$OUT" "$2"
+}
+
+as carol
+ok tenant create inv --name "Invariants" --admin-subject CN=alice
+as alice
+ok project add seo --name SEO
+ok project add ads --name Ads
+
+case_ "1. a no_customer_service lead drains when customer service appears"
+ok unit add r1 --kind region --name "R1"
+ok unit add r1/b1 --kind branch --name "B1"
+ok dept add r1/b1 sales
+ok project assign r1/b1 seo --capacity 2
+add_lead nocs-1
+eq "$(status_of "$LEAD")" "unroutable  no_customer_service"
+ok dept add / customer_service
+eq "$(status_of "$LEAD")" "allocated r1/b1 " "drained in the same transaction as dept add"
+
+case_ "1. ... and after a centralizing reorg apply"
+ok dept remove / customer_service
+eq "$(status_of "$LEAD")" "unroutable  no_customer_service" "queued when its holder lost customer service"
+ok unit add r2 --kind region --name "R2"
+ok unit add r2/b2 --kind branch --name "B2"
+ok dept add r2/b2 sales
+ok project assign r2/b2 seo --capacity 1
+ok dept add r2 customer_service
+add_lead nocs-2 --origin r1
+first=$LEAD
+ok -o json lead show "$first"
+# r1 has no customer service of its own and the group none any more
+if [[ $(jqv .holder_path) == "/" && $(jqv .status) == "allocated" ]]; then
+    fail "the group still holds leads after dept remove"
+fi
+eq "$(status_of "$first")" "unroutable  no_customer_service"
+ok reorg apply --centralize customer_service --yes
+ok -o json lead show "$first"
+eq "$(jqv .status)" "allocated" "drained by reorg apply"
+eq "$(jqv .holder_path)" "/"
+
+case_ "2. closing a branch moves its open leads, in the same transaction"
+ok -o json lead list --branch r1/b1 --status allocated --limit 100
+open_b1=$(jqv 'map(.id) | join(" ")')
+[[ -n $open_b1 ]] || fail "no open lead at r1/b1 to test with"
+ok unit close r1/b1
+for id in $open_b1; do
+    ok -o json lead show "$id"
+    eq "$(jqv .branch_path)" "r2/b2" "lead $id left the closed branch"
+    history_has "$id" "unit_set_status"
+done
+ok unit activate r1/b1
+
+case_ "2. ... and apply --prune closing a branch"
+add_lead prune-1
+ok -o json lead show "$LEAD"
+pruned_lead=$LEAD
+ok export -o json
+jq 'del(.units[] | select(.path == "r1/b1")) | del(.departments[]? | select(.unit == "r1/b1"))' <<<"$OUT" >"$BLTEST_DIR/pruned.json"
+ok apply -f "$BLTEST_DIR/pruned.json" --prune
+ok -o json unit show r1/b1
+eq "$(jqv .status)" "closed"
+ok -o json lead show "$pruned_lead"
+eq "$(jqv .branch_path)" "r2/b2" "apply --prune moved the lead"
+ok unit activate r1/b1
+
+case_ "3. customer service leaving a region moves its open leads to the new holder"
+ok dept remove / customer_service
+ok dept add r1 customer_service
+ok dept add r2 customer_service 2>/dev/null || true
+add_lead hold-1 --origin r1
+held=$LEAD
+ok -o json lead show "$held"
+eq "$(jqv .holder_path)" "r1"
+ok reorg apply --centralize customer_service --yes
+ok -o json lead show "$held"
+eq "$(jqv .holder_path)" "/" "the open lead follows customer service to the group"
+eq "$(jqv .status)" "allocated"
+
+case_ "3. a closed region's customer service takes no leads"
+ok reorg apply --decentralize customer_service --to region --yes
+ok unit add r3 --kind region --name "R3"
+ok unit add r3/b3 --kind branch --name "B3"
+ok dept add r3/b3 sales
+ok dept add r3 customer_service
+ok project assign r3/b3 seo --capacity 1
+ok unit close r3
+add_lead closed-1 --origin r3
+ok -o json lead show "$LEAD"
+[[ $(jqv .holder_path) != "r3" ]] || fail "a closed region holds a new lead"
+eq "$(jqv .status)" "unroutable"
+ok unit activate r3
+
+case_ "4. paths with an empty segment, whitespace or a stray slash are refused (I5)"
+refused 4 INVALID_ARGUMENT unit add r1//x3 --kind branch --name X3
+refused 4 INVALID_ARGUMENT unit add "r1/x 3" --kind branch --name X3
+refused 4 INVALID_ARGUMENT unit add r1/x3/ --kind branch --name X3
+refused 4 INVALID_ARGUMENT unit add /r1/x3 --kind branch --name X3
+refused 4 INVALID_ARGUMENT unit show r1//b1
+ok -o json unit list
+eq "$(jqv 'map(select(.path | test("//"))) | length')" "0"
+
+case_ "5. what the API accepts, the tenant's own export applies (I4)"
+ok dept add r1/b1 promotion
+ok staff add "王磊" --role promoter --dept r1/b1 --function promotion
+refused 4 ALREADY_EXISTS staff add "王磊" --role promoter --dept r1/b1 --function promotion
+refused 4 INVALID_ARGUMENT position set r1/b1 promotion promoter --planned 2147483647
+ok position set r1/b1 promotion promoter --planned 100000
+ok export
+echo "$OUT" >"$BLTEST_DIR/own.yaml"
+ok diff -f "$BLTEST_DIR/own.yaml"
+ok apply -f "$BLTEST_DIR/own.yaml"
+
+case_ "6. reorg apply keeps the planned headcount of the departments it moves"
+ok position set r1/b1 promotion promoter --planned 2
+ok dept add r1 promotion
+ok position set r1 promotion promoter --planned 5
+ok reorg apply --centralize promotion --yes
+ok -o json dept list
+eq "$(jqv '.[] | select(.unit_path == "/" and .function == "promotion") | .planned')" "7" "2 + 5 planned promoters"
+
+case_ "7. changes that would break the model are refused"
+refused 4 FAILED_PRECONDITION support assign r1/b1 --reason "new branch"
+add_lead reassign-1 --origin r1
+ok unit add r1/b9 --kind branch --name "B9"
+ok project assign r1/b9 ads --capacity 1
+ok dept add r1/b9 sales
+refused 4 FAILED_PRECONDITION lead reassign "$LEAD" --to r1/b9 --reason "does not handle seo"
+ok unit add r1/b8 --kind branch --name "B8"
+ok project assign r1/b8 seo --capacity 1
+refused 4 FAILED_PRECONDITION lead reassign "$LEAD" --to r1/b8 --reason "no sales serves it"
+refused 4 INVALID_ARGUMENT policy set weighted --at r1/b1
+
+case_ "negative numbers for numeric flags are out of range, not missing"
+refused 4 INVALID_ARGUMENT position set / promotion promoter --planned -3
+contains "$ERR" "planned must be 0 to"
+refused 4 INVALID_ARGUMENT unit list --depth -1
+contains "$ERR" "depth"
+refused 4 INVALID_ARGUMENT project assign r1/b1 seo --capacity -2
+contains "$ERR" "capacity must be 0 to"
+
+case_ "a principal's subject must parse as a distinguished name"
+for bad in "alice" "CN=" "CN=alice, O=Acme" " CN=alice" "CN=alice,"; do
+    refused 4 INVALID_ARGUMENT principal add --subject "$bad" --role viewer --scope r1
+    contains "$ERR" "distinguished name"
+done
+ok principal add --subject 'CN=Ann Lee,O=Acme\, Inc.' --role viewer --scope r1
+
+case_ "lead explain lists the branches left out, with the reason"
+ok unit pause r3/b3
+add_lead explain-1
+ok -o json lead explain "$LEAD"
+eq "$(jqv '.[] | select(.branch_path == "r3/b3") | .note')" "left out: paused"
+eq "$(jqv '.[] | select(.branch_path == "r1/b9") | .note')" "left out: does not handle the project"
+ok unit activate r3/b3
+
+case_ "a branch's own lead stats show its share among its peers"
+ok principal add --subject CN=erin --role branch --scope r2/b2
+ok -o json lead stats
+admin_share=$(jqv '.[] | select(.branch_path == "r2/b2") | .actual_share')
+as erin
+ok -o json lead stats
+eq "$(jqv 'length')" "1" "its own row only"
+eq "$(jqv '.[0].actual_share')" "$admin_share" "the share the admin sees"
+[[ $admin_share != 1 ]] || fail "r2/b2 received every lead: no peers to compare with"
+as alice
+
+finish
