@@ -23,6 +23,7 @@ PACKAGES=(
     postgresql postgresql-contrib
     openssl python3 jq
     lintian  # tests: the Debian package (tests/integration/package.sh)
+    zsh  # tests: branchctl completion zsh loads (tests/integration/cli_config.sh)
     curl prometheus  # tests: the HTTP listener, promtool and a real Prometheus (tests/integration/ops_*.sh)
     clang libfuzzer-14-dev sslscan testssl.sh valgrind  # fuzzers, TLS audit, memcheck (tests/fuzz, tests/integration)
     chromium fonts-wqy-microhei  # tests: branchctl report rendered in a real browser, CJK glyphs (planning_report.sh)

@@ -29,8 +29,8 @@ static const command_t BASE_COMMANDS[] = {
     {
         .words = {"completion"},
         .run = cmd_completion,
-        .summary = "Print a shell completion script (bash)",
-        .params = {ARG("SHELL", NULL, "bash")},
+        .summary = "Print a shell completion script (bash or zsh)",
+        .params = {ARG("SHELL", NULL, "bash or zsh")},
         .example = "source <(branchctl completion bash)",
         .details = "Completes commands, flags, flag values with fixed choices, files, and unit\n"
                    "paths (asked from the daemon: branchctl unit list, with the settings in\n"

@@ -87,6 +87,22 @@ east east/sh
 yaml
 customer_service"
 
+case_ "the zsh completion script loads, registers and offers the same candidates"
+ok completion zsh
+printf '%s\n' "$OUT" >"$D/completion.zsh"
+# zsh filters the candidates by the word typed itself (compadd), so outside
+# a completion widget every candidate of the position is offered.
+out=$(BRANCHCTL="$BRANCHCTL" zsh -f -c '
+    source "$1"
+    (( ${+_comps[branchctl]} )) || { echo "not registered"; exit 1; }
+    setopt ksharrays
+    t() { COMP_WORDS=("$BRANCHCTL" "$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _branchctl; echo "${COMPREPLY[*]}"; }
+    t unit a
+    t unit add east/x --kind ci
+' _ "$D/completion.zsh" 2>&1) || fail "zsh completion: $out"
+contains "$out" "add rename move close pause activate delete show tree list"
+contains "$out" "group region product_line city branch"
+
 case_ "branchctl shell runs the same commands, line by line"
 printf '%s\n' 'unit show east' '-o json unit show "east/sh"' '# nothing' '' 'quit' 'unit show never' | \
     "$BRANCHCTL" shell >"$D/shell.out" 2>"$D/shell.err" || fail "shell: $(cat "$D/shell.err")"
