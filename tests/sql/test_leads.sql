@@ -168,7 +168,10 @@ SELECT pg_temp.eq((SELECT bool_and(abs(x.n - x.w * x.total / 6.0) <= 2)
 SELECT id AS last_c FROM api.lead_list('CN=lc-admin', NULL, NULL, 'p', NULL, 1, NULL) \gset
 SELECT pg_temp.eq((SELECT string_agg(format('%s:%s:%s', branch_path, weight, note), ' ' ORDER BY branch_path)
                      FROM api.lead_explain('CN=lc-admin', :last_c)),
-                  'r1/b1:1: r1/b2:2: r2/b3:1: r2/b4:2: r2/capped:5:at daily cap (3)', 'explain: the pool and the cap');
+                  'r1/b1:1: r1/b2:2: r1/noproj:0:left out: does not handle the project r1/paused:0:left out: paused '
+                  'r1/zero:0:left out: capacity 0 r2/b3:1: r2/b4:2: r2/capped:5:at daily cap (3) '
+                  'r2/closed:0:left out: closed r2/nosales:0:left out: no sales department serves it',
+                  'explain: the pool, the cap and the branches left out, with why');
 SELECT pg_temp.eq((SELECT count(*) FILTER (WHERE chosen) FROM api.lead_explain('CN=lc-admin', :last_c)), 1::bigint, 'one chosen');
 SELECT pg_temp.eq((SELECT sum(allocated_before) FROM api.lead_explain('CN=lc-admin', :last_c)), 303::numeric,
                   'explain: allocations before this one');
