@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "org_call.h"
@@ -49,13 +48,6 @@ static void on_signal(int sig)
         /* Full: a wake-up is pending already. */
     }
     errno = saved;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Catches sig unless it is ignored; *old is its action until then. */
@@ -136,7 +128,7 @@ static int send_cancel(const cli_t *cli, watch_t *w)
     Branchline__V1__Request req = BRANCHLINE__V1__REQUEST__INIT;
     w->stop_timeout_ms = w->s.settings.timeout_ms ? w->s.settings.timeout_ms
                                                   : BLC_DEFAULT_TIMEOUT_MS;
-    w->cancel_deadline_ms = now_ms() + w->stop_timeout_ms;
+    w->cancel_deadline_ms = blc_now_ms() + w->stop_timeout_ms;
     release_signals(w);
     blc_set_timeout(w->s.conn, w->stop_timeout_ms);
     cancel.target_id = w->watch_id;
@@ -168,7 +160,7 @@ static int take_answer(const cli_t *cli, watch_t *w, const Branchline__V1__Respo
 /* After the cancel, each wait may take what is left of the time for the stream's last answer. */
 static int limit_stop(const cli_t *cli, watch_t *w)
 {
-    int64_t left = w->cancel_deadline_ms - now_ms();
+    int64_t left = w->cancel_deadline_ms - blc_now_ms();
     if (left <= 0)
         return cli_fail(cli, CODE(DEADLINE_EXCEEDED), "%s did not end the watch within %d ms "
                         "of its cancel", w->s.settings.server, w->stop_timeout_ms);

@@ -2,7 +2,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "args.h"
 #include "commands.h"
@@ -26,13 +25,6 @@ typedef struct {
     ping_summary_t summary;
 } ping_run_t;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Each ping carries its id, so a mixed-up answer is noticed. */
 static void put_payload(uint8_t out[8], uint64_t id)
 {
@@ -55,7 +47,7 @@ static int parse_args(const cli_t *cli, const command_t *cmd, int argc, char **a
 
 static int send_all(const cli_t *cli, session_t *s, ping_run_t *run)
 {
-    run->start_ns = now_ns();
+    run->start_ns = blc_now_ns();
     for (long i = 0; i < run->count; i++) {
         uint8_t payload[8];
         Branchline__V1__PingRequest ping = BRANCHLINE__V1__PING_REQUEST__INIT;
@@ -69,7 +61,7 @@ static int send_all(const cli_t *cli, session_t *s, ping_run_t *run)
         ping.delay_ms = run->delay_ms;
         req.op_case = BRANCHLINE__V1__REQUEST__OP_PING;
         req.ping = &ping;
-        run->slots[i].sent_ns = now_ns();
+        run->slots[i].sent_ns = blc_now_ns();
         if (blc_send(s->conn, &req) < 0)
             return session_check(cli, s, NULL, BRANCHLINE__V1__RESPONSE__RESULT_PING);
     }
@@ -88,7 +80,7 @@ static int record(const cli_t *cli, const session_t *s, ping_run_t *run,
     if (r->ping->payload.len != sizeof expect || memcmp(r->ping->payload.data, expect, 8) != 0)
         return cli_fail(cli, CODE(INTERNAL), "%s echoed a wrong payload for ping %llu",
                         s->settings.server, (unsigned long long)r->id);
-    int64_t now = now_ns();
+    int64_t now = blc_now_ns();
     double rtt = (double)(now - run->slots[index].sent_ns) / 1e6;
     ping_summary_t *sum = &run->summary;
     run->slots[index].answered = true;

@@ -2,18 +2,12 @@
 
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "blclient.h"
 
 #define BAR_WIDTH 24
 #define LINE_MAX_LEN 160
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 FILE *progress_terminal(void)
 {
@@ -37,7 +31,7 @@ void progress_start(progress_t *p, FILE *out, const char *phase)
 {
     memset(p, 0, sizeof *p);
     p->out = out;
-    p->started_ms = now_ms();
+    p->started_ms = blc_now_ms();
     set_phase(p, phase ? phase : "");
 }
 
@@ -100,7 +94,7 @@ static int terminal_width(FILE *out)
 static void draw(progress_t *p)
 {
     char line[LINE_MAX_LEN];
-    int64_t now = now_ms();
+    int64_t now = blc_now_ms();
     if (!p->out || (p->drawn && now - p->drawn_ms < 1000 / PROGRESS_HZ))
         return;
     progress_format(p, now, terminal_width(p->out), line, sizeof line);

@@ -17,11 +17,11 @@
 
 #include "blclient.h"
 
-int64_t blc_now_ms(void)
+int64_t blc_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int port_valid(const char *port)

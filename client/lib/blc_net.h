@@ -8,9 +8,6 @@
 #define BLC_HOST_MAX 256
 #define BLC_PORT_MAX 6
 
-/* Monotonic clock in milliseconds. */
-int64_t blc_now_ms(void);
-
 /*
  * Splits "host:port", "[v6]:port", "host" or "[v6]" into host (brackets
  * removed) and port. 0, or -1 with a message in err.

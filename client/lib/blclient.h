@@ -52,6 +52,15 @@ void blc_free(blc_t *c);
 /* Request ids: 1, 2, 3, ... on each connection. */
 uint64_t blc_next_id(blc_t *c);
 
+/* CLOCK_MONOTONIC: the one clock for durations and deadlines in the client
+ * library and branchctl (wall time only where a timestamp is shown). */
+int64_t blc_now_ns(void);
+
+static inline int64_t blc_now_ms(void)
+{
+    return blc_now_ns() / 1000000;
+}
+
 /*
  * The limit of each later wait, for a response or to send: milliseconds,
  * 0 for BLC_DEFAULT_TIMEOUT_MS (as in blc_options_t), or BLC_NO_TIMEOUT for
