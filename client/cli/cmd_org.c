@@ -6,7 +6,12 @@
  * the help texts are the daemon's (sql/003_organization.sql); the daemon
  * validates them and names the field it refuses.
  */
+#include <jansson.h>
+
 #include "commands.h"
+#include "org_call.h"
+#include "output.h"
+#include "tree.h"
 
 #define KINDS "group, region, product_line, city or branch"
 #define FUNCTIONS "promotion, customer_service, sales or support"
@@ -350,3 +355,23 @@ const command_t ORG_COMMANDS[] = {
     },
     {{NULL}},
 };
+
+static int present_tree(const cli_t *cli, const Branchline__V1__Request *req,
+                        const ProtobufCMessage *result)
+{
+    (void)req;
+    json_t *roots = tree_build((const Branchline__V1__UnitList *)result);
+    int rc = roots && output_tree(stdout, &cli->out, roots) == 0 ? 0 : org_no_memory(cli);
+    json_decref(roots);
+    return rc;
+}
+
+int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    return org_run(cli, cmd, argc, argv, org_present_result);
+}
+
+int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    return org_run(cli, cmd, argc, argv, present_tree);
+}

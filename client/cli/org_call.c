@@ -5,7 +5,6 @@
 #include "output.h"
 #include "progress.h"
 #include "reqbuild.h"
-#include "tree.h"
 
 #define CODE(name) BRANCHLINE__V1__STATUS__CODE__##name
 
@@ -112,24 +111,4 @@ int org_present_result(const cli_t *cli, const Branchline__V1__Request *req,
 {
     (void)req;
     return output_result(stdout, &cli->out, result) < 0 ? org_no_memory(cli) : 0;
-}
-
-static int present_tree(const cli_t *cli, const Branchline__V1__Request *req,
-                        const ProtobufCMessage *result)
-{
-    (void)req;
-    json_t *roots = tree_build((const Branchline__V1__UnitList *)result);
-    int rc = roots && output_tree(stdout, &cli->out, roots) == 0 ? 0 : org_no_memory(cli);
-    json_decref(roots);
-    return rc;
-}
-
-int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv)
-{
-    return org_run(cli, cmd, argc, argv, org_present_result);
-}
-
-int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv)
-{
-    return org_run(cli, cmd, argc, argv, present_tree);
 }

@@ -2,8 +2,8 @@
  * The generic life of a row-driven command: parse its arguments, build its
  * request from the row, check --columns against the result it will get,
  * connect, make the call, check the answer and hand the result message to
- * a presenter. cmd_org, cmd_unit_tree and cmd_reorg_plan are this with
- * different presenters; cmd_reorg_apply chains the pieces.
+ * a presenter. cmd_org and cmd_unit_tree (cmd_org.c) and cmd_reorg_plan are
+ * this with different presenters; cmd_reorg_apply chains the pieces.
  */
 #ifndef BRANCHCTL_ORG_CALL_H
 #define BRANCHCTL_ORG_CALL_H
