@@ -3,20 +3,23 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 typedef struct entry {
-    struct entry *chain;           /* same bucket */
-    struct entry *older, *newer;   /* insertion order, for eviction */
+    SLIST_ENTRY(entry) chain;      /* same bucket */
+    TAILQ_ENTRY(entry) age;        /* insertion order, oldest first, for eviction */
     uint64_t hash;
     long long tenant;
     size_t keylen, vallen;
     uint8_t data[];                /* key, then value */
 } entry_t;
 
+SLIST_HEAD(bucket, entry);
+
 struct cache {
-    entry_t **buckets;
+    struct bucket *buckets;
     size_t nbuckets;               /* a power of two */
-    entry_t *oldest, *newest;
+    TAILQ_HEAD(, entry) by_age;
     size_t bytes, max_bytes;
     uint64_t generation;
     bool suspended;                /* nothing stored or served: changes go unheard */
@@ -42,11 +45,12 @@ cache_t *cache_new(size_t max_bytes)
     if (!c)
         return NULL;
     c->nbuckets = INITIAL_BUCKETS;
-    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets); /* zero: empty SLISTs */
     if (!c->buckets) {
         free(c);
         return NULL;
     }
+    TAILQ_INIT(&c->by_age);
     c->max_bytes = max_bytes;
     return c;
 }
@@ -58,18 +62,8 @@ static size_t entry_size(const entry_t *e)
 
 static void entry_remove(cache_t *c, entry_t *e)
 {
-    entry_t **link = &c->buckets[e->hash & (c->nbuckets - 1)];
-    while (*link != e)
-        link = &(*link)->chain;
-    *link = e->chain;
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        c->oldest = e->newer;
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        c->newest = e->older;
+    SLIST_REMOVE(&c->buckets[e->hash & (c->nbuckets - 1)], e, entry, chain);
+    TAILQ_REMOVE(&c->by_age, e, age);
     c->bytes -= entry_size(e);
     c->stats.entries--;
     free(e);
@@ -79,15 +73,16 @@ void cache_free(cache_t *c)
 {
     if (!c)
         return;
-    while (c->oldest)
-        entry_remove(c, c->oldest);
+    while (!TAILQ_EMPTY(&c->by_age))
+        entry_remove(c, TAILQ_FIRST(&c->by_age));
     free(c->buckets);
     free(c);
 }
 
 static entry_t *lookup(const cache_t *c, const void *key, size_t keylen, uint64_t h)
 {
-    for (entry_t *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->chain)
+    entry_t *e;
+    SLIST_FOREACH(e, &c->buckets[h & (c->nbuckets - 1)], chain)
         if (e->hash == h && e->keylen == keylen && memcmp(e->data, key, keylen) == 0)
             return e;
     return NULL;
@@ -111,14 +106,14 @@ void cache_count_miss(cache_t *c)
 static void grow(cache_t *c)
 {
     size_t n = c->nbuckets * 2;
-    entry_t **b = calloc(n, sizeof *b);
+    struct bucket *b = calloc(n, sizeof *b);
     if (!b)
         return; /* longer chains, still correct */
     for (size_t i = 0; i < c->nbuckets; i++) {
-        for (entry_t *e = c->buckets[i], *next; e; e = next) {
-            next = e->chain;
-            e->chain = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
+        entry_t *e;
+        while ((e = SLIST_FIRST(&c->buckets[i]))) {
+            SLIST_REMOVE_HEAD(&c->buckets[i], chain);
+            SLIST_INSERT_HEAD(&b[e->hash & (n - 1)], e, chain);
         }
     }
     free(c->buckets);
@@ -138,8 +133,8 @@ void cache_put(cache_t *c, const void *key, size_t keylen, long long tenant, uin
     size_t size = sizeof(entry_t) + keylen + vallen;
     if (size > c->max_bytes / 4)
         return; /* one answer must not flush the rest */
-    while (c->oldest && c->bytes + size > c->max_bytes)
-        entry_remove(c, c->oldest);
+    while (!TAILQ_EMPTY(&c->by_age) && c->bytes + size > c->max_bytes)
+        entry_remove(c, TAILQ_FIRST(&c->by_age));
     entry_t *e = malloc(size);
     if (!e)
         return;
@@ -149,16 +144,8 @@ void cache_put(cache_t *c, const void *key, size_t keylen, long long tenant, uin
     e->vallen = vallen;
     memcpy(e->data, key, keylen);
     memcpy(e->data + keylen, val, vallen);
-    size_t slot = h & (c->nbuckets - 1);
-    e->chain = c->buckets[slot];
-    c->buckets[slot] = e;
-    e->older = c->newest;
-    e->newer = NULL;
-    if (c->newest)
-        c->newest->newer = e;
-    else
-        c->oldest = e;
-    c->newest = e;
+    SLIST_INSERT_HEAD(&c->buckets[h & (c->nbuckets - 1)], e, chain);
+    TAILQ_INSERT_TAIL(&c->by_age, e, age);
     c->bytes += size;
     c->stats.entries++;
     if (c->stats.entries > c->nbuckets)
@@ -170,8 +157,8 @@ void cache_invalidate_tenant(cache_t *c, long long tenant)
     c->generation++;
     c->stats.invalidations++;
     /* A scan: the cache is bounded in bytes, and changes are rare next to reads. */
-    for (entry_t *e = c->oldest, *next; e; e = next) {
-        next = e->newer;
+    for (entry_t *e = TAILQ_FIRST(&c->by_age), *next; e; e = next) {
+        next = TAILQ_NEXT(e, age);
         if (e->tenant == tenant || e->tenant == 0)
             entry_remove(c, e);
     }
@@ -193,8 +180,8 @@ void cache_invalidate_all(cache_t *c)
 {
     c->generation++;
     c->stats.invalidations++;
-    while (c->oldest)
-        entry_remove(c, c->oldest);
+    while (!TAILQ_EMPTY(&c->by_age))
+        entry_remove(c, TAILQ_FIRST(&c->by_age));
 }
 
 uint64_t cache_generation(const cache_t *c)
