@@ -113,6 +113,7 @@ eq "$(jqv '.[0] | "\(.received) \(.conversion) \(.peers) \(.supported)"')" "20 0
 eq "$(jqv '.[0].peer_conversion_q1 * 10000 | round')" "3125"
 
 case_ "support assign accepts a candidate; min-leads and new-within change who is judged"
+ok dept add / support # a branch is supported by a support department (#12)
 ok support assign b4 --reason "low conversion"
 ok -o json support suggest
 eq "$(jqv 'map(select(.branch_path == "b4"))[0].supported')" "true"

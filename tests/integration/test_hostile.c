@@ -62,7 +62,8 @@ static bool closed_by_peer(int fd, int timeout_ms)
 
 /* Pipelines pings with 1,000-byte payloads and never reads, until the
  * daemon stops reading this connection and our send buffer fills (blc_send_raw
- * then fails). Pings the bystander every 5,000. Returns the bytes sent. */
+ * then fails). Pings the bystander, if any, every 5,000. Returns the bytes
+ * sent. */
 static size_t send_until_stalled(blc_t *hog, blc_t *bystander)
 {
     uint8_t frame[64];
@@ -85,7 +86,7 @@ static size_t send_until_stalled(blc_t *hog, blc_t *bystander)
         if (rc != 0)
             break; /* the daemon stopped reading: our send buffer is full */
         sent_bytes += len + 4;
-        if (id % 5000 == 0)
+        if (bystander && id % 5000 == 0)
             fx_assert_ping(bystander);
     }
     return sent_bytes;
@@ -121,17 +122,17 @@ static void test_client_that_never_reads_is_closed(void **state)
     assert_int_equal(fx_init_sibling(&idle, &fx, "neverreads"), 0);
     assert_int_equal(fx_start(&idle, "idle_timeout_ms = 1000\ntenant_rate_limit = 0\n"), 0);
     char err[512];
-    blc_t *bystander = fx_connect(&idle, "bob", err, sizeof err);
     blc_t *hog = fx_connect(&idle, "alice", err, sizeof err);
-    assert_non_null(bystander);
     assert_non_null(hog);
     blc_set_timeout(hog, 500);
-    assert_true(send_until_stalled(hog, bystander) > 0);
+    /* No bystander here: with idle_timeout_ms = 1000 a bystander waiting
+     * between pings longer than that (a slow, sanitized build) is closed
+     * too. That others are served meanwhile is test_client_that_never_reads'. */
+    assert_true(send_until_stalled(hog, NULL) > 0);
     bool closed = false;
     for (long long end = fx_now_ms() + 5000; !closed && fx_now_ms() < end; usleep(100 * 1000))
         closed = fx_log_contains(&idle, "reason=\"client_not_reading\"");
     blc_free(hog);
-    blc_free(bystander);
     assert_int_equal(fx_cleanup(&idle, !closed), 0);
     assert_true(closed);
 }

@@ -13,11 +13,18 @@
 -- tenant), schema_migrations (one per database). A new table outside this
 -- list must carry tenant_id, be forced under row-level security and keep
 -- tenant_id first in all its keys.
+--
+-- Global lookup keys are the other exception: a web-intake token is
+-- resolved before any tenant is known (it names the tenant), so its hash is
+-- unique across the platform; sharding keeps those keys in the routing
+-- table, as it does principals' subjects.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
 CREATE TEMP TABLE platform_tables (name text PRIMARY KEY);
 INSERT INTO platform_tables VALUES ('tenants'), ('principals'), ('schema_migrations');
+CREATE TEMP TABLE global_keys (name text PRIMARY KEY);
+INSERT INTO global_keys VALUES ('channel_sources_token_hash_key'), ('channel_sources_old_token_hash_key');
 
 CREATE TEMP VIEW tenant_tables AS
 SELECT c.oid, c.relname FROM pg_class c
@@ -43,7 +50,8 @@ BEGIN
     -- primary keys and unique constraints
     SELECT string_agg(format('%s.%s', t.relname, c.conname), ', ') INTO bad
       FROM tenant_tables t JOIN pg_constraint c ON c.conrelid = t.oid
-     WHERE c.contype IN ('p', 'u') AND pg_temp.first_column(t.oid, c.conkey[1]) <> 'tenant_id';
+     WHERE c.contype IN ('p', 'u') AND pg_temp.first_column(t.oid, c.conkey[1]) <> 'tenant_id'
+       AND c.conname NOT IN (SELECT name FROM global_keys);
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'keys that do not start with tenant_id: %', bad;
     END IF;
@@ -56,7 +64,8 @@ BEGIN
     -- unique indexes that are not constraints (partial ones, say)
     SELECT string_agg(i.indexrelid::regclass::text, ', ') INTO bad
       FROM tenant_tables t JOIN pg_index i ON i.indrelid = t.oid
-     WHERE i.indisunique AND pg_temp.first_column(t.oid, i.indkey[0]) IS DISTINCT FROM 'tenant_id';
+     WHERE i.indisunique AND pg_temp.first_column(t.oid, i.indkey[0]) IS DISTINCT FROM 'tenant_id'
+       AND (SELECT relname FROM pg_class WHERE oid = i.indexrelid) NOT IN (SELECT name FROM global_keys);
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'unique indexes that do not start with tenant_id: %', bad;
     END IF;
