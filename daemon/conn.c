@@ -10,13 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "dispatch.h"
-#include "quota.h"
 #include "log.h"
 #include "metrics_core.h"
-#include "request.h"
 #include "tls.h"
+#include "usage_limits.h"
 
 /* Stop reading while this much is queued for a client that does not read. */
 #define OUTPUT_PAUSE_BYTES (4u << 20)
@@ -214,34 +211,14 @@ static bool flush_output(conn_t *c, char *reason, size_t reasonlen)
     return true;
 }
 
-/* Answers a request that never got as far as an id (bad frame): id 0. */
-static void reply_envelope_error(conn_t *c, status_code_t code, const char *field, const char *msg)
+static void frame_error(conn_t *c, frame_status_t st, uint32_t len, uint32_t max)
 {
-    request_t *r = request_new(c->worker, c, NULL);
-    if (!r) {
-        conn_shutdown(c, "out_of_memory");
-        return;
-    }
-    r->op_name = "envelope";
-    request_finish(request_error(r, code, field, "%s", msg));
-}
-
-static void frame_error(conn_t *c, frame_status_t st, uint32_t len)
-{
-    char msg[128];
-    if (st == FRAME_TOO_LARGE) {
-        snprintf(msg, sizeof msg, "frame of %u bytes exceeds the limit of %d", len,
-                 c->worker->server->cfg->max_frame_size);
-        reply_envelope_error(c, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "length", msg);
-    } else {
-        reply_envelope_error(c, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "length",
-                             "frame length must be positive");
-    }
+    c->cb->bad_frame(c->owner, st, len, max);
     metrics_frame_refused(frame_status_name(st));
     conn_shutdown(c, frame_status_name(st));
 }
 
-/* Takes whole frames off the input and dispatches them, while allowed. */
+/* Takes whole frames off the input and hands them to the owner, while allowed. */
 static void process_frames(conn_t *c)
 {
     uint32_t max_frame = (uint32_t)c->worker->server->cfg->max_frame_size;
@@ -256,30 +233,17 @@ static void process_frames(conn_t *c)
         if (st == FRAME_NEED_MORE)
             return;
         if (st != FRAME_READY) {
-            frame_error(c, st, len);
+            frame_error(c, st, len, max_frame);
             return;
         }
         c->frame_timer_armed = false;
-        c->requests_total++;
-        Branchline__V1__Request *msg = branchline__v1__request__unpack(NULL, len, payload);
-        if (!msg) {
-            metrics_frame_refused("undecodable");
-            reply_envelope_error(c, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "frame",
-                                 "frame does not decode as a branchline.v1.Request");
-            continue;
-        }
-        request_t *r = request_new(c->worker, c, msg);
-        if (!r) {
-            branchline__v1__request__free_unpacked(msg, NULL);
-            conn_shutdown(c, "out_of_memory");
-            return;
-        }
-        dispatch_request(r, payload, len);
+        c->frames_total++;
+        c->cb->frame(c->owner, payload, len);
     }
 }
 
 /*
- * Reads and dispatches until OpenSSL wants more from the socket, reading
+ * Reads and hands frames up until OpenSSL wants more from the socket, reading
  * is paused, or this turn's share is used up. Returns false when the
  * connection has been closed.
  */
@@ -335,29 +299,6 @@ static bool read_input(conn_t *c)
     return true;
 }
 
-static void tenant_known(void *arg, const db_result_t *res)
-{
-    request_t *r = arg;
-    if (r->conn) {
-        /* No principal (UNAUTHENTICATED) and operators share tenant 0's bucket. */
-        bool found = res->code == BRANCHLINE__V1__STATUS__CODE__OK && PQntuples(res->result) == 1;
-        r->conn->tenant = found ? atoll(PQgetvalue(res->result, 0, 0)) : 0;
-    }
-    request_finish(r);
-}
-
-/* Which tenant the subject belongs to, asked once per connection. */
-static void conn_lookup_tenant(conn_t *c)
-{
-    request_t *r = request_new(c->worker, c, NULL);
-    if (!r)
-        return; /* the connection just goes unlimited */
-    r->silent = true;
-    r->op_name = "conn_tenant";
-    const char *values[] = {c->subject};
-    db_submit(c->worker->db, c, STMT_CONN_TENANT, 1, values, tenant_known, r);
-}
-
 /* Returns false when the connection has been closed. */
 static bool handshake_done(conn_t *c)
 {
@@ -376,8 +317,11 @@ static bool handshake_done(conn_t *c)
         return false;
     }
     c->identity_counted = true;
+    if (!(c->owner = c->cb->open(c, c->worker, c->id, c->subject))) {
+        conn_close(c, "out_of_memory");
+        return false;
+    }
     conn_set_state(c, CONN_OPEN, "handshake_done");
-    conn_lookup_tenant(c);
     log_info("conn_open", "worker=%u conn=%llu peer=%s subject=%s tls=%s cipher=%s",
              c->worker->index, (unsigned long long)c->id, c->peer,
              log_quote(quoted, sizeof quoted, c->subject), SSL_get_version(c->ssl),
@@ -473,8 +417,14 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
     after_flush(c);
 }
 
-void conn_request_done(conn_t *c)
+void conn_hold(conn_t *c)
 {
+    c->inflight++;
+}
+
+void conn_release(conn_t *c)
+{
+    c->inflight--;
     if (c->state == CONN_CLOSING)
         schedule_flush(c); /* the close waits for the last answer */
     else
@@ -512,15 +462,16 @@ static conn_t *conn_alloc(void)
     return c;
 }
 
-void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
+void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, SSL *ssl,
+                 const conn_owner_t *cb)
 {
-    (void)addrlen;
     server_t *srv = w->server;
     char peer[sizeof ((conn_t *)0)->peer];
     peer_text(addr, peer, sizeof peer);
     if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg->max_connections) {
         atomic_fetch_sub(&srv->connections, 1);
         log_warn("conn_refused", "worker=%u peer=%s reason=max_connections", w->index, peer);
+        SSL_free(ssl);
         close(fd);
         return;
     }
@@ -528,7 +479,6 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     conn_t *c = conn_alloc();
-    SSL *ssl = server_new_ssl(srv);
     if (!c || !ssl || evutil_make_socket_nonblocking(fd) != 0 || SSL_set_fd(ssl, fd) != 1) {
         free(c);
         SSL_free(ssl);
@@ -546,17 +496,14 @@ void conn_accept(worker_t *w, int fd, const struct sockaddr *addr, int addrlen)
     c->state = CONN_HANDSHAKE;
     c->fd = fd;
     c->ssl = ssl;
+    c->cb = cb;
     c->subject = "";
-    c->tenant = -1;
     memcpy(c->peer, peer, sizeof c->peer);
     event_assign(c->ev_read, w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     event_assign(c->ev_write, w->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
     evtimer_assign(c->timer, w->base, timer_cb, c);
     event_add(c->ev_read, NULL);
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    LIST_INSERT_HEAD(&w->conns, c, link);
     arm_timer(c, srv->cfg->handshake_timeout_ms);
     metrics_conn_state(-1, CONN_HANDSHAKE, NULL);
     log_debug("conn_accept", "worker=%u conn=%llu peer=%s", w->index, (unsigned long long)c->id, c->peer);
@@ -581,17 +528,11 @@ void conn_close(conn_t *c, const char *reason)
     char why[300];
     log_info("conn_close", "worker=%u conn=%llu peer=%s state=%s requests=%llu inflight=%u reason=%s",
              w->index, (unsigned long long)c->id, c->peer, state_names[c->state],
-             (unsigned long long)c->requests_total, c->inflight, log_quote(why, sizeof why, reason));
-    for (request_t *r = c->requests, *next; r; r = next) {
-        next = r->next;
-        request_detach(r);
-    }
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+             (unsigned long long)c->frames_total, c->inflight, log_quote(why, sizeof why, reason));
+    /* What the owner holds in flight finishes without us. */
+    if (c->owner)
+        c->cb->close(c->owner);
+    LIST_REMOVE(c, link);
     if (c->identity_counted)
         identity_limit_release(w->server->identities, c->subject);
     event_del(c->ev_read);

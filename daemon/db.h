@@ -13,20 +13,12 @@
 #include <stdbool.h>
 
 #include "db_statements.h"
+#include "db_types.h"
 #include "status.h"
 
 struct event_base;
 typedef struct db_pool db_pool_t;
 
-typedef struct {
-    status_code_t code;       /* OK, or the mapped failure */
-    const char *message;      /* for failures; never contains parameters */
-    const char *field;        /* request field a failure is about, or "" */
-    const PGresult *result;   /* the last result on success, else NULL */
-} db_result_t;
-
-/* Called exactly once per submitted query, on the worker's thread. */
-typedef void (*db_callback_t)(void *arg, const db_result_t *res);
 
 typedef struct {
     const char *conninfo;
@@ -77,8 +69,6 @@ bool db_pool_listening(const db_pool_t *pool);
 void db_submit(db_pool_t *pool, const void *source, stmt_id_t stmt, int nparams,
                const char *const *values, db_callback_t cb, void *arg);
 
-/* A notice the running statement raised: its SQLSTATE and primary message. */
-typedef void (*db_notice_fn)(void *arg, const char *sqlstate, const char *message);
 
 /*
  * db_submit, and each notice the statement raises while it runs goes to

@@ -10,7 +10,8 @@
 
 #include <sys/queue.h>
 
-#include "db.h"
+#include "db_statements.h"
+#include "db_types.h"
 
 typedef struct db_query {
     stmt_id_t stmt;

@@ -9,7 +9,7 @@
 #include "clock.h"
 #include "db.h"
 #include "http.h"
-#include "metrics_core.h"
+#include "metrics_scrape.h"
 
 #define BEAT_MS 500
 

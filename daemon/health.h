@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server.h"
+#include "worker.h"
 
 /* A worker's loop that has not beaten for this long is not alive. */
 #define HEALTH_DEADLINE_MS 5000

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "server.h"
+#include "worker.h"
 
 typedef struct http_req http_req_t;
 

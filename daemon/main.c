@@ -1,6 +1,7 @@
 /*
  * branchd: start-up, command line, signals. Serving itself lives in
- * server.c (threads and loops), conn.c (connections) and dispatch.c.
+ * server.c (threads, loops, wiring), conn.c (transport), session.c
+ * (protocol) and dispatch.c.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -12,13 +13,16 @@
 #include <string.h>
 
 #include "config.h"
+#include "db_check.h"
 #include "db_statements.h"
 #include "dispatch.h"
+#include "handlers/sql_call.h"
 #include "health.h"
 #include "http.h"
 #include "intake/intake.h"
 #include "log.h"
 #include "metrics_core.h"
+#include "metrics_scrape.h"
 #include "migrate.h"
 #include "notify.h"
 #include "reload.h"
@@ -281,6 +285,11 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=out_of_memory");
         return 1;
     }
+    if (db_check_statements(cfg->db_conninfo, sql_call_check_result, err, sizeof err) != 0) {
+        char quoted[1100];
+        log_error("startup_failed", "reason=sql_contract error=%s", log_quote(quoted, sizeof quoted, err));
+        return 1;
+    }
     if (!(ctx = tls_server_ctx_new(cfg, err, sizeof err))) {
         log_error("startup_failed", "reason=tls error=\"%s\"", err);
         goto out;
@@ -293,7 +302,7 @@ static int run_serve(const config_t *cfg)
         log_error("startup_failed", "reason=intake error=\"%s\"", err);
         goto out;
     }
-    if (health_routes_add() != 0 || metrics_core_init() != 0) {
+    if (health_routes_add() != 0 || metrics_scrape_init() != 0) {
         log_error("startup_failed", "reason=out_of_memory");
         goto out;
     }

@@ -5,11 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache.h"
-#include "conn.h"
-#include "db.h"
-#include "dispatch.h"
-#include "http.h"
+#include "conn_state.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -32,7 +28,7 @@ static const char *const queue_reasons[] = {"no_customer_service", "no_branch_ha
 static const char *const http_codes[] = {"2xx", "3xx", "4xx", "5xx"};
 static const char *const versions[] = {BRANCHLINE_VERSION};
 
-/* Built at init from the dispatch table, the status enum and the routes. */
+/* Built at registration from the operations, the status enum and the routes. */
 static const char **operations;   /* dispatch names, then "unknown" */
 static size_t noperations;
 static const char *codes[STATUS_CODES];
@@ -57,39 +53,21 @@ static metric_t *reg(metric_type_t type, const char *name, const char *help, con
     return m;
 }
 
-static void scrape(http_req_t *req, void *arg)
+int metrics_core_register(const char *const *ops, size_t nops, const char *const *route_names,
+                          size_t nroute_names)
 {
-    (void)arg;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    int rc = out ? metrics_write(out) : -1;
-    if (out && fclose(out) != 0)
-        rc = -1;
-    if (rc == 0)
-        http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
-    else
-        http_reply_text(req, 500, "out of memory\n");
-    free(text);
-}
-
-int metrics_core_init(void)
-{
-    if (http_route_add("GET", "/metrics", scrape, NULL) != 0)
-        return -1;
-    unsigned n = 0;
-    const dispatch_entry_t *table = dispatch_table(&n);
-    operations = calloc(n + 1, sizeof *operations);
+    operations = calloc(nops + 1, sizeof *operations);
     if (!operations)
         return -1;
-    for (unsigned i = 0; i < n; i++)
-        operations[i] = table[i].name;
-    operations[n] = "unknown";
-    noperations = n + 1;
+    for (size_t i = 0; i < nops; i++)
+        operations[i] = ops[i];
+    operations[nops] = "unknown";
+    noperations = nops + 1;
     for (int i = 0; i < STATUS_CODES; i++)
         codes[i] = status_code_name(i);
     /* Routes registered later count as "other". */
-    nroutes = http_route_patterns(routes, ROUTE_LABELS_MAX - 2);
+    for (nroutes = 0; nroutes < nroute_names && nroutes < ROUTE_LABELS_MAX - 2; nroutes++)
+        routes[nroutes] = route_names[nroutes];
     routes[nroutes++] = "unmatched";
     routes[nroutes++] = "other";
 
@@ -180,9 +158,8 @@ void metrics_core_free(void)
     memset(&M, 0, sizeof M);
 }
 
-static void count_leads(const request_t *r)
+static void count_leads(const Branchline__V1__Response *resp)
 {
-    const Branchline__V1__Response *resp = &r->resp;
     if (resp->result_case == BRANCHLINE__V1__RESPONSE__RESULT_LEAD_ADD && resp->lead_add) {
         const Branchline__V1__Lead *l = resp->lead_add;
         if (!l->created)
@@ -204,18 +181,21 @@ static void count_leads(const request_t *r)
     }
 }
 
-void metrics_request_done(const request_t *r, double seconds)
+void metrics_request_done(const char *op_name, int code, const Branchline__V1__Response *resp,
+                          double seconds)
 {
     if (!operations)
         return;
-    unsigned n = 0;
-    const dispatch_entry_t *table = dispatch_table(&n);
-    size_t op = r->entry ? (size_t)(r->entry - table) : noperations - 1;
-    size_t code = r->status.code < STATUS_CODES ? (size_t)r->status.code : 2 /* UNKNOWN */;
-    metrics_add(M.requests, metrics_series(M.requests, op, code), 1);
+    /* dispatch gave the request its table row's name: the same pointer. */
+    size_t op = noperations - 1;
+    for (size_t i = 0; i + 1 < noperations; i++)
+        if (operations[i] == op_name)
+            op = i;
+    size_t c = code >= 0 && code < STATUS_CODES ? (size_t)code : 2 /* UNKNOWN */;
+    metrics_add(M.requests, metrics_series(M.requests, op, c), 1);
     metrics_observe(M.duration, metrics_series(M.duration, op, 0), seconds);
-    if (r->status.code == 0)
-        count_leads(r);
+    if (code == 0)
+        count_leads(resp);
 }
 
 static size_t handshake_reason(const char *reason)
@@ -304,18 +284,17 @@ void metrics_http_request(const char *route, int code)
     metrics_add(M.http_requests, metrics_series(M.http_requests, r, cls), 1);
 }
 
-void metrics_worker_publish(worker_t *w)
+void metrics_pool_state(int busy, int idle, int waiting)
 {
-    int busy = 0, idle = 0, waiting = 0;
-    db_pool_counts(w->db, &busy, &idle, &waiting);
     metrics_set(M.pool_conns, metrics_label_index(M.pool_conns, 0, "in_use"), busy);
     metrics_set(M.pool_conns, metrics_label_index(M.pool_conns, 0, "idle"), idle);
     metrics_set(M.pool_waiting, 0, waiting);
-    if (w->cache) {
-        /* Each worker's cache counts on its own: its slot holds its totals. */
-        cache_stats_t s = cache_stats(w->cache);
-        metrics_set(M.cache_hits, 0, (int64_t)s.hits);
-        metrics_set(M.cache_misses, 0, (int64_t)s.misses);
-        metrics_set(M.cache_invalidations, 0, (int64_t)s.invalidations);
-    }
+}
+
+void metrics_cache_state(uint64_t hits, uint64_t misses, uint64_t invalidations)
+{
+    /* Each worker's cache counts on its own: its slot holds its totals. */
+    metrics_set(M.cache_hits, 0, (int64_t)hits);
+    metrics_set(M.cache_misses, 0, (int64_t)misses);
+    metrics_set(M.cache_invalidations, 0, (int64_t)invalidations);
 }

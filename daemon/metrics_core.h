@@ -1,27 +1,32 @@
 /*
  * The daemon's own metric families (metrics.h is the registry) and one
  * small function per event the other modules report, so that the label
- * mapping of each family lives here and a hook elsewhere is one line.
+ * mapping of each family lives here and a hook elsewhere is one line. It
+ * depends on no other layer (the include graph stays acyclic); what needs
+ * them is in metrics_scrape.c.
  */
 #ifndef BRANCHD_METRICS_CORE_H
 #define BRANCHD_METRICS_CORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#include "server.h"
+#include "branchline.pb-c.h"
 
-typedef struct request request_t;
 typedef struct pg_result PGresult;
 
-/* Registers the families and the GET /metrics route, after dispatch_init
- * and after every other route is registered (routes are a label). */
-int metrics_core_init(void) __attribute__((warn_unused_result));
+/* Registers the families: ops (the operation label, plus "unknown") and
+ * routes (the HTTP route label) are kept by pointer (metrics_scrape.c). */
+int metrics_core_register(const char *const *ops, size_t nops, const char *const *routes,
+                          size_t nroutes) __attribute__((warn_unused_result));
 /* Allocates the slots for `workers` workers and sets the constant series. */
 int metrics_core_start(unsigned workers) __attribute__((warn_unused_result));
 void metrics_core_free(void);
 
-/* A request answered (request.c). */
-void metrics_request_done(const request_t *r, double seconds);
+/* A request answered (request.c): op_name is its dispatch row's name. */
+void metrics_request_done(const char *op_name, int code, const Branchline__V1__Response *resp,
+                          double seconds);
 /* A connection entered `to` from `from` (-1: it did not exist / it is gone);
  * `reason` is why a connection closed, for handshake failures. */
 void metrics_conn_state(int from, int to, const char *reason);
@@ -43,7 +48,8 @@ void metrics_sweep_done(double seconds);
 void metrics_sla_reallocated(int n);
 /* An HTTP request answered (http.c). */
 void metrics_http_request(const char *route, int code);
-/* The worker's pool and cache state, published by its own heartbeat. */
-void metrics_worker_publish(worker_t *w);
+/* A worker's pool and cache state (metrics_worker_publish). */
+void metrics_pool_state(int busy, int idle, int waiting);
+void metrics_cache_state(uint64_t hits, uint64_t misses, uint64_t invalidations);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "http.h"
 #include "log.h"
-#include "quota.h"
+#include "usage_limits.h"
 #include "sweeper.h"
 #include "tls.h"
 

@@ -7,10 +7,8 @@
 #include <string.h>
 
 #include "clock.h"
-#include "conn.h"
 #include "log.h"
 #include "metrics_core.h"
-#include "watch.h"
 
 struct arena_block {
     arena_block_t *next;
@@ -20,30 +18,30 @@ struct arena_block {
 
 #define ARENA_BLOCK_MIN 1024
 
-request_t *request_new(worker_t *w, conn_t *c, Branchline__V1__Request *msg)
+request_t *request_new(worker_t *w, const request_sink_t *sink, const char *subject,
+                       long long tenant, Branchline__V1__Request *msg)
 {
     request_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->worker = w;
-    r->conn = c;
+    if (sink)
+        r->sink = *sink;
+    r->op_name = "unknown";
+    r->stmt = -1;
+    r->tenant = tenant;
+    if (!(r->subject = request_strdup(r, subject ? subject : ""))) {
+        free(r);
+        return NULL;
+    }
     r->msg = msg;
     r->id = msg ? msg->id : 0;
-    r->started_ms = now_ms();
     r->started_us = clock_mono_us();
-    r->op_name = "unknown";
     branchline__v1__response__init(&r->resp);
     branchline__v1__status__init(&r->status);
     r->resp.id = r->id;
     r->resp.status = &r->status;
     w->inflight++;
-    if (c) {
-        r->next = c->requests;
-        if (c->requests)
-            c->requests->prev = r;
-        c->requests = r;
-        c->inflight++;
-    }
     return r;
 }
 
@@ -103,7 +101,7 @@ static void request_send_packed(request_t *r)
     size_t len = 11 + r->packed_len;
     uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!buf) {
-        conn_shutdown(r->conn, "out_of_memory");
+        r->sink.reply(r->sink.arg, NULL, 0);
         return;
     }
     size_t n = 0;
@@ -114,7 +112,7 @@ static void request_send_packed(request_t *r)
             break;
     }
     memcpy(buf + n, r->packed, r->packed_len);
-    conn_write_frame(r->conn, buf, n + r->packed_len);
+    r->sink.reply(r->sink.arg, buf, n + r->packed_len);
     if (buf != stackbuf)
         free(buf);
 }
@@ -129,18 +127,28 @@ static void request_send(request_t *r)
     uint8_t stackbuf[512];
     uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!buf) {
-        conn_shutdown(r->conn, "out_of_memory");
+        r->sink.reply(r->sink.arg, NULL, 0);
         return;
     }
     branchline__v1__response__pack(&r->resp, buf);
-    conn_write_frame(r->conn, buf, len);
+    r->sink.reply(r->sink.arg, buf, len);
     if (buf != stackbuf)
         free(buf);
 }
 
+bool request_detached(const request_t *r)
+{
+    return !r->sink.reply;
+}
+
+bool request_same_origin(const request_t *a, const request_t *b)
+{
+    return !request_detached(a) && a->sink.reply == b->sink.reply && a->sink.arg == b->sink.arg;
+}
+
 void request_send_partial(request_t *r)
 {
-    if (r->conn) {
+    if (!request_detached(r)) {
         r->resp.more = 1;
         request_send(r);
         r->resp.more = 0;
@@ -157,41 +165,34 @@ void request_finish_packed(request_t *r, const uint8_t *packed, size_t len)
 
 void request_detach(request_t *r)
 {
-    r->conn = NULL;
-    r->prev = r->next = NULL;
-    /* A stream has nobody left to talk to: end it now. */
-    if (r->stream)
-        watch_end(r, BRANCHLINE__V1__STATUS__CODE__CANCELLED, "client went away");
+    memset(&r->sink, 0, sizeof r->sink);
+    if (r->on_detach)
+        r->on_detach(r);
 }
 
 void request_finish(request_t *r)
 {
-    conn_t *c = r->conn;
-    uint64_t elapsed = now_ms() - r->started_ms;
+    /* conn=0 in the log: nobody was waiting for the answer any more. */
+    uint64_t elapsed = (clock_mono_us() - r->started_us) / 1000u;
     char msg[600];
     char principal[300];
     if (!r->silent)
         log_emit(r->status.code == 0 ? LOG_DEBUG : LOG_WARN, "request",
              "worker=%u conn=%llu request=%llu op=%s status=%s ms=%llu tenant=%lld principal=%s%s%s%s%s%s",
-             r->worker->index, c ? (unsigned long long)c->id : 0ULL, (unsigned long long)r->id,
-             r->op_name, status_code_name(r->status.code), (unsigned long long)elapsed,
-             c ? c->tenant : -1LL, log_quote(principal, sizeof principal, c ? c->subject : ""),
+             r->worker->index, request_detached(r) ? 0ULL : (unsigned long long)r->origin_id,
+             (unsigned long long)r->id, r->op_name, status_code_name(r->status.code),
+             (unsigned long long)elapsed, r->tenant, log_quote(principal, sizeof principal, r->subject),
              r->status.code ? " field=" : "", r->status.code ? r->status.field : "",
              r->status.code ? " message=" : "",
              r->status.code ? log_quote(msg, sizeof msg, r->status.message) : "",
              r->packed ? " cache=hit" : "");
     if (!r->silent)
-        metrics_request_done(r, (double)(clock_mono_us() - r->started_us) / 1e6);
-    if (c) {
-        if (r->prev)
-            r->prev->next = r->next;
-        else
-            c->requests = r->next;
-        if (r->next)
-            r->next->prev = r->prev;
-        c->inflight--;
+        metrics_request_done(r->op_name, (int)r->status.code, &r->resp,
+                             (double)(clock_mono_us() - r->started_us) / 1e6);
+    if (!request_detached(r)) {
         if (!r->silent)
             request_send(r);
+        r->sink.done(r->sink.arg, r);
     }
     if (r->timer)
         event_free(r->timer);
@@ -203,6 +204,4 @@ void request_finish(request_t *r)
         r->arena = next;
     }
     free(r);
-    if (c)
-        conn_request_done(c);
 }

@@ -8,29 +8,72 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
+#include "clock.h"
 #include "conn.h"
 #include "db.h"
-#include "cache.h"
 #include "health.h"
 #include "http.h"
-#include "quota.h"
 #include "log.h"
 #include "metrics_core.h"
+#include "session.h"
 #include "sweeper.h"
+#include "usage_limits.h"
 #include "watch.h"
 
 #define DRAIN_TICK_MS 20
 #define LISTEN_BACKLOG 4096
 
-uint64_t now_ms(void)
+/*
+ * The wiring of the TLS listener: conn.c (transport) below session.c
+ * (protocol), each seeing the other only through a table of functions.
+ */
+static void tls_write(void *t, const uint8_t *payload, size_t len)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    conn_write_frame(t, payload, len);
 }
+
+static void tls_hold(void *t)
+{
+    conn_hold(t);
+}
+
+static void tls_release(void *t)
+{
+    conn_release(t);
+}
+
+static void tls_shutdown(void *t, const char *reason)
+{
+    conn_shutdown(t, reason);
+}
+
+static const session_io_t tls_io = {tls_write, tls_hold, tls_release, tls_shutdown};
+
+static void *session_open(conn_t *c, worker_t *w, uint64_t id, const char *subject)
+{
+    return session_new(w, &tls_io, c, id, subject);
+}
+
+static void session_frame_cb(void *owner, const uint8_t *payload, size_t len)
+{
+    session_frame(owner, payload, len);
+}
+
+static void session_bad_frame_cb(void *owner, frame_status_t st, uint32_t len, uint32_t max)
+{
+    session_bad_frame(owner, st, len, max);
+}
+
+static void session_close_cb(void *owner)
+{
+    session_close(owner);
+}
+
+static const conn_owner_t tls_session = {session_open, session_frame_cb, session_bad_frame_cb,
+                                         session_close_cb};
 
 /* A source address over its handshake rate is closed before any TLS work;
  * the first refusal and every 1,000th after it are logged. */
@@ -38,6 +81,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                       int len, void *arg)
 {
     (void)l;
+    (void)len;
     worker_t *w = arg;
     if (!handshake_limit_allow(w->handshakes, addr, now_ms())) {
         uint64_t n = atomic_fetch_add(&w->server->handshakes_refused, 1) + 1;
@@ -48,7 +92,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                      w->index, (unsigned long long)n);
         return;
     }
-    conn_accept(w, fd, addr, len);
+    conn_accept(w, fd, addr, server_new_ssl(w->server), &tls_session);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -64,7 +108,8 @@ static bool worker_drained(const worker_t *w)
 {
     if (w->inflight > 0)
         return false;
-    for (const conn_t *c = w->conns; c; c = c->next)
+    const conn_t *c;
+    LIST_FOREACH(c, &w->conns, link)
         if (!conn_flushed(c))
             return false;
     return true;
@@ -79,8 +124,8 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     if (!worker_drained(w) && !timed_out)
         return;
     log_info("worker_stop", "worker=%u inflight=%u timed_out=%d", w->index, w->inflight, timed_out);
-    while (w->conns)
-        conn_close(w->conns, "shutdown");
+    while (!LIST_EMPTY(&w->conns))
+        conn_close(LIST_FIRST(&w->conns), "shutdown");
     /* Its HTTP socket goes with its loop: the kernel then hands new HTTP
      * connections to workers still draining, which answer /readyz. */
     http_worker_free(w);
@@ -106,6 +151,33 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
     drain_tick(-1, 0, w);
 }
 
+static void org_changed(worker_t *w, const char *payload)
+{
+    if (w->cache)
+        cache_invalidate_tenant(w->cache, atoll(payload));
+}
+
+/* Who hears each NOTIFY channel the workers LISTEN on. */
+static const struct {
+    const char *channel;
+    void (*fn)(worker_t *w, const char *payload);
+} notify_routes[] = {
+    {WATCH_CHANNEL, watch_notify},
+    {ORG_CHANNEL, org_changed},
+};
+
+/* "a,b": every routed channel, for LISTEN. */
+static void notify_channels(char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof notify_routes / sizeof notify_routes[0]; i++) {
+        int k = snprintf(out + n, outlen - n, "%s%s", i ? "," : "", notify_routes[i].channel);
+        if (k > 0)
+            n += (size_t)k < outlen - n ? (size_t)k : outlen - n - 1;
+    }
+}
+
 static void on_notify(void *arg, const char *channel, const char *payload)
 {
     worker_t *w = arg;
@@ -116,15 +188,17 @@ static void on_notify(void *arg, const char *channel, const char *payload)
             cache_suspend(w->cache);
         watch_end_all(w, "lead notifications were interrupted (the daemon lost its database "
                          "connection); list the leads and watch again");
-    } else if (!channel) {
+        return;
+    }
+    if (!channel) {
         /* (Re)connected: whatever happened meanwhile went unheard. */
         if (w->cache)
             cache_resume(w->cache);
-    } else if (strcmp(channel, WATCH_CHANNEL) == 0) {
-        watch_notify(w, payload);
-    } else if (strcmp(channel, ORG_CHANNEL) == 0 && w->cache) {
-        cache_invalidate_tenant(w->cache, atoll(payload));
+        return;
     }
+    for (size_t i = 0; i < sizeof notify_routes / sizeof notify_routes[0]; i++)
+        if (strcmp(channel, notify_routes[i].channel) == 0)
+            notify_routes[i].fn(w, payload);
 }
 
 static int listen_sockaddr(const config_t *cfg, int port, struct sockaddr_storage *ss, int *sslen)
@@ -163,6 +237,8 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
     const config_t *cfg = srv->cfg;
     w->index = index;
     w->server = srv;
+    LIST_INIT(&w->conns);
+    LIST_INIT(&w->watches);
     w->base = event_base_new();
     if (!w->base) {
         snprintf(err, errlen, "cannot create event loop");
@@ -193,8 +269,10 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
     db_pool_config_t pool_cfg = {cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max,
                                  cfg->db_queue_per_conn, cfg->db_statement_timeout_ms};
     w->db = db_pool_new(w->base, &pool_cfg, index);
+    char channels[128];
+    notify_channels(channels, sizeof channels);
     if (!w->stop_event || !w->drain_timer || !w->db ||
-        db_pool_listen(w->db, WATCH_CHANNEL "," ORG_CHANNEL, on_notify, w) != 0) {
+        db_pool_listen(w->db, channels, on_notify, w) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -322,8 +400,8 @@ void server_free(server_t *srv)
         worker_t *w = &srv->workers[i];
         if (w->listener)
             evconnlistener_free(w->listener);
-        while (w->conns)
-            conn_close(w->conns, "shutdown");
+        while (!LIST_EMPTY(&w->conns))
+            conn_close(LIST_FIRST(&w->conns), "shutdown");
         /* Their timers and sockets must not fire into a freed pool below. */
         health_worker_free(w);
         http_worker_free(w);

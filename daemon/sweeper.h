@@ -7,7 +7,7 @@
 #ifndef BRANCHD_SWEEPER_H
 #define BRANCHD_SWEEPER_H
 
-#include "server.h"
+#include "worker.h"
 
 typedef struct sweeper sweeper_t;
 

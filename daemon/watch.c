@@ -3,15 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "log.h"
 
 typedef struct watch {
     request_t *req;
     long long tenant_id;
     char *scope;                  /* branch or subtree path; "" = whole tenant */
-    struct watch *prev, *next;    /* worker->watches */
+    LIST_ENTRY(watch) link;       /* worker->watches */
 } watch_t;
+
+/* A stream has nobody left to talk to: end it now. */
+static void watch_detached(request_t *req)
+{
+    watch_end(req, BRANCHLINE__V1__STATUS__CODE__CANCELLED, "client went away");
+}
 
 void watch_start(request_t *req, long long tenant_id, const char *scope_path)
 {
@@ -25,13 +30,11 @@ void watch_start(request_t *req, long long tenant_id, const char *scope_path)
     w->req = req;
     w->tenant_id = tenant_id;
     worker_t *wk = req->worker;
-    w->next = wk->watches;
-    if (wk->watches)
-        ((watch_t *)wk->watches)->prev = w;
-    wk->watches = w;
+    LIST_INSERT_HEAD(&wk->watches, w, link);
     req->stream = w;
+    req->on_detach = watch_detached;
     log_info("watch_start", "worker=%u conn=%llu request=%llu tenant=%lld scope=%s", wk->index,
-             req->conn ? (unsigned long long)req->conn->id : 0ULL, (unsigned long long)req->id,
+             (unsigned long long)req->origin_id, (unsigned long long)req->id,
              tenant_id, w->scope[0] ? w->scope : "/");
     /* The first response says the stream is open. */
     request_send_partial(req);
@@ -40,14 +43,9 @@ void watch_start(request_t *req, long long tenant_id, const char *scope_path)
 static void watch_unlink(request_t *req)
 {
     watch_t *w = req->stream;
-    worker_t *wk = req->worker;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        wk->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
+    LIST_REMOVE(w, link);
     req->stream = NULL;
+    req->on_detach = NULL;
     free(w->scope);
     free(w);
 }
@@ -64,10 +62,10 @@ void watch_end(request_t *req, status_code_t code, const char *message)
 
 bool watch_cancel(request_t *cancel_req, uint64_t target_id)
 {
-    conn_t *c = cancel_req->conn;
-    for (request_t *r = c ? c->requests : NULL; r; r = r->next) {
-        if (r->id == target_id && r->stream) {
-            watch_end(r, BRANCHLINE__V1__STATUS__CODE__CANCELLED, "cancelled by the client");
+    watch_t *w;
+    LIST_FOREACH(w, &cancel_req->worker->watches, link) {
+        if (w->req->id == target_id && request_same_origin(w->req, cancel_req)) {
+            watch_end(w->req, BRANCHLINE__V1__STATUS__CODE__CANCELLED, "cancelled by the client");
             return true;
         }
     }
@@ -76,8 +74,8 @@ bool watch_cancel(request_t *cancel_req, uint64_t target_id)
 
 void watch_end_all(worker_t *wk, const char *message)
 {
-    while (wk->watches)
-        watch_end(((watch_t *)wk->watches)->req, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, message);
+    while (!LIST_EMPTY(&wk->watches))
+        watch_end(LIST_FIRST(&wk->watches)->req, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, message);
 }
 
 static bool in_scope(const char *scope, const char *branch_path)
@@ -108,7 +106,8 @@ void watch_notify(worker_t *wk, const char *payload)
     event.status = status;
     event.project = project;
     event.branch_path = branch;
-    for (watch_t *w = wk->watches; w; w = w->next) {
+    watch_t *w;
+    LIST_FOREACH(w, &wk->watches, link) {
         if (w->tenant_id != tenant_id || !in_scope(w->scope, branch))
             continue;
         w->req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_LEAD_WATCH;

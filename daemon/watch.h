@@ -21,7 +21,7 @@ void watch_notify(worker_t *w, const char *payload);
 /* Ends a stream with a final status. */
 void watch_end(request_t *req, status_code_t code, const char *message);
 
-/* Ends the stream with this id on the request's connection; false if none. */
+/* Ends the stream with this id from the same connection as cancel_req; false if none. */
 bool watch_cancel(request_t *cancel_req, uint64_t target_id);
 
 /* Ends every stream of the worker (shutdown). */

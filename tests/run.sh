@@ -4,20 +4,22 @@
 # The whole test suite, as CI runs it: installs dependencies, builds build/
 # and build-asan/ (AddressSanitizer + UBSan), starts a throwaway PostgreSQL
 # and test certificates in a temporary directory, and runs ctest in each
-# build. Then the libFuzzer targets run for a bounded number of inputs
-# (tests/fuzz/run.sh, about a minute; its own clang build in build-fuzz/).
-# Last, tests/ha/run.sh --quick: failover of a Patroni-managed pair with
-# clients writing through HAProxy (a few minutes; its own processes, as the
-# postgres user, in a directory of its own).
-# Whatever it started is stopped and removed on exit. The last line,
-# "run.sh: N passed, N failed", counts the ctest runs, the fuzz run and the
-# HA run (a build that fails counts as a failed run); the exit status is
-# non-zero if any failed.
+# build. Then tests/check_layers.py checks the daemon's include graph (no
+# cycle, no transport header where it does not belong), and the libFuzzer
+# targets run for a bounded number of inputs (tests/fuzz/run.sh, about a
+# minute; its own clang build in build-fuzz/). Last, tests/ha/run.sh
+# --quick: failover of a Patroni-managed pair with clients writing through
+# HAProxy (a few minutes; its own processes, as the postgres user, in a
+# directory of its own). Whatever it started is stopped and removed on
+# exit. The last line, "run.sh: N passed, N failed", counts the ctest runs,
+# the layer check, the fuzz run and the HA run (a build that fails counts
+# as a failed run); the exit status is non-zero if any failed.
 #
 #   --no-asan     skip the sanitizer build
 #   --only REGEX  run only the tests whose names match REGEX (ctest -R); the
-#                 fuzzers run only if REGEX matches "fuzz", the HA test only
-#                 if it matches "ha_failover"
+#                 layer check runs only if REGEX matches "layers", the
+#                 fuzzers only if it matches "fuzz", the HA test only if it
+#                 matches "ha_failover"
 #   --skip-build  use build/, build-asan/ and build-fuzz/ as they are (for
 #                 working on this script or on tests without waiting for builds)
 #
@@ -199,6 +201,17 @@ for name in "${BUILDS[@]}"; do
         fi
     fi
 done
+
+# The daemon's layering, from its #include lines (no build, no database):
+# one more pass or failure.
+if [[ -z $ONLY || layers =~ $ONLY ]]; then
+    note "checking the daemon's layers"
+    if python3 "$ROOT/tests/check_layers.py" --self-test && python3 "$ROOT/tests/check_layers.py"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+fi
 
 # The fuzzers need no database: one more pass or failure.
 if [[ -z $ONLY || fuzz =~ $ONLY ]]; then

@@ -20,7 +20,7 @@ static void watch_authorized(void *arg, const db_result_t *res)
                                      "lead_watch returned no scope"));
         return;
     }
-    if (!req->conn) {
+    if (request_detached(req)) {
         request_finish(req); /* the client left while we asked */
         return;
     }

@@ -1,8 +1,8 @@
 #include <event2/event.h>
 #include <string.h>
 
+#include "clock.h"
 #include "handlers.h"
-#include "watch.h"
 
 #define PING_PAYLOAD_MAX 1024
 #define PING_DELAY_MAX_MS 10000
@@ -19,7 +19,7 @@ static void ping_answer(request_t *req)
     branchline__v1__ping_result__init(out);
     /* The payload stays owned by the decoded request, which outlives the reply. */
     out->payload = in->payload;
-    out->server_time_unix_ms = now_ms();
+    out->server_time_unix_ms = wall_ms();
     req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_PING;
     req->resp.ping = out;
     request_finish(req);
@@ -63,20 +63,4 @@ void handle_ping(request_t *req)
                                      "cannot schedule the delayed answer"));
         return;
     }
-}
-
-void handle_cancel(request_t *req)
-{
-    bool found = watch_cancel(req, req->msg->cancel->target_id);
-    Branchline__V1__CancelResult *out = request_alloc(req, sizeof *out);
-    if (!out) {
-        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "",
-                                     "out of memory"));
-        return;
-    }
-    branchline__v1__cancel_result__init(out);
-    out->found = found;
-    req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_CANCEL;
-    req->resp.cancel = out;
-    request_finish(req);
 }

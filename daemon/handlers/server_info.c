@@ -1,6 +1,5 @@
 #include <stdlib.h>
 
-#include "conn.h"
 #include "db.h"
 #include "handlers.h"
 
@@ -28,12 +27,10 @@ void handle_server_info(request_t *req)
     out->protocol_version = BL_PROTOCOL_VERSION;
     out->schema_version = -1;
     out->expected_schema_version = req->worker->server->expected_schema_version;
-    out->peer_identity = req->conn ? request_strdup(req, req->conn->subject) : (char *)"";
-    if (!out->peer_identity)
-        out->peer_identity = (char *)"";
+    out->peer_identity = (char *)req->subject;
     out->worker = req->worker->index;
     req->resp.result_case = BRANCHLINE__V1__RESPONSE__RESULT_SERVER_INFO;
     req->resp.server_info = out;
     /* An unreachable database is an answer here, not an error. */
-    db_submit(req->worker->db, req->conn, STMT_SCHEMA_VERSION, 0, NULL, schema_version_done, req);
+    db_submit(req->worker->db, req->sink.arg, STMT_SCHEMA_VERSION, 0, NULL, schema_version_done, req);
 }

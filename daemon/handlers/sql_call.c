@@ -5,31 +5,99 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "db.h"
 #include "cache.h"
-#include "dispatch.h"
 #include "log.h"
+#include "pbjson.h"
 #include "utf8.h"
 
-#define SQL_MAX 1024
+#define SQL_MAX 2048
 #define PARAMS_MAX 32
+#define OPS_MAX 128
 #define TENANT_COLUMN "_tenant"
 
+/*
+ * A request field travels as the function's parameter p_<field>, except
+ * where that name is taken: p_subject is always the caller, so a field
+ * naming another principal has a name of its own in SQL.
+ */
+static const struct {
+    const char *op, *field, *param;
+} renamed_params[] = {
+    {"principal_add", "subject", "p_new_subject"},
+    {"principal_set_enabled", "subject", "p_target_subject"},
+};
+
+/* Operations whose result columns fill the result message: checked at start-up. */
+static struct {
+    stmt_id_t stmt;
+    const char *name;
+    const ProtobufCMessageDescriptor *result;  /* a list's item message for a list */
+} mapped[OPS_MAX];
+static unsigned mapped_count;
+
+static bool is_list(const ProtobufCMessageDescriptor *d);
+
+static int param_name(const char *op_name, const char *field, char *out, size_t outlen)
+{
+    for (size_t i = 0; i < sizeof renamed_params / sizeof renamed_params[0]; i++)
+        if (strcmp(renamed_params[i].op, op_name) == 0 && strcmp(renamed_params[i].field, field) == 0)
+            return snprintf(out, outlen, "%s", renamed_params[i].param);
+    return snprintf(out, outlen, "p_%s", field);
+}
+
 stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field,
-                            bool cached)
+                            bool cached, bool maps_result)
 {
     const ProtobufCMessageDescriptor *in = op_field->descriptor;
-    char sql[SQL_MAX];
-    int n = snprintf(sql, sizeof sql, "SELECT *%s FROM api.%s($1",
+    char sql[SQL_MAX], name[128];
+    if (in->n_fields + 1 > PARAMS_MAX || (maps_result && mapped_count == OPS_MAX))
+        return -1;
+    /* Named notation: PostgreSQL refuses the statement when it is prepared
+     * if a name is not the function's, so two parameters of one type cannot
+     * be swapped unnoticed. */
+    int n = snprintf(sql, sizeof sql, "SELECT *%s FROM api.%s(p_subject => $1",
                      cached ? ", current_setting('branchline.tenant', true) AS " TENANT_COLUMN : "",
                      op_name);
-    for (unsigned i = 0; i < in->n_fields && n > 0 && (size_t)n < sizeof sql; i++)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, ", $%u", i + 2);
-    if (n <= 0 || (size_t)n + 2 >= sizeof sql || in->n_fields + 1 > PARAMS_MAX)
+    for (unsigned i = 0; i < in->n_fields && n > 0 && (size_t)n < sizeof sql; i++) {
+        if (param_name(op_name, in->fields[i].name, name, sizeof name) >= (int)sizeof name)
+            return -1;
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s => $%u", name, i + 2);
+    }
+    if (n <= 0 || (size_t)n + 2 >= sizeof sql)
         return -1;
     strcat(sql, ")");
-    return stmt_register(op_name, sql, (int)in->n_fields + 1);
+    stmt_id_t id = stmt_register(op_name, sql, (int)in->n_fields + 1);
+    if (id >= 0 && maps_result) {
+        const ProtobufCFieldDescriptor *rf = protobuf_c_message_descriptor_get_field(
+            &branchline__v1__response__descriptor, op_field->id);
+        if (!rf || rf->type != PROTOBUF_C_TYPE_MESSAGE)
+            return -1;
+        const ProtobufCMessageDescriptor *d = rf->descriptor;
+        mapped[mapped_count].stmt = id;
+        mapped[mapped_count].name = op_name;
+        mapped[mapped_count].result = is_list(d) ? d->fields[0].descriptor : d;
+        mapped_count++;
+    }
+    return id;
+}
+
+int sql_call_check_result(stmt_id_t id, const PGresult *described, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < mapped_count; i++) {
+        if (mapped[i].stmt != id)
+            continue;
+        for (int col = 0; col < PQnfields(described); col++) {
+            const char *column = PQfname(described, col);
+            if (strcmp(column, TENANT_COLUMN) != 0 &&
+                !protobuf_c_message_descriptor_get_field_by_name(mapped[i].result, column)) {
+                snprintf(err, errlen, "api.%s returns column %s, which names no field of %s",
+                         mapped[i].name, column, mapped[i].result->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 static const ProtobufCMessage *op_message(const request_t *req, const ProtobufCFieldDescriptor **fd)
@@ -37,54 +105,6 @@ static const ProtobufCMessage *op_message(const request_t *req, const ProtobufCF
     *fd = protobuf_c_message_descriptor_get_field(&branchline__v1__request__descriptor,
                                                   (unsigned)req->msg->op_case);
     return *(const ProtobufCMessage *const *)((const char *)req->msg + (*fd)->offset);
-}
-
-static json_t *message_to_json(const ProtobufCMessage *m);
-
-static json_t *scalar_to_json(const ProtobufCFieldDescriptor *f, const void *slot)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING:
-        return json_string(*(const char *const *)slot ? *(const char *const *)slot : "");
-    case PROTOBUF_C_TYPE_BOOL:
-        return json_boolean(*(const protobuf_c_boolean *)slot);
-    case PROTOBUF_C_TYPE_INT32:
-        return json_integer(*(const int32_t *)slot);
-    case PROTOBUF_C_TYPE_INT64:
-        return json_integer(*(const int64_t *)slot);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return message_to_json(*(const ProtobufCMessage *const *)slot);
-    default:
-        return json_null();
-    }
-}
-
-static json_t *field_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    const char *slot = (const char *)m + f->offset;
-    if (f->label != PROTOBUF_C_LABEL_REPEATED)
-        return scalar_to_json(f, slot);
-    size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-    size_t width = f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING
-                       ? sizeof(void *)
-                       : f->type == PROTOBUF_C_TYPE_INT64 ? sizeof(int64_t) : sizeof(int32_t);
-    const char *arr = *(const char *const *)slot;
-    json_t *v = json_array();
-    for (size_t k = 0; v && k < n; k++)
-        json_array_append_new(v, scalar_to_json(f, arr + k * width));
-    return v;
-}
-
-static json_t *message_to_json(const ProtobufCMessage *m)
-{
-    if (!m)
-        return json_null();
-    json_t *obj = json_object();
-    for (unsigned i = 0; obj && i < m->descriptor->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
-        json_object_set_new(obj, f->name, field_to_json(m, f));
-    }
-    return obj;
 }
 
 /* One request field as SQL parameter text; NULL for "not given". Nested and
@@ -95,7 +115,7 @@ static const char *param_text(request_t *req, const ProtobufCMessage *m,
 {
     const char *slot = (const char *)m + f->offset;
     if (f->label == PROTOBUF_C_LABEL_REPEATED || f->type == PROTOBUF_C_TYPE_MESSAGE) {
-        json_t *v = field_to_json(m, f);
+        json_t *v = pbjson_field(m, f);
         char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         json_decref(v);
         const char *owned = text ? request_strdup(req, text) : NULL;
@@ -246,7 +266,7 @@ static bool find_bad_utf8(const ProtobufCMessage *m, char *path, size_t pathlen)
 /* Key: subject, NUL, operation number, packed arguments. */
 static bool cache_key(request_t *req, const ProtobufCMessage *args)
 {
-    const char *subject = req->conn ? req->conn->subject : "";
+    const char *subject = req->subject;
     size_t slen = strlen(subject) + 1;
     size_t alen = protobuf_c_message_get_packed_size(args);
     uint32_t op = (uint32_t)req->msg->op_case;
@@ -281,7 +301,7 @@ static void cache_store(request_t *req, const PGresult *res)
 static bool answered_from_cache(request_t *req, const ProtobufCMessage *args)
 {
     cache_t *cache = req->worker->cache;
-    if (!req->entry->cached || !cache || !cache_key(req, args))
+    if (!req->cacheable || !cache || !cache_key(req, args))
         return false;
     db_pool_poll_notifies(req->worker->db);
     size_t len;
@@ -384,7 +404,7 @@ void sql_call_run(request_t *req, db_callback_t done)
         return;
     const char *values[PARAMS_MAX];
     char nums[PARAMS_MAX][24];
-    values[0] = req->conn ? req->conn->subject : "";
+    values[0] = req->subject;
     char bad[256];
     if (find_bad_utf8(m, bad, sizeof bad)) {
         request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, bad,
@@ -401,6 +421,6 @@ void sql_call_run(request_t *req, db_callback_t done)
             return;
         }
     }
-    db_submit_notices(req->worker->db, req->conn, req->entry->stmt, (int)d->n_fields + 1, values, done,
-                      req->conn && wants_progress(m) ? sql_call_notice : NULL, req);
+    db_submit_notices(req->worker->db, req->sink.arg, req->stmt, (int)d->n_fields + 1, values, done,
+                      !request_detached(req) && wants_progress(m) ? sql_call_notice : NULL, req);
 }

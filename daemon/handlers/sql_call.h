@@ -4,7 +4,7 @@
  * message by field name, both through protobuf-c descriptors, so adding
  * such an operation is a proto message, an SQL function and a dispatch row.
  *
- *   SELECT * FROM api.<op>($1 subject, $2 field1, $3 field2, ...)
+ *   SELECT * FROM api.<op>(p_subject => $1, p_field1 => $2, p_field2 => $3, ...)
  *
  * "" and 0 are passed as SQL NULL ("not given"); repeated and message fields
  * as one JSON text (jsonb in SQL). A result message whose only
@@ -19,9 +19,16 @@
 
 /* Registers the statement for the operation whose Request field is op_field.
  * A cached operation's statement also returns the tenant the function set,
- * which the cache files the answer under. */
+ * which the cache files the answer under. maps_result: the result columns
+ * fill the result message (handle_sql_call), so sql_call_check_result
+ * checks them. */
 stmt_id_t sql_call_register(const char *op_name, const ProtobufCFieldDescriptor *op_field,
-                            bool cached);
+                            bool cached, bool maps_result);
+
+/* Start-up: whether the columns of statement id, as PostgreSQL described
+ * it, all name a field of its result message. 0, or -1 with err. */
+int sql_call_check_result(stmt_id_t id, const PGresult *described, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 void handle_sql_call(request_t *req);
 

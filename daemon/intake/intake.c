@@ -332,8 +332,9 @@ int intake_init(const config_t *cfg, char *err, size_t errlen)
         return 0;
     snprintf(intake.honeypot, sizeof intake.honeypot, "%s", cfg->intake_honeypot_field);
     intake.stmt = stmt_register("web_intake",
-                                "SELECT * FROM api.web_intake($1, $2::jsonb, $3, $4::bigint, $5, $6, $7, $8, "
-                                "$9::boolean)",
+                                "SELECT * FROM api.web_intake(p_token => $1, p_fields => $2::jsonb, "
+                                "p_idempotency_key => $3, p_received_at => $4::bigint, p_signature => $5, "
+                                "p_signed => $6, p_return_url => $7, p_origin => $8, p_spam => $9::boolean)",
                                 P_COUNT);
     intake.limits = intake_limits_new(LIMIT_SLOTS, cfg->intake_rate_per_address, cfg->intake_rate_per_source,
                                       cfg->intake_burst, (unsigned)cfg->intake_max_inflight_per_address);

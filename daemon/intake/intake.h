@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "server.h"
+#include "worker.h"
 
 /* Registers the route, its statement and metrics, opens the spool; before
  * dispatch's statements are frozen and before metrics_core_init. 0 or -1. */

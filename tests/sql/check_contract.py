@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Checks the api schema against proto/branchline.proto, the contract branchd
 relies on: an operation of the Request oneof maps to exactly one function
-api.<op>(p_subject text, request fields in field-number order) whose result
-columns carry the names and types of the result message's fields (of X for a
-`repeated X items = 1` list).
+api.<op>(p_subject text, request fields in field-number order) whose
+arguments are named as branchd calls them (p_<field>, named notation; the
+exceptions are read from daemon/handlers/sql_call.c's renamed_params) and
+whose result columns carry the names and types of the result message's
+fields (of X for a `repeated X items = 1` list).
 
 Repeated and message-typed request fields arrive as one jsonb parameter.
 lead_watch is a server stream: its function authorizes the caller and
@@ -16,6 +18,7 @@ Operations numbered FIRST..LAST (default 20..105: organization and leads)
 must have their function; others are checked when they have one (their
 migrations may belong to work in progress). Exit status 1 on any mismatch.
 """
+import os
 import re
 import subprocess
 import sys
@@ -41,13 +44,28 @@ def parse_proto(text):
     return messages, oneofs
 
 
+def renamed_params():
+    """(op, field) -> SQL parameter name, where it is not p_<field>: the
+    daemon's own table, so the two cannot disagree."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "daemon",
+                        "handlers", "sql_call.c")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    table = re.search(r"renamed_params\[\]\s*=\s*\{(.*?)\n\};", text, re.S).group(1)
+    return {(op, field): param
+            for op, field, param in re.findall(r'\{"(\w+)",\s*"(\w+)",\s*"(\w+)"\}', table)}
+
+
 def expected(messages, oneofs):
     requests, results = oneofs[("Request", "op")], oneofs[("Response", "result")]
+    renamed = renamed_params()
     for op, (req, number) in sorted(requests.items()):
         if op in DAEMON_ONLY:
             continue
-        args = ["text"] + ["jsonb" if rep or typ not in SQL_TYPE else SQL_TYPE[typ]
-                           for _, rep, typ, _ in messages[req]]
+        args = ["p_subject text"] + [
+            "%s %s" % (renamed.get((op, fname), "p_" + fname),
+                       "jsonb" if rep or typ not in SQL_TYPE else SQL_TYPE[typ])
+            for _, rep, typ, fname in messages[req]]
         if op in STREAM_SCOPES:
             yield op, number, args, STREAM_SCOPES[op]
             continue
@@ -61,7 +79,8 @@ def expected(messages, oneofs):
 def actual(conninfo):
     sql = """
         SELECT p.proname,
-               coalesce((SELECT string_agg(format_type(t, NULL), ',' ORDER BY i)
+               coalesce((SELECT string_agg(coalesce(p.proargnames[i], '?') || ' ' || format_type(t, NULL),
+                                           ',' ORDER BY i)
                            FROM unnest(p.proargtypes) WITH ORDINALITY AS a (t, i)), ''),
                coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, NULL), ',' ORDER BY a.attnum)
                            FROM pg_attribute a

@@ -1,4 +1,4 @@
-#include "quota.h"
+#include "usage_limits.h"
 
 #include <netinet/in.h>
 #include <pthread.h>

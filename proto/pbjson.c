@@ -52,7 +52,7 @@ static size_t element_size(ProtobufCType type)
     }
 }
 
-static json_t *field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+json_t *pbjson_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     const char *slot = (const char *)m + f->offset;
     if (f->label != PROTOBUF_C_LABEL_REPEATED)
@@ -76,7 +76,7 @@ json_t *pbjson_message(const ProtobufCMessage *m)
     json_t *obj = json_object();
     for (unsigned i = 0; obj && i < m->descriptor->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &m->descriptor->fields[i];
-        if (json_object_set_new(obj, f->name, field(m, f)) != 0) {
+        if (json_object_set_new(obj, f->name, pbjson_field(m, f)) != 0) {
             json_decref(obj);
             obj = NULL;
         }

@@ -4,8 +4,8 @@
  * tenant and a handshake rate per source address (token buckets per
  * worker, each with its share of the rate).
  */
-#ifndef BRANCHD_QUOTA_H
-#define BRANCHD_QUOTA_H
+#ifndef BRANCHD_USAGE_LIMITS_H
+#define BRANCHD_USAGE_LIMITS_H
 
 #include <stdbool.h>
 #include <stdint.h>

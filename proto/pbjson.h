@@ -2,10 +2,11 @@
  * Protobuf messages as JSON, through their descriptors: the proto field
  * names as keys in field-number order, integers as JSON numbers, bools as
  * true/false, repeated fields as arrays, nested messages as objects. Every
- * result branchctl prints goes through here, whatever its message.
+ * result branchctl prints goes through here, whatever its message, and so
+ * does every repeated or message field branchd passes to SQL as jsonb.
  */
-#ifndef BRANCHCTL_PBJSON_H
-#define BRANCHCTL_PBJSON_H
+#ifndef BRANCHLINE_PBJSON_H
+#define BRANCHLINE_PBJSON_H
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
@@ -16,6 +17,9 @@ json_t *pbjson_text(const char *s);
 
 /* m as a JSON object; NULL m is JSON null. NULL: out of memory. */
 json_t *pbjson_message(const ProtobufCMessage *m);
+
+/* One field of m (an array when repeated). NULL: out of memory. */
+json_t *pbjson_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 
 /* The item message of a list (`repeated X items = 1` and nothing else), or NULL. */
 const ProtobufCMessageDescriptor *pbjson_list_items(const ProtobufCMessageDescriptor *d);
