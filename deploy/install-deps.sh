@@ -16,7 +16,7 @@ PROG=install-deps
 PACKAGES=(
     build-essential cmake pkg-config
     libevent-dev libpq-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
-    libinih-dev libjansson-dev libcmocka-dev
+    libinih-dev libjansson-dev libcmocka-dev libutf8proc-dev
     libsystemd-dev  # branchd: sd_notify (Type=notify, watchdog)
     libyaml-dev libedit-dev  # branchctl: YAML files and -o yaml; branchctl shell
     yq python3-yaml          # tests: parse branchctl's yaml output (tests/integration/org_files.sh)

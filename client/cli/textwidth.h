@@ -1,5 +1,5 @@
 /*
- * How wide UTF-8 text is on a terminal, the same in every locale: East
+ * How wide UTF-8 text is on a terminal (libutf8proc), the same in every locale: East
  * Asian Wide and Fullwidth characters (CJK ideographs, kana, Hangul,
  * fullwidth forms, most emoji) take two columns, combining marks and
  * zero-width characters none, everything else one. Output prints control
