@@ -1,8 +1,8 @@
 /*
  * check_sql_sync DIR: fails when the pgbench scripts in DIR (tests/bench/sql)
  * drift from the statements branchd runs. For every blbench scenario with a
- * script, the script's one SQL statement, with each top-level argument
- * replaced by $1, $2, ..., must equal the statement the daemon prepares for
+ * script, the script's one SQL statement, with each top-level argument's value
+ * replaced by $1, $2, ... (named notation kept), must equal the statement the daemon prepares for
  * the scenario's operation (from its own dispatch table and registry), and
  * its first argument must be :subject. Every .sql file in DIR must belong to
  * a scenario.
@@ -63,12 +63,11 @@ static const char *closing(const char *open)
     return NULL;
 }
 
-/* Number of top-level arguments in "a, f(b, c), 'x,y'"; the first in *first. */
-static int count_args(const char *s, const char *end, char *first, size_t firstlen)
+/* The end of the top-level argument that starts at p: its ',' or end. */
+static const char *arg_end(const char *p, const char *end)
 {
-    int n = 1, depth = 0;
+    int depth = 0;
     bool quoted = false;
-    const char *p = s;
     for (; p < end; p++) {
         if (*p == '\'')
             quoted = !quoted;
@@ -76,12 +75,10 @@ static int count_args(const char *s, const char *end, char *first, size_t firstl
             depth++;
         else if (!quoted && *p == ')')
             depth--;
-        else if (!quoted && depth == 0 && *p == ',' && n++ == 1)
-            snprintf(first, firstlen, "%.*s", (int)(p - s), s);
+        else if (!quoted && depth == 0 && *p == ',')
+            break;
     }
-    if (n == 1)
-        snprintf(first, firstlen, "%.*s", (int)(end - s), s);
-    return n;
+    return p;
 }
 
 static char *trim(char *s)
@@ -94,10 +91,25 @@ static char *trim(char *s)
     return s;
 }
 
-/* "SELECT ... api.f(:subject, x, y) ...;" -> "SELECT ... api.f($1, $2, $3) ...". */
+/* "p_x => value" -> name length (value in *value); 0 for a positional one. */
+static size_t arg_name(char *arg, char **value)
+{
+    size_t n = strspn(arg, "abcdefghijklmnopqrstuvwxyz_0123456789");
+    char *after = arg + n + strspn(arg + n, " ");
+    if (n > 0 && strncmp(after, "=>", 2) == 0) {
+        *value = trim(after + 2);
+        return n;
+    }
+    *value = arg;
+    return 0;
+}
+
+/* "SELECT ... api.f(p_subject => :subject, p_x => x) ...;" ->
+ * "SELECT ... api.f(p_subject => $1, p_x => $2) ..." (names kept, values
+ * numbered, as branchd binds them). */
 static int normalize(const char *sql, char *out, size_t outlen, char *why, size_t whylen)
 {
-    char first[SQL_MAX];
+    char arg[SQL_MAX];
     size_t len = strlen(sql);
     const char *call = strstr(sql, "api.");
     const char *open = call ? call + 4 + strspn(call + 4, "abcdefghijklmnopqrstuvwxyz_0123456789") : NULL;
@@ -106,14 +118,23 @@ static int normalize(const char *sql, char *out, size_t outlen, char *why, size_
         snprintf(why, whylen, "expected one statement calling api.<op>(...), ending in ';': '%s'", sql);
         return -1;
     }
-    int n = count_args(open + 1, close, first, sizeof first);
-    if (strcmp(trim(first), ":subject") != 0) {
-        snprintf(why, whylen, "the first argument must be :subject (the certificate subject): '%s'", sql);
-        return -1;
-    }
     int w = snprintf(out, outlen, "%.*s", (int)(open + 1 - sql), sql);
-    for (int i = 0; i < n && w > 0 && (size_t)w < outlen; i++)
-        w += snprintf(out + w, outlen - (size_t)w, "%s$%d", i ? ", " : "", i + 1);
+    const char *p = open + 1;
+    for (int i = 1; w > 0 && (size_t)w < outlen; i++) {
+        const char *e = arg_end(p, close);
+        snprintf(arg, sizeof arg, "%.*s", (int)(e - p), p);
+        char *a = trim(arg), *value;
+        size_t name = arg_name(a, &value);
+        if (i == 1 && strcmp(value, ":subject") != 0) {
+            snprintf(why, whylen, "the first argument must be :subject (the certificate subject): '%s'", sql);
+            return -1;
+        }
+        w += snprintf(out + w, outlen - (size_t)w, "%s%.*s%s$%d", i > 1 ? ", " : "", (int)name, a,
+                      name ? " => " : "", i);
+        if (e >= close)
+            break;
+        p = e + 1;
+    }
     if (w > 0 && (size_t)w < outlen)
         w += snprintf(out + w, outlen - (size_t)w, "%.*s", (int)(sql + len - 1 - close), close);
     return w > 0 && (size_t)w < outlen ? 0 : -1;

@@ -7,4 +7,4 @@
 \set p random(1, :projects)
 \set r random(1, :regions)
 \set n random(1, 9000000000000000000)
-SELECT * FROM api.lead_import(:subject, (SELECT jsonb_agg(jsonb_build_object('external_id', :tag || '-' || :client_id || '-' || :n || '-' || g, 'project', 'p' || :p, 'channel', 'search', 'origin', 'r' || :r, 'name', 'Bench lead', 'phone', '1' || lpad(floor(random() * 1e10)::bigint::text, 10, '0'), 'email', '', 'note', '')) FROM generate_series(0, :batch - 1) g), 1);
+SELECT * FROM api.lead_import(p_subject => :subject, p_leads => (SELECT jsonb_agg(jsonb_build_object('external_id', :tag || '-' || :client_id || '-' || :n || '-' || g, 'project', 'p' || :p, 'channel', 'search', 'origin', 'r' || :r, 'name', 'Bench lead', 'phone', '1' || lpad(floor(random() * 1e10)::bigint::text, 10, '0'), 'email', '', 'note', '')) FROM generate_series(0, :batch - 1) g), p_first_line => 1);

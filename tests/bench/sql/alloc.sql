@@ -6,4 +6,4 @@
 \set r random(1, :regions)
 \set n random(1, 9000000000000000000)
 \set phone random(0, 9999999999)
-SELECT * FROM api.lead_add(:subject, :tag || '-' || :client_id || '-' || :n, 'p' || :p, 'search', 'r' || :r, 'Bench lead', '1' || lpad(:phone::text, 10, '0'), NULL, NULL);
+SELECT * FROM api.lead_add(p_subject => :subject, p_external_id => :tag || '-' || :client_id || '-' || :n, p_project => 'p' || :p, p_channel => 'search', p_origin => 'r' || :r, p_name => 'Bench lead', p_phone => '1' || lpad(:phone::text, 10, '0'), p_email => NULL, p_note => NULL);

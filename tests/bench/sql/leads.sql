@@ -4,4 +4,4 @@
 \set r random(1, :regions)
 \set c random(1, :cities)
 \set b random(1, :branches)
-SELECT * FROM api.lead_list(:subject, 'r' || :r || '/c' || :c || '/b' || :b, NULL, NULL, NULL, :leads_limit, NULL);
+SELECT * FROM api.lead_list(p_subject => :subject, p_branch => 'r' || :r || '/c' || :c || '/b' || :b, p_status => NULL, p_project => NULL, p_since => NULL, p_limit => :leads_limit, p_after => NULL);

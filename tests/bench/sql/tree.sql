@@ -3,4 +3,4 @@
 -- also reads the tenant the call ran in, to key its cache). Variables:
 -- subject (-D), regions (-D).
 \set r random(1, :regions)
-SELECT *, current_setting('branchline.tenant', true) AS _tenant FROM api.serving(:subject, 'r' || :r);
+SELECT *, current_setting('branchline.tenant', true) AS _tenant FROM api.serving(p_subject => :subject, p_path => 'r' || :r);
