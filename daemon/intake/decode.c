@@ -204,6 +204,8 @@ static json_t *decode_json(const uint8_t *body, size_t len, intake_error_t *err)
     json_t *v;
     json_object_foreach(in, key, v) {
         bool skip;
+        if (key[0] == '\0')
+            continue; /* a field without a name maps to nothing, as in forms */
         json_t *text = json_field_text(key, v, err, &skip);
         if (skip)
             continue;

@@ -268,6 +268,9 @@ ha_start_all() {
     for ((i = 1; i <= HA_BRANCHD_COUNT; i++)); do
         ha_start_branchd "$i"
     done
+    # HAProxy sends clients to a branchd only after its /readyz checks pass,
+    # a moment after the daemon itself answers.
+    ha_wait "branchd through HAProxy" "$HA_READY_TIMEOUT" ha_quietly ha_ctl operator ping
 }
 
 # ha_stop NAME: ends part NAME (TERM, then KILL after 30 s).

@@ -170,6 +170,9 @@ static void test_unknown_operation(void **state)
 {
     (void)state;
     Branchline__V1__Request *msg = ping_msg(3, 0, 0);
+    /* Unset, the oneof no longer owns its ping: free it first. */
+    branchline__v1__ping_request__free_unpacked(msg->ping, NULL);
+    msg->ping = NULL;
     msg->op_case = BRANCHLINE__V1__REQUEST__OP__NOT_SET;
     dispatch(msg, -1);
     assert_int_equal(got.count, 1);
