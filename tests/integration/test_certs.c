@@ -1,8 +1,8 @@
 /*
  * Certificates refused at the handshake: expired, from another CA, revoked
- * by the configured CRL; and a CRL change applied by SIGHUP without a
- * restart, while established connections keep working and sessions of
- * before the change no longer resume.
+ * by the configured CRL; and a CRL or client CA change applied by SIGHUP
+ * without a restart, while established connections keep working and
+ * sessions of before the change no longer resume.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,13 +107,15 @@ static void test_other_ca_refused(void **state)
 }
 
 /*
- * A ping over a mutual-TLS connection as dir/name (TLS `version`) offering
- * `offer` (or no session): whether it was answered, whether the session was
- * resumed, and the session to offer next time (its ticket arrives with the
- * first answer) in *keep when given.
+ * A whoami over a mutual-TLS connection as dir/name (TLS `version`) offering
+ * `offer` (or no session): whether it was answered (a whole response, an
+ * error included: erin has no principal), whether the session was resumed,
+ * the session to offer next time (its ticket arrives with the first answer)
+ * in *keep when given, and the subject whoami answered (or "") in `subject`
+ * when given.
  */
-static bool ping_session(const char *dir, const char *name, int version, SSL_SESSION *offer,
-                         SSL_SESSION **keep, bool *reused)
+static bool whoami_session(const char *dir, const char *name, int version, SSL_SESSION *offer,
+                           SSL_SESSION **keep, bool *reused, char *subject, size_t subjectlen)
 {
     char path[600];
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -137,18 +139,36 @@ static bool ping_session(const char *dir, const char *name, int version, SSL_SES
         assert_int_equal(SSL_set_session(ssl, offer), 1);
     bool answered = false;
     Branchline__V1__Request req;
-    Branchline__V1__PingRequest ping;
-    fx_ping_init(&req, &ping, 0);
+    Branchline__V1__WhoAmIRequest who;
+    branchline__v1__request__init(&req);
+    branchline__v1__who_am_irequest__init(&who);
+    req.op_case = BRANCHLINE__V1__REQUEST__OP_WHOAMI;
+    req.whoami = &who;
     req.id = 1;
-    uint8_t frame[64], in[256];
+    uint8_t frame[64], in[4096];
     size_t len = branchline__v1__request__get_packed_size(&req);
     frame_put_header(frame, (uint32_t)len);
     branchline__v1__request__pack(&req, frame + FRAME_HEADER_SIZE);
+    if (subject)
+        subject[0] = '\0';
     if (SSL_connect(ssl) == 1 && SSL_write(ssl, frame, (int)(len + FRAME_HEADER_SIZE)) > 0) {
-        int got = 0, n, header = FRAME_HEADER_SIZE;
-        while (got < header && (n = SSL_read(ssl, in + got, (int)sizeof in - got)) > 0)
+        int got = 0, n;
+        size_t want = FRAME_HEADER_SIZE;
+        while ((size_t)got < want && (n = SSL_read(ssl, in + got, (int)sizeof in - got)) > 0) {
             got += n;
-        answered = got >= header;
+            if ((size_t)got >= FRAME_HEADER_SIZE)
+                want = FRAME_HEADER_SIZE + ((size_t)in[0] << 24 | (size_t)in[1] << 16 |
+                                            (size_t)in[2] << 8 | in[3]);
+        }
+        Branchline__V1__Response *r =
+            (size_t)got >= want && want <= sizeof in
+                ? branchline__v1__response__unpack(NULL, want - FRAME_HEADER_SIZE, in + FRAME_HEADER_SIZE)
+                : NULL;
+        answered = r != NULL;
+        if (r && subject && r->result_case == BRANCHLINE__V1__RESPONSE__RESULT_WHOAMI && r->whoami)
+            snprintf(subject, subjectlen, "%s", r->whoami->subject);
+        if (r)
+            branchline__v1__response__free_unpacked(r, NULL);
     }
     *reused = SSL_session_reused(ssl) == 1;
     if (keep)
@@ -159,6 +179,12 @@ static bool ping_session(const char *dir, const char *name, int version, SSL_SES
     close(fd);
     SSL_CTX_free(ctx);
     return answered;
+}
+
+static bool ping_session(const char *dir, const char *name, int version, SSL_SESSION *offer,
+                         SSL_SESSION **keep, bool *reused)
+{
+    return whoami_session(dir, name, version, offer, keep, reused, NULL, 0);
 }
 
 /*
@@ -223,15 +249,100 @@ static void test_revoked_certificate_refused_and_reload(void **state)
     blc_free(established);
 }
 
-static void test_bad_reload_keeps_serving(void **state)
+/* Appends `line` to the daemon's configuration (a later line wins). */
+static void config_append(const char *line)
 {
-    (void)state;
     char conf[600];
     snprintf(conf, sizeof conf, "%s/branchd.conf", fx.dir);
     FILE *f = fopen(conf, "a");
     assert_non_null(f);
-    fprintf(f, "tls_cert = /nonexistent.crt\n");
+    fprintf(f, "%s\n", line);
     fclose(f);
+}
+
+/* Concatenates the client CA files `a` and `b` into `out`. */
+static void write_bundle(const char *out, const char *a, const char *b)
+{
+    char cmd[2048], text[512];
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s' > '%s'", a, b, out);
+    assert_int_equal(fx_run(cmd, text, sizeof text), 0);
+}
+
+/*
+ * The client CA changes on SIGHUP. heidi (a principal here) resumes TLS 1.2
+ * and 1.3 sessions and whoami over a resumed session answers her subject
+ * (the identity comes from the session's certificate). Then the CA file
+ * becomes a bundle of the same CA and another: her old sessions are not
+ * resumed (a full handshake, which her certificate still passes) and new
+ * ones resume again as her. Then the CA file is the other CA alone: her
+ * sessions of before are refused, and so is a full handshake.
+ */
+static void test_resumption_until_the_ca_changes(void **state)
+{
+    (void)state;
+    const char *certs = getenv("BRANCHLINE_TEST_CERTS");
+    const char *other = getenv("BRANCHLINE_TEST_CERTS_OTHER");
+    assert_int_equal(fx_sql(&fx, "SELECT api.bootstrap_operator('CN=heidi')"), 0);
+    static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+    SSL_SESSION *sessions[2] = {NULL, NULL};
+    char subject[256], path[600], ca[600], other_ca[600], line[700];
+    bool reused = true;
+    for (int i = 0; i < 2; i++) {
+        assert_true(whoami_session(certs, "heidi", versions[i], NULL, &sessions[i], &reused,
+                                   subject, sizeof subject));
+        assert_false(reused);
+        assert_string_equal(subject, "CN=heidi");
+        SSL_SESSION *again = NULL;
+        assert_true(whoami_session(certs, "heidi", versions[i], sessions[i], &again, &reused,
+                                   subject, sizeof subject));
+        assert_true(reused);
+        assert_string_equal(subject, "CN=heidi");
+        SSL_SESSION_free(again);
+    }
+
+    snprintf(ca, sizeof ca, "%s/ca.crt", certs);
+    snprintf(other_ca, sizeof other_ca, "%s/ca.crt", other);
+    snprintf(path, sizeof path, "%s/ca-bundle.crt", fx.dir);
+    write_bundle(path, ca, other_ca);
+    snprintf(line, sizeof line, "tls_ca = %s", path);
+    config_append(line);
+    assert_true(reload());
+    for (int i = 0; i < 2; i++) {
+        SSL_SESSION *fresh = NULL;
+        assert_true(whoami_session(certs, "heidi", versions[i], sessions[i], &fresh, &reused,
+                                   subject, sizeof subject));
+        assert_false(reused); /* a ticket of the old trust store: full handshake */
+        assert_string_equal(subject, "CN=heidi");
+        SSL_SESSION_free(sessions[i]);
+        sessions[i] = fresh;
+        assert_true(whoami_session(certs, "heidi", versions[i], sessions[i], NULL, &reused,
+                                   subject, sizeof subject));
+        assert_true(reused);
+        assert_string_equal(subject, "CN=heidi");
+    }
+
+    snprintf(line, sizeof line, "tls_ca = %s", other_ca);
+    config_append(line);
+    assert_true(reload());
+    for (int i = 0; i < 2; i++) {
+        assert_false(whoami_session(certs, "heidi", versions[i], sessions[i], NULL, &reused,
+                                    subject, sizeof subject));
+        assert_false(reused);
+        assert_false(whoami_session(certs, "heidi", versions[i], NULL, NULL, &reused, subject,
+                                    sizeof subject));
+        SSL_SESSION_free(sessions[i]);
+    }
+
+    snprintf(line, sizeof line, "tls_ca = %s", ca); /* as before, for the next test */
+    config_append(line);
+    assert_true(reload());
+    assert_true(answered(certs, "heidi"));
+}
+
+static void test_bad_reload_keeps_serving(void **state)
+{
+    (void)state;
+    config_append("tls_cert = /nonexistent.crt");
     assert_int_equal(kill(fx.pid, SIGHUP), 0);
     assert_true(fx_log_wait(&fx, "event=reload_failed", 3000));
     assert_true(answered(getenv("BRANCHLINE_TEST_CERTS"), "heidi"));
@@ -244,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_other_ca_refused),
         cmocka_unit_test(test_resumption_until_the_crl_changes),
         cmocka_unit_test(test_revoked_certificate_refused_and_reload),
+        cmocka_unit_test(test_resumption_until_the_ca_changes),
         cmocka_unit_test(test_bad_reload_keeps_serving),
     };
     snprintf(pki, sizeof pki, "%s", getenv("BLTEST_PKI") ? getenv("BLTEST_PKI") : "pki.sh");
