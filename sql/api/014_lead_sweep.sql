@@ -15,6 +15,15 @@ BEGIN
 END
 $$;
 
+-- Whether a lead queued as sla_exhausted has used the reallocations the
+-- policy p_rule allows: then no change of the organization routes it again,
+-- only a person (lead reassign) or a policy allowing more.
+CREATE FUNCTION branchline.sla_spent(l branchline.leads, p_rule branchline.lead_rule) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT l.status = 'unroutable' AND l.reason IS NOT DISTINCT FROM 'sla_exhausted'
+       AND l.reallocations >= p_rule.max_reallocations
+$$;
+
 -- What handling one lead did, and its pool's value after it.
 CREATE TYPE branchline.pool_outcome AS (outcome text, pool branchline.pool);
 
@@ -65,9 +74,11 @@ $$;
 
 -- Tries again to allocate a waiting or unroutable lead in pool p, the pool
 -- of the holder serving its origin now (NULL: still none), excluding the
--- branches that had it. Writes an event when it is allocated or its status
--- or reason changes, not for every failed retry. Outcome: allocated,
--- waiting or unroutable.
+-- branches that had it. An sla_exhausted lead that has had as many
+-- reallocations as the pool's policy allows stays in the holder's queue for
+-- a person (README, Leads: I2): only its holder follows the organization.
+-- Writes an event when it is allocated or its status or reason changes,
+-- not for every failed retry. Outcome: allocated, waiting or unroutable.
 CREATE FUNCTION branchline.retry_unrouted(l branchline.leads, p branchline.pool, p_now timestamptz, p_principal text)
 RETURNS branchline.pool_outcome LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 DECLARE
@@ -77,6 +88,9 @@ BEGIN
     IF p IS NULL THEN
         holder := (SELECT u.id FROM units u WHERE u.tenant_id = l.tenant_id AND u.path = '/');
         d := unrouted_decision('no_customer_service', p);
+    ELSIF sla_spent(l, p.rule) THEN
+        holder := (p.holder).id;
+        d := unrouted_decision('sla_exhausted', p);
     ELSE
         holder := (p.holder).id;
         d := decide(p, had_branches(l), NULL, NULL);

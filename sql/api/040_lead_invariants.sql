@@ -119,8 +119,10 @@ $$;
 
 -- Restores I1 and I2 for the current tenant after an organization change.
 -- Finds the open leads that lost their place (their holder is no longer the
--- one serving their origin, or their branch no longer fits) and the queued
--- leads whose pool has room now; locks them (waiting: lead rows come first
+-- one serving their origin, or their branch no longer fits), the queued
+-- leads whose holder changed and those whose pool has room now (but for
+-- sla_exhausted leads out of reallocations under the policy serving them
+-- now: they wait for a person, 014: sla_spent); locks them (waiting: lead rows come first
 -- in the lock order of 013), then the unit guard and every pool they touch,
 -- and moves them. Queued leads beyond p_limit are made due now for the
 -- sweep (within one sweep interval); open leads are all moved here.
@@ -145,7 +147,9 @@ BEGIN
                  WHERE q.tenant_id = t AND q.status IN ('allocated', 'contacted', 'waiting', 'unroutable')) x
           JOIN units o ON o.tenant_id = t AND o.id = x.origin_id
     ), x AS MATERIALIZED (
-        SELECT q.id, q.status, q.reason, q.holder_id, q.project_id, q.branch_id, origin.holder
+        SELECT q.id, q.status, q.reason, q.holder_id, q.project_id, q.branch_id, origin.holder,
+               CASE WHEN q.reason = 'sla_exhausted' AND origin.holder IS NOT NULL
+                    THEN sla_spent(q, policy_for(origin.holder, q.project_id)) ELSE false END AS spent
           FROM leads q JOIN origin ON origin.id = q.origin_id
          WHERE q.tenant_id = t AND q.status IN ('allocated', 'contacted', 'waiting', 'unroutable')
     ), placed AS MATERIALIZED (
@@ -165,8 +169,9 @@ BEGIN
                      OR EXISTS (SELECT FROM unfit u WHERE u.holder = x.holder AND u.project_id = x.project_id
                                                       AND u.branch_id = x.branch_id)))
             OR (x.branch_id IS NULL AND (x.holder IS NULL) <> (x.reason IS NOT DISTINCT FROM 'no_customer_service'))
-            OR (x.branch_id IS NULL AND EXISTS (SELECT FROM roomy r WHERE r.holder = x.holder
-                                                                     AND r.project_id = x.project_id))
+            OR (x.branch_id IS NULL AND x.holder IS DISTINCT FROM x.holder_id AND x.holder IS NOT NULL)
+            OR (x.branch_id IS NULL AND NOT x.spent
+                AND EXISTS (SELECT FROM roomy r WHERE r.holder = x.holder AND r.project_id = x.project_id))
     ), later AS (
         UPDATE leads q SET due_at = p_now FROM todo
          WHERE NOT todo.open AND todo.n > p_limit AND q.tenant_id = t AND q.id = todo.id

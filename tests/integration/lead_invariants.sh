@@ -189,4 +189,41 @@ eq "$(jqv '.[0].actual_share')" "$admin_share" "the share the admin sees"
 [[ $admin_share != 1 ]] || fail "r2/b2 received every lead: no peers to compare with"
 as alice
 
+case_ "I2: an sla_exhausted lead out of reallocations waits for a person; a policy allowing more drains it"
+ok project add crm --name CRM
+ok unit add r4 --kind region --name "R4"
+ok dept add r4 customer_service
+ok dept add r4 sales
+ok unit add r4/b41 --kind branch --name "B41"
+ok project assign r4/b41 crm --capacity 1
+ok policy set weighted --at r4 --sla-minutes 30 --max-reallocations 0
+ok -o json lead add --external-id sla-1 --project crm --channel search --origin r4
+spent=$(jqv .id)
+eq "$(status_of "$spent")" "allocated r4/b41 "
+sweep_later() { psql_admin "SELECT * FROM branchline.sweep_at(1000, now() + interval '$1')" >/dev/null; }
+sweep_later "2 hours"
+eq "$(status_of "$spent")" "unroutable  sla_exhausted" "no reallocation allowed: the holder's queue"
+ok unit add r4/b42 --kind branch --name "B42"
+ok project assign r4/b42 crm --capacity 1
+eq "$(status_of "$spent")" "unroutable  sla_exhausted" "a new branch does not route a lead out of reallocations"
+ok unit pause r4/b41
+eq "$(status_of "$spent")" "unroutable  sla_exhausted" "nor does any other change"
+ok unit activate r4/b41
+ok policy set weighted --at r4 --sla-minutes 30 --max-reallocations 1
+eq "$(status_of "$spent")" "allocated r4/b42 " "drained by the policy change that allows a reallocation"
+history_has "$spent" "was unroutable: sla_exhausted"
+
+case_ "I2: an sla_exhausted lead with reallocations left drains when a new branch joins the pool"
+ok policy set weighted --at r4 --sla-minutes 30 --max-reallocations 3
+ok -o json lead add --external-id sla-2 --project crm --channel search --origin r4
+left=$(jqv .id)
+sweep_later "2 hours"
+sweep_later "4 hours"
+ok -o json lead show "$left"
+eq "$(jqv '"\(.status) \(.reason) \(.reallocations)"')" "unroutable sla_exhausted 1" "both branches had it"
+ok unit add r4/b43 --kind branch --name "B43"
+eq "$(status_of "$left")" "unroutable  sla_exhausted" "no project yet"
+ok project assign r4/b43 crm --capacity 1
+eq "$(status_of "$left")" "allocated r4/b43 " "drained in the same transaction as project assign"
+
 finish

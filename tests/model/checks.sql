@@ -39,11 +39,20 @@ SELECT 'I1', l.tenant_id, 'lead ' || l.id || ' (' || l.status || ') held by ' ||
         OR NOT EXISTS (SELECT FROM fit f WHERE f.tenant_id = l.tenant_id AND f.holder = l.holder_id
                                            AND f.project_id = l.project_id AND f.branch_id = l.branch_id))
 UNION ALL
--- a queued lead with a route through a branch that has no cap and never had it
+-- a queued lead with a route through a branch that has no cap and never had
+-- it; but an sla_exhausted lead with as many reallocations as the policy
+-- serving it now allows (the most specific of lead_policies, default 3)
+-- waits for a person
 SELECT 'I2', l.tenant_id, 'lead ' || l.id || ' ' || l.status || ' (' || l.reason || ') could go to branch ' || f.branch_id
   FROM leads l
   JOIN fit f ON f.tenant_id = l.tenant_id AND f.holder = l.holder AND f.project_id = l.project_id
  WHERE l.status IN ('waiting', 'unroutable')
+   AND NOT (l.status = 'unroutable' AND l.reason = 'sla_exhausted'
+            AND l.reallocations >= coalesce((SELECT p.max_reallocations FROM branchline.lead_policies p
+                                               WHERE p.tenant_id = l.tenant_id
+                                                 AND (p.holder_id = l.holder OR p.holder_id IS NULL)
+                                                 AND (p.project_id = l.project_id OR p.project_id IS NULL)
+                                               ORDER BY p.holder_id IS NULL, p.project_id IS NULL LIMIT 1), 3))
    AND NOT EXISTS (SELECT FROM branchline.lead_caps c WHERE c.tenant_id = f.tenant_id AND c.branch_id = f.branch_id)
    AND NOT EXISTS (SELECT FROM branchline.lead_events e WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.id
                                                          AND e.to_branch_id = f.branch_id)
@@ -51,6 +60,12 @@ UNION ALL
 SELECT 'I2', l.tenant_id, 'lead ' || l.id || ' unroutable (' || l.reason || ') but holder now ' || coalesce(l.holder::text, 'none')
   FROM leads l
  WHERE l.status IN ('waiting', 'unroutable') AND (l.holder IS NULL) <> (l.reason IS NOT DISTINCT FROM 'no_customer_service')
+UNION ALL
+-- a queued lead waits in the queue of the holder serving its origin now
+SELECT 'I2', l.tenant_id, 'lead ' || l.id || ' ' || l.status || ' (' || l.reason || ') in the queue of ' || l.holder_id
+       || ', holder now ' || l.holder
+  FROM leads l
+ WHERE l.status IN ('waiting', 'unroutable') AND l.holder IS NOT NULL AND l.holder <> l.holder_id
 UNION ALL
 SELECT 'I3', coalesce(s.tenant_id, o.tenant_id),
        'open_leads of pool (' || coalesce(s.holder_id, o.holder_id) || ', ' || coalesce(s.project_id, o.project_id) || ', '
