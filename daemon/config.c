@@ -49,6 +49,7 @@ static const option_t options[] = {
     INT(tenant_rate_burst, "40000", 1, 10000000, "requests a tenant may send at once above its rate"),
     INT(handshake_rate_per_addr, "200", 0, 10000000, "new TLS handshakes per second from one source address, all workers together; 0 = unlimited"),
     INT(handshake_burst_per_addr, "1000", 1, 10000000, "handshakes one address may start at once above its rate"),
+    INT(tls_ticket_key_period_s, "3600", 1, 604800, "TLS session tickets: a new key every this many seconds (and on SIGHUP); the old key still resumes for one more period"),
     INT(handshake_timeout_ms, "10000", 100, 600000, "TLS handshake must finish within this"),
     INT(frame_timeout_ms, "10000", 100, 600000, "a started frame must arrive whole within this"),
     INT(idle_timeout_ms, "300000", 1000, 86400000, "a connection with nothing in flight is closed after this"),
@@ -191,6 +192,7 @@ int config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
 static const char *const reloadable_options[] = {
     "tls_cert", "tls_key", "tls_ca", "tls_crl", "max_frame_size", "max_connections",
     "max_inflight_per_conn", "tenant_rate_limit", "tenant_rate_burst", "handshake_timeout_ms",
+    "tls_ticket_key_period_s",
     "frame_timeout_ms", "idle_timeout_ms", "shutdown_timeout_ms", "sweep_interval_ms",
     "sweep_batch", "log_level", "log_format", "http_max_body_bytes", "http_max_inflight",
     "http_timeout_ms",

@@ -31,6 +31,7 @@ typedef struct {
     int tenant_rate_burst;
     int handshake_rate_per_addr;
     int handshake_burst_per_addr;
+    int tls_ticket_key_period_s;
     int handshake_timeout_ms;
     int frame_timeout_ms;
     int idle_timeout_ms;

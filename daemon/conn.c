@@ -322,10 +322,12 @@ static bool handshake_done(conn_t *c)
         return false;
     }
     conn_set_state(c, CONN_OPEN, "handshake_done");
-    log_info("conn_open", "worker=%u conn=%llu peer=%s subject=%s tls=%s cipher=%s",
+    bool resumed = SSL_session_reused(c->ssl) == 1;
+    metrics_tls_handshake(resumed);
+    log_info("conn_open", "worker=%u conn=%llu peer=%s subject=%s tls=%s cipher=%s resumed=%s",
              c->worker->index, (unsigned long long)c->id, c->peer,
              log_quote(quoted, sizeof quoted, c->subject), SSL_get_version(c->ssl),
-             SSL_get_cipher_name(c->ssl));
+             SSL_get_cipher_name(c->ssl), resumed ? "yes" : "no");
     evtimer_del(c->timer);
     rearm_timer(c);
     if (frame_buf_len(&c->out) > 0)

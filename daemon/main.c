@@ -26,6 +26,7 @@
 #include "migrate.h"
 #include "notify.h"
 #include "reload.h"
+#include "tls_tickets.h"
 #include "server.h"
 #include "tls.h"
 
@@ -376,6 +377,7 @@ out:
     intake_free();
     server_free(srv);
     SSL_CTX_free(ctx);
+    tls_tickets_wipe();
     http_shutdown();
     metrics_core_free();
     stmt_registry_free();

@@ -36,7 +36,7 @@ static const char *routes[ROUTE_LABELS_MAX];
 static size_t nroutes;
 
 static struct {
-    metric_t *requests, *duration, *conns_open, *conns, *handshakes, *handshake_failures,
+    metric_t *requests, *duration, *conns_open, *conns, *handshakes, *resumptions, *handshake_failures,
         *frames_refused, *pool_conns, *pool_waiting, *db_queries, *db_errors, *db_reconnects,
         *listen_losses, *cache_hits, *cache_misses, *cache_invalidations, *leads_allocated,
         *leads_queued, *sla_reallocations, *sweep_duration, *rate_limited, *http_requests,
@@ -86,6 +86,8 @@ int metrics_core_register(const char *const *ops, size_t nops, const char *const
                   conn_states, 3, &ok);
     M.handshakes = reg(METRIC_COUNTER, "branchline_tls_handshakes_total",
                        "TLS handshakes completed with a verified client certificate.", NULL, NULL, 0, &ok);
+    M.resumptions = reg(METRIC_COUNTER, "branchline_tls_resumptions_total",
+                        "Of those handshakes, the ones that resumed a session by ticket.", NULL, NULL, 0, &ok);
     M.handshake_failures = reg(METRIC_COUNTER, "branchline_tls_handshake_failures_total",
                                "Connections closed before their handshake completed, by reason.",
                                "reason", handshake_reasons, 6, &ok);
@@ -238,6 +240,12 @@ void metrics_frame_refused(const char *reason)
 void metrics_rate_limited(void)
 {
     metrics_add(M.rate_limited, 0, 1);
+}
+
+void metrics_tls_handshake(bool resumed)
+{
+    if (resumed)
+        metrics_add(M.resumptions, 0, 1);
 }
 
 void metrics_handshake_rate_limited(void)

@@ -34,6 +34,8 @@ void metrics_conn_state(int from, int to, const char *reason);
 void metrics_frame_refused(const char *reason);
 /* A request refused by the tenant's rate limit. */
 void metrics_rate_limited(void);
+/* A handshake completed (counted by metrics_conn_state); resumed: by ticket. */
+void metrics_tls_handshake(bool resumed);
 /* A connection closed at accept by its address's handshake rate. */
 void metrics_handshake_rate_limited(void);
 /* A statement ran on the database (ok, or failed with that result). */

@@ -11,6 +11,7 @@
 #include "usage_limits.h"
 #include "sweeper.h"
 #include "tls.h"
+#include "tls_tickets.h"
 
 /* A configuration a reload installed. Workers may still be reading the one
  * it replaced, so none is freed before exit (a few hundred bytes a reload). */
@@ -80,6 +81,10 @@ int reload_apply(server_t *srv, config_t *next, char *err, size_t errlen)
     if (!(ctx = tls_server_ctx_new(next, err, errlen)) || http_tls_load(next, err, errlen) != 0)
         goto fail;
     server_swap_tls(srv, ctx);
+    /* A new ticket key from now on; tickets of the old one still resume for
+     * a period, unless the CA or CRL changed (the new context's session id
+     * context then refuses them). */
+    tls_tickets_rotate();
     log_level_t level = LOG_INFO;
     log_format_t format = LOG_FORMAT_TEXT;
     (void)log_level_parse(next->log_level, &level);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "status.h"
+#include "tls_tickets.h"
 
 /* Mozilla intermediate (TLS 1.2 part). */
 static const char intermediate_ciphers[] =
@@ -111,8 +112,9 @@ static int digest_file(EVP_MD_CTX *md, const char *path)
  * Sessions resume only under the same client CA and CRL: the session id
  * context is a digest of both files, so a ticket issued before either
  * changed is never accepted after (OpenSSL also refuses resumption without
- * a context when it verifies client certificates). A reload builds a new
- * context with new ticket keys as well.
+ * a context when it verifies client certificates). The ticket keys outlive
+ * a reload (tls_tickets.h): this context is what binds a ticket to the
+ * trust it was made under.
  */
 static int ctx_set_session_context(SSL_CTX *ctx, const config_t *cfg, char *err, size_t errlen)
 {
@@ -149,11 +151,17 @@ SSL_CTX *tls_server_ctx_new(const config_t *cfg, char *err, size_t errlen)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_verify_depth(ctx, 4);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-    /* Resumption by stateless tickets (TLS 1.2 and 1.3), encrypted with keys
-     * of this context: no server-side cache to share between workers, and
-     * one ticket per full handshake is enough for a client to reconnect. */
+    /* Resumption by stateless tickets (TLS 1.2 and 1.3), encrypted with the
+     * daemon's rotating keys (tls_tickets.c): no server-side cache to share
+     * between workers, and one ticket per handshake is enough for a client
+     * to reconnect. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 1);
+    if (tls_tickets_attach(ctx, cfg->tls_ticket_key_period_s) != 0) {
+        tls_error_text(err, errlen);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     /* Mozilla intermediate's three TLS 1.3 suites, ChaCha20-Poly1305 first:
      * its cipher state is about 450 bytes smaller per connection than
      * AES-GCM's (which matters at 10,000 idle connections), and on our

@@ -16,6 +16,7 @@ int session_open(const cli_t *cli, session_t *s)
         .cert_file = s->settings.cert,
         .key_file = s->settings.key,
         .timeout_ms = s->settings.timeout_ms,
+        .session_dir = s->settings.session_dir,
     };
     s->conn = blc_connect(&opts, err, sizeof err);
     if (!s->conn) {

@@ -300,6 +300,30 @@ static int apply_config(settings_t *s, const settings_flags_t *flags, char *err,
     return rc;
 }
 
+/* "sessions" beside the config file, unless BRANCHLINE_SESSION_CACHE=off. */
+static int session_dir(settings_t *s, char *err, size_t errlen)
+{
+    const char *env = getenv("BRANCHLINE_SESSION_CACHE");
+    if (env && strcmp(env, "off") == 0)
+        return 0;
+    if (env && env[0] && strcmp(env, "on") != 0) {
+        snprintf(err, errlen, "invalid BRANCHLINE_SESSION_CACHE '%s': on or off", env);
+        return -1;
+    }
+    char *path = config_path();
+    if (!path)
+        return 0; /* no HOME: nowhere to keep them */
+    *strrchr(path, '/') = '\0';
+    int rc = asprintf(&s->session_dir, "%s/sessions", path);
+    free(path);
+    if (rc < 0) {
+        s->session_dir = NULL;
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 int settings_resolve(settings_t *s, const settings_flags_t *flags, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);  /* timeout_ms 0: the library's default */
@@ -324,7 +348,7 @@ int settings_resolve(settings_t *s, const settings_flags_t *flags, char *err, si
                  flags->timeout, TIMEOUT_MAX_MS);
         goto fail;
     }
-    if (check(s, err, errlen) < 0)
+    if (check(s, err, errlen) < 0 || session_dir(s, err, errlen) < 0)
         goto fail;
     return 0;
 fail:
@@ -334,6 +358,8 @@ fail:
 
 void settings_release(settings_t *s)
 {
+    free(s->session_dir);
+    s->session_dir = NULL;
     for (int key = 0; key < KEY_COUNT; key++) {
         free(*slot(s, key));
         *slot(s, key) = NULL;

@@ -10,6 +10,11 @@
  * current-context selects the context, whose keys override the top ones.
  * Relative paths in the file are relative to its folder. A private key
  * file that its group or others may access is refused.
+ *
+ * TLS sessions are kept in the folder "sessions" beside the config file
+ * (0700, one 0600 file per server, certificate and CA), so that the next
+ * run resumes instead of making a full handshake;
+ * BRANCHLINE_SESSION_CACHE=off turns that off.
  */
 #ifndef BRANCHCTL_SETTINGS_H
 #define BRANCHCTL_SETTINGS_H
@@ -39,6 +44,8 @@ typedef struct {
     char *cert;    /* NULL: no client certificate */
     char *key;     /* NULL: the key is in cert */
     char *tenant;  /* the context's tenant (for operators), or NULL */
+    char *session_dir; /* TLS sessions kept between runs: "sessions" beside the config
+                          file; NULL when BRANCHLINE_SESSION_CACHE=off or no HOME */
     int timeout_ms;
 } settings_t;
 

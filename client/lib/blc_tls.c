@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "blc_net.h"
+#include "blc_session.h"
 
 /* Text of the oldest queued OpenSSL error (usually the cause); clears the queue. */
 static void openssl_reason(char *buf, size_t len)
@@ -233,8 +234,8 @@ blc_tls_outcome_t blc_tls_io(SSL *ssl, int fd, blc_tls_op_t op, void *buf, int n
     }
 }
 
-SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, int64_t deadline_ms,
-                       char *err, size_t errlen)
+SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, const char *session_path,
+                       int64_t deadline_ms, char *err, size_t errlen)
 {
     int done;
     ERR_clear_error();
@@ -243,13 +244,20 @@ SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, int64_t deadline_
         openssl_reason(err, errlen);
         goto fail;
     }
+    bool offered = session_path && blc_session_use(ssl, session_path);
     if (blc_tls_io(ssl, fd, BLC_TLS_CONNECT, NULL, 0, -1, deadline_ms, &done, err, errlen) !=
         BLC_TLS_OK)
         goto fail;
     if (check_alpn(ssl, err, errlen) < 0)
         goto fail;
+    /* A refused session stays refused; the server's new ticket replaces it
+     * once it comes (TLS 1.3: with the first answer). */
+    if (offered && SSL_session_reused(ssl) != 1)
+        blc_session_forget(session_path);
     return ssl;
 fail:
+    if (session_path)
+        blc_session_forget(session_path);
     SSL_free(ssl);
     return NULL;
 }

@@ -19,10 +19,12 @@ SSL_CTX *blc_tls_ctx_new(const blc_options_t *opts, char *err, size_t errlen)
 /*
  * Handshake on a connected non-blocking socket, until the deadline; checks
  * the certificate against host (a name or an IP literal) and the ALPN result.
- * Returns the session, or NULL with the reason in err.
+ * With session_path (see blc_session.h; it must outlive the session), offers
+ * the session saved there and saves the new ones. Returns the session, or
+ * NULL with the reason in err.
  */
-SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, int64_t deadline_ms,
-                       char *err, size_t errlen) __attribute__((warn_unused_result));
+SSL *blc_tls_handshake(SSL_CTX *ctx, int fd, const char *host, const char *session_path,
+                       int64_t deadline_ms, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 typedef enum {
     BLC_TLS_OK,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blc_net.h"
+#include "blc_session.h"
 #include "blc_tls.h"
 #include "frame.h"
 
@@ -34,6 +35,7 @@ struct blc {
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
+    char *session_path;  /* the TLS session cache file (blc_session.h); NULL: none */
     int timeout_ms;      /* each wait; BLC_NO_TIMEOUT: none */
     int wake_fd;         /* also ends waits for a response when readable; -1: none */
     uint32_t max_frame;
@@ -87,12 +89,23 @@ blc_t *blc_connect(const blc_options_t *opts, char *err, size_t errlen)
     c->ctx = blc_tls_ctx_new(opts, err, errlen);
     if (!c->ctx)
         goto fail;
+    if (opts->session_dir && opts->session_dir[0]) {
+        char path[BLC_SESSION_PATH_MAX];
+        blc_session_ctx_init(c->ctx);
+        /* A cache that cannot be named costs a full handshake, nothing else. */
+        if (blc_session_path(opts->session_dir, opts->server, c->ctx, opts->ca_file, path) == 0 &&
+            !(c->session_path = strdup(path))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
     c->fd = blc_net_connect(host, port, blc_now_ms() + c->timeout_ms, why, sizeof why);
     if (c->fd < 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", opts->server, why);
         goto fail;
     }
-    c->ssl = blc_tls_handshake(c->ctx, c->fd, host, blc_now_ms() + c->timeout_ms, why, sizeof why);
+    c->ssl = blc_tls_handshake(c->ctx, c->fd, host, c->session_path, blc_now_ms() + c->timeout_ms, why,
+                               sizeof why);
     if (!c->ssl) {
         snprintf(err, errlen, "TLS handshake with %s failed: %s", opts->server, why);
         goto fail;
@@ -101,6 +114,11 @@ blc_t *blc_connect(const blc_options_t *opts, char *err, size_t errlen)
 fail:
     blc_free(c);
     return NULL;
+}
+
+int blc_resumed(const blc_t *c)
+{
+    return c && c->ssl && SSL_session_reused(c->ssl) == 1;
 }
 
 int blc_check_server(const char *server, char *err, size_t errlen)
@@ -123,6 +141,7 @@ void blc_free(blc_t *c)
     }
     SSL_free(c->ssl);
     SSL_CTX_free(c->ctx);
+    free(c->session_path);
     if (c->fd >= 0)
         close(c->fd);
     while (c->head) {

@@ -31,6 +31,10 @@ typedef struct {
     const char *cert_file;  /* client certificate PEM; optional (then no client cert is sent) */
     const char *key_file;   /* client key PEM; optional (then the key is read from cert_file) */
     int timeout_ms;         /* connect, handshake, and each wait for a response; 0 = 30000 */
+    const char *session_dir; /* optional: a folder where TLS sessions are kept between runs
+                               (one 0600 file per server, certificate and CA; made 0700 if
+                               missing), so that the next connection resumes without a full
+                               handshake; NULL: none */
 } blc_options_t;
 
 typedef struct blc blc_t;
@@ -140,6 +144,9 @@ const char *blc_error(const blc_t *c);
  * RESOURCE_EXHAUSTED (out of memory). OK before any error.
  */
 int blc_error_code(const blc_t *c);
+
+/* 1 when the connection resumed a TLS session (see blc_options_t.session_dir), else 0. */
+int blc_resumed(const blc_t *c);
 
 /* The socket, for poll() or shutdown(); reading or writing it would break TLS. */
 int blc_fd(const blc_t *c);

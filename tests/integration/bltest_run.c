@@ -38,6 +38,9 @@ static void export_env(const fx_t *fx)
     setenv("BRANCHLINE_CA", buf, 1);
     setenv("BLTEST_DAEMON_LOG", fx->log_path, 1);
     setenv("BLTEST_DIR", fx->dir, 1);
+    /* branchctl keeps TLS sessions beside its configuration: the test's own. */
+    snprintf(buf, sizeof buf, "%s/xdg", fx->dir);
+    setenv("XDG_CONFIG_HOME", buf, 1);
     snprintf(buf, sizeof buf, "%s/intake.port", fx->dir);
     FILE *f = fopen(buf, "r");
     int intake_port = 0;
