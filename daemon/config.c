@@ -34,9 +34,11 @@ static const option_t options[] = {
     STR(tls_ca, "", "CA bundle that client certificates must chain to (PEM)"),
     STR(tls_crl, "", "certificate revocation list(s) of the client CA (PEM); reloaded on SIGHUP"),
     STR(db_conninfo, "dbname=branchline", "libpq connection string of the daemon's role"),
+    STR(db_read_conninfo, "", "libpq connection string of an optional read-only pool (e.g. a standby, target_session_attrs=prefer-standby) for lead list, lead stats and org export; none = all on db_conninfo"),
     STR(migrate_conninfo, "", "libpq connection string of the owner role for `migrate` (default: db_conninfo)"),
     INT(workers, "0", 0, 256, "worker threads, each with its own event loop; 0 = one per core"),
     INT(db_pool_size, "2", 1, 64, "database connections per worker"),
+    INT(db_read_pool_size, "2", 1, 64, "read pool connections per worker (with db_read_conninfo)"),
     INT(db_queue_max, "4096", 1, 1000000, "requests a worker queues while its database connections are busy"),
     INT(db_queue_per_conn, "64", 1, 1000000, "of those, requests of one client connection; beyond: RESOURCE_EXHAUSTED"),
     INT(db_statement_timeout_ms, "60000", 0, 86400000, "deadline of every database statement (statement_timeout, then the daemon's own); 0 = none"),
@@ -287,9 +289,10 @@ void config_print_options(FILE *out)
 
 void config_log(const config_t *cfg)
 {
-    log_info("config", "listen=%s:%d workers=%d db_pool_size=%d max_connections=%d "
+    log_info("config", "listen=%s:%d workers=%d db_pool_size=%d read_pool=%s max_connections=%d "
              "max_frame_size=%d handshake_timeout_ms=%d frame_timeout_ms=%d idle_timeout_ms=%d",
              cfg->listen_address, cfg->listen_port, cfg->workers, cfg->db_pool_size,
+             cfg->db_read_conninfo[0] ? "on" : "off",
              cfg->max_connections, cfg->max_frame_size, cfg->handshake_timeout_ms,
              cfg->frame_timeout_ms, cfg->idle_timeout_ms);
 }

@@ -16,9 +16,11 @@ typedef struct {
     char *tls_ca;
     char *tls_crl;
     char *db_conninfo;
+    char *db_read_conninfo;     /* "": no read pool, every statement on db_conninfo */
     char *migrate_conninfo;
     int workers;
     int db_pool_size;
+    int db_read_pool_size;
     int db_queue_max;
     int db_queue_per_conn;
     int db_statement_timeout_ms;

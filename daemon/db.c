@@ -45,6 +45,8 @@ struct db_pool {
     db_notify_fn notify;
     void *notify_arg;
     db_queue_t queue;
+    const char *name;           /* static: "primary" or "read" */
+    bool read_only;
     int statement_timeout_ms;   /* 0: none */
     unsigned worker;
 };
@@ -62,10 +64,10 @@ static void query_free(db_query_t *q)
     free(q);
 }
 
-static void query_fail(db_query_t *q, status_code_t code, const char *message)
+static void query_fail(const db_pool_t *pool, db_query_t *q, status_code_t code, const char *message)
 {
     db_result_t res = {code, message, "", NULL};
-    metrics_db_unavailable();
+    metrics_db_unavailable(pool->name);
     q->cb(q->arg, &res);
     query_free(q);
 }
@@ -75,7 +77,7 @@ static void dbc_set_state(db_conn_t *c, dbc_state_t state, const char *why)
     if (c->state == state)
         return;
     log_emit(state == DBC_DOWN ? LOG_WARN : LOG_DEBUG, "db_state",
-             "worker=%u db_conn=%d from=%s to=%s%s%s", c->pool->worker, c->index,
+             "worker=%u pool=%s db_conn=%d from=%s to=%s%s%s", c->pool->worker, c->pool->name, c->index,
              dbc_state_names[c->state], dbc_state_names[state], why ? " reason=" : "",
              why ? why : "");
     c->state = state;
@@ -99,6 +101,11 @@ void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued)
     *queued = pool->queue.queued;
 }
 
+const char *db_pool_name(const db_pool_t *pool)
+{
+    return pool->name;
+}
+
 bool db_pool_listening(const db_pool_t *pool)
 {
     const db_conn_t *c = &pool->conns[pool->size];
@@ -108,7 +115,7 @@ bool db_pool_listening(const db_pool_t *pool)
 static void fail_queue(db_pool_t *pool, const char *message)
 {
     for (db_query_t *q; (q = db_queue_pop(&pool->queue)) != NULL;)
-        query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, message);
+        query_fail(pool, q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, message);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -122,8 +129,8 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 static void dbc_lost(db_conn_t *c, const char *why)
 {
     char quoted[256];
-    log_warn("db_lost", "worker=%u db_conn=%d error=%s retry_ms=%d", c->pool->worker,
-             c->index, log_quote(quoted, sizeof quoted, why), c->backoff_ms);
+    log_warn("db_lost", "worker=%u pool=%s db_conn=%d error=%s retry_ms=%d", c->pool->worker,
+             c->pool->name, c->index, log_quote(quoted, sizeof quoted, why), c->backoff_ms);
     if (c->io) {
         event_free(c->io);
         c->io = NULL;
@@ -135,14 +142,14 @@ static void dbc_lost(db_conn_t *c, const char *why)
     PQfinish(c->pg);
     c->pg = NULL;
     bool was_listening = c->state == DBC_LISTENING;
-    metrics_db_lost(was_listening);
+    metrics_db_lost(c->pool->name, was_listening);
     dbc_set_state(c, DBC_DOWN, "lost");
     if (was_listening)
         c->pool->notify(c->pool->notify_arg, NULL, DB_LISTEN_LOST);
     db_query_t *q = c->current;
     c->current = NULL;
     if (q)
-        query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database connection lost");
+        query_fail(c->pool, q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database connection lost");
     struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
     evtimer_add(c->retry, &tv);
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
@@ -224,10 +231,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     if (!q)
         return;
     c->current = NULL;
-    log_warn("db_statement_timeout", "worker=%u db_conn=%d statement=%s timeout_ms=%d",
-             c->pool->worker, c->index, stmt_def(q->stmt)->name,
+    log_warn("db_statement_timeout", "worker=%u pool=%s db_conn=%d statement=%s timeout_ms=%d",
+             c->pool->worker, c->pool->name, c->index, stmt_def(q->stmt)->name,
              c->pool->statement_timeout_ms + DEADLINE_GRACE_MS);
-    query_fail(q, BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "database statement timed out");
+    query_fail(c->pool, q, BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "database statement timed out");
     dbc_lost(c, "statement deadline passed");
 }
 
@@ -279,7 +286,7 @@ static void dbc_complete(db_conn_t *c)
     evtimer_del(c->deadline);
     dbc_set_state(c, DBC_IDLE, NULL);
     db_result_t out = {BRANCHLINE__V1__STATUS__CODE__OK, "", "", res};
-    metrics_db_query(res, ok);
+    metrics_db_query(c->pool->name, res, ok);
     if (!ok)
         out.code = db_map_error(res, &out.message, &out.field);
     q->cb(q->arg, &out);
@@ -380,11 +387,14 @@ static void notice_route(void *arg, const PGresult *res)
 }
 
 /* statement_timeout travels in the startup packet (no round trip of its
- * own); it comes before the conninfo, so an `options` there wins. */
+ * own); it comes before the conninfo, so an `options` there wins. A read
+ * pool's sessions are read-only the same way: a function that writes fails
+ * there (25006) instead of writing on whichever node the pool reached. */
 static void dbc_connect(db_conn_t *c)
 {
-    char options[64];
-    snprintf(options, sizeof options, "-c statement_timeout=%d", c->pool->statement_timeout_ms);
+    char options[96];
+    snprintf(options, sizeof options, "-c statement_timeout=%d%s", c->pool->statement_timeout_ms,
+             c->pool->read_only ? " -c default_transaction_read_only=on" : "");
     const char *const keys[] = {"options", "dbname", NULL};
     const char *const values[] = {options, c->pool->conninfo, NULL};
     c->pg = PQconnectStartParams(keys, values, 1);
@@ -436,12 +446,12 @@ void db_submit_notices(db_pool_t *pool, const void *source, stmt_id_t stmt, int 
     }
     for (int i = 0; i < nparams; i++, q->nparams++) {
         if (values[i] && !(q->values[i] = strdup(values[i]))) {
-            query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory");
+            query_fail(pool, q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory");
             return;
         }
     }
     if (db_pool_up(pool) == 0) {
-        query_fail(q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database unavailable");
+        query_fail(pool, q, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database unavailable");
         return;
     }
     switch (db_queue_push(&pool->queue, q)) {
@@ -449,14 +459,14 @@ void db_submit_notices(db_pool_t *pool, const void *source, stmt_id_t stmt, int 
         dbc_pump(pool);
         return;
     case DBQ_FULL:
-        query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "database queue full");
+        query_fail(pool, q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "database queue full");
         return;
     case DBQ_SOURCE_FULL:
-        query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED,
+        query_fail(pool, q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED,
                    "too many requests of this connection waiting for the database; retry later");
         return;
     case DBQ_NO_MEMORY:
-        query_fail(q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory");
+        query_fail(pool, q, BRANCHLINE__V1__STATUS__CODE__RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
 }
@@ -472,6 +482,8 @@ db_pool_t *db_pool_new(struct event_base *base, const db_pool_config_t *cfg, uns
     pool->size = size;
     db_queue_init(&pool->queue, cfg->queue_max, cfg->queue_per_source);
     pool->statement_timeout_ms = cfg->statement_timeout_ms;
+    pool->name = cfg->name ? cfg->name : "primary";
+    pool->read_only = cfg->read_only;
     pool->worker = worker_index;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size + 1, sizeof *pool->conns);
@@ -526,7 +538,7 @@ void db_pool_free(db_pool_t *pool)
     for (int i = 0; pool->conns && i <= pool->size; i++) {
         db_conn_t *c = &pool->conns[i];
         if (c->current)
-            query_fail(c->current, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "server shutting down");
+            query_fail(pool, c->current, BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "server shutting down");
         if (c->io)
             event_free(c->io);
         if (c->retry)
@@ -566,6 +578,8 @@ status_code_t db_map_error(const PGresult *res, const char **message, const char
         {"22", BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "invalid value"},
         {"40", BRANCHLINE__V1__STATUS__CODE__ABORTED, "transaction conflict, retry"},
         {"57014", BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "statement timed out"},
+        /* An operation on the read pool (read-only sessions) whose function writes. */
+        {"25006", BRANCHLINE__V1__STATUS__CODE__INTERNAL, "a read-only database session refused a write"},
         {"26000", BRANCHLINE__V1__STATUS__CODE__UNIMPLEMENTED, "operation not available in this database schema"},
         {"57P", BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database shutting down"},
         {"08", BRANCHLINE__V1__STATUS__CODE__UNAVAILABLE, "database connection failure"},

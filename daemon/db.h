@@ -22,6 +22,8 @@ typedef struct db_pool db_pool_t;
 
 typedef struct {
     const char *conninfo;
+    const char *name;           /* "primary" or "read": logs and the metrics' pool label */
+    bool read_only;             /* sessions with default_transaction_read_only = on */
     int size;                   /* query connections */
     int queue_max;              /* statements waiting for a connection, in all */
     int queue_per_source;       /* ... of one source (a client connection) */
@@ -55,6 +57,9 @@ int db_pool_up(const db_pool_t *pool);
 
 /* Query connections running a statement, idle, and queries waiting. */
 void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued);
+
+/* Its name in logs and metrics: "primary" or "read" (db_pool_config_t). */
+const char *db_pool_name(const db_pool_t *pool);
 
 /* Whether the listening connection is up (notifications are being heard). */
 bool db_pool_listening(const db_pool_t *pool);

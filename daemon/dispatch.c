@@ -11,6 +11,12 @@
 #define SQL_OP(op, name) {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, true, false, -1}
 /* A read of the organization, cached per worker until the tenant changes. */
 #define SQL_CACHED(op, name) {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, true, true, -1}
+/* A read served by the read pool when there is one (db_read_conninfo):
+ * lists, statistics and exports, which may lag the primary by the
+ * replication delay (README, High availability). The function must write
+ * nothing: the read pool's sessions are read-only. Reads right after a
+ * write of the same client (lead show, history) stay on the primary. */
+#define SQL_READ(op, name) {BRANCHLINE__V1__REQUEST__OP_##op, name, handle_sql_call, true, false, -1, true}
 
 static dispatch_entry_t table[] = {
     {BRANCHLINE__V1__REQUEST__OP_CANCEL, "cancel", handle_cancel, false, false, -1},
@@ -53,7 +59,7 @@ static dispatch_entry_t table[] = {
     SQL_OP(AUDIT_LIST, "audit_list"),
     SQL_OP(LEAD_ADD, "lead_add"),
     SQL_OP(LEAD_IMPORT, "lead_import"),
-    SQL_OP(LEAD_LIST, "lead_list"),
+    SQL_READ(LEAD_LIST, "lead_list"),
     SQL_OP(LEAD_SHOW, "lead_show"),
     SQL_OP(LEAD_CONTACT, "lead_contact"),
     SQL_OP(LEAD_WIN, "lead_win"),
@@ -61,13 +67,13 @@ static dispatch_entry_t table[] = {
     SQL_OP(LEAD_REASSIGN, "lead_reassign"),
     SQL_OP(LEAD_HISTORY, "lead_history"),
     SQL_OP(LEAD_EXPLAIN, "lead_explain"),
-    SQL_OP(LEAD_STATS, "lead_stats"),
+    SQL_READ(LEAD_STATS, "lead_stats"),
     SQL_OP(LEAD_PURGE, "lead_purge"),
     SQL_OP(POLICY_SET, "policy_set"),
     SQL_OP(POLICY_SHOW, "policy_show"),
     SQL_OP(POLICY_UNSET, "policy_unset"),
     SQL_OP(CAP_SET, "cap_set"),
-    SQL_OP(ORG_EXPORT, "org_export"),
+    SQL_READ(ORG_EXPORT, "org_export"),
     SQL_OP(ORG_APPLY, "org_apply"),
     SQL_OP(KPI, "kpi"),
     SQL_OP(STAFFING_ERLANG, "staffing_erlang"),
@@ -138,6 +144,7 @@ void dispatch_request(request_t *req, const uint8_t *wire, size_t wire_len)
     req->op_name = entry->name;
     req->stmt = entry->stmt;
     req->cacheable = entry->cached;
+    req->read_pool = entry->read_pool;
     if (!wire_valid(req, wire, wire_len))
         return;
     if (req->tenant >= 0 && !rate_limit_allow(req->worker->rate, req->tenant, now_ms())) {

@@ -23,6 +23,8 @@ typedef struct dispatch_entry {
     bool sql;         /* served by api.<name>; its statement is prepared */
     bool cached;      /* an organization read answered from the worker's cache */
     stmt_id_t stmt;   /* filled by dispatch_init when sql */
+    bool read_pool;   /* a read that may be served by db_read_conninfo (a standby):
+                         its function writes nothing and a lagging answer is acceptable */
 } dispatch_entry_t;
 
 /* Registers the statements of SQL-backed operations; before workers start. */

@@ -18,6 +18,7 @@ struct health {
     atomic_uint_fast64_t beat_ms;   /* CLOCK_MONOTONIC of the last beat */
     atomic_bool db_up;              /* at least one query connection is up */
     atomic_bool listening;          /* the LISTEN connection is up */
+    atomic_bool read_up;            /* the read pool has a connection up (or there is none) */
 };
 
 static uint64_t mono_ms(void)
@@ -32,6 +33,7 @@ static void beat(evutil_socket_t fd, short what, void *arg)
     worker_t *w = arg;
     atomic_store(&w->health->db_up, db_pool_up(w->db) > 0);
     atomic_store(&w->health->listening, db_pool_listening(w->db));
+    atomic_store(&w->health->read_up, !w->db_read || db_pool_up(w->db_read) > 0);
     atomic_store(&w->health->beat_ms, mono_ms());
     metrics_worker_publish(w);
 }
@@ -45,6 +47,7 @@ int health_worker_init(worker_t *w)
     atomic_init(&h->beat_ms, mono_ms());
     atomic_init(&h->db_up, false);
     atomic_init(&h->listening, false);
+    atomic_init(&h->read_up, false);
     struct timeval tv = {0, BEAT_MS * 1000};
     h->timer = event_new(w->base, -1, EV_PERSIST, beat, w);
     if (!h->timer || event_add(h->timer, &tv) != 0)
@@ -101,6 +104,10 @@ bool health_ready(server_t *srv, char *why, size_t whylen)
             say(why, whylen, &used, "database: worker %u has no database connection\n", i);
         if (!atomic_load(&h->listening))
             say(why, whylen, &used, "listen: worker %u does not hear database notifications\n", i);
+        /* Without it lead list, lead stats and org export fail: a balancer
+         * should send clients to a daemon that can serve them all. */
+        if (!atomic_load(&h->read_up))
+            say(why, whylen, &used, "read pool: worker %u has no connection of db_read_conninfo\n", i);
     }
     char alive[512];
     if (!health_alive(srv, alive, sizeof alive))

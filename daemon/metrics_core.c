@@ -21,6 +21,7 @@ static const char *const handshake_reasons[] = {"timeout", "no_certificate", "id
                                                 "rate_limited", "shutdown", "tls_error"};
 static const char *const frame_reasons[] = {"empty_frame", "frame_too_large", "undecodable", "other"};
 static const char *const pool_states[] = {"in_use", "idle"};
+static const char *const pool_names[] = {"primary", "read"};
 static const char *const policies[] = {"weighted", "least_loaded", "performance", "project_lead",
                                        "other"};
 static const char *const queue_reasons[] = {"no_customer_service", "no_branch_handles_project",
@@ -93,19 +94,24 @@ int metrics_core_register(const char *const *ops, size_t nops, const char *const
                                "reason", handshake_reasons, 6, &ok);
     M.frames_refused = reg(METRIC_COUNTER, "branchline_frames_refused_total",
                            "Frames refused before dispatch, by reason.", "reason", frame_reasons, 4, &ok);
-    M.pool_conns = reg(METRIC_GAUGE, "branchline_db_pool_connections",
-                       "Database connections of the pools, by state (published every 0.5 s).",
-                       "state", pool_states, 2, &ok);
-    M.pool_waiting = reg(METRIC_GAUGE, "branchline_db_pool_waiting",
-                         "Queries waiting for a free database connection.", NULL, NULL, 0, &ok);
-    M.db_queries = reg(METRIC_COUNTER, "branchline_db_queries_total",
-                       "Statements run on the database.", NULL, NULL, 0, &ok);
-    M.db_errors = reg(METRIC_COUNTER, "branchline_db_errors_total",
-                      "Queries that failed for a reason of the database, not of the API "
-                      "(connection lost or unavailable, SQL errors other than BLnnn).",
-                      NULL, NULL, 0, &ok);
-    M.db_reconnects = reg(METRIC_COUNTER, "branchline_db_reconnects_total",
-                          "Database connections lost and scheduled to reconnect.", NULL, NULL, 0, &ok);
+    /* pool: "primary" (db_conninfo), "read" (db_read_conninfo; 0 without). */
+    metric_label_t pl[2] = {{"pool", pool_names, 2}, {"state", pool_states, 2}};
+    M.pool_conns = metrics_register(METRIC_GAUGE, "branchline_db_pool_connections",
+                                    "Database connections of the pools, by pool and state "
+                                    "(published every 0.5 s).", pl, 2, NULL, 0);
+    M.pool_waiting = metrics_register(METRIC_GAUGE, "branchline_db_pool_waiting",
+                                      "Queries waiting for a free database connection, by pool.",
+                                      pl, 1, NULL, 0);
+    M.db_queries = metrics_register(METRIC_COUNTER, "branchline_db_queries_total",
+                                    "Statements run on the database, by pool.", pl, 1, NULL, 0);
+    M.db_errors = metrics_register(METRIC_COUNTER, "branchline_db_errors_total",
+                                   "Queries that failed for a reason of the database, not of the API "
+                                   "(connection lost or unavailable, SQL errors other than BLnnn), by pool.",
+                                   pl, 1, NULL, 0);
+    M.db_reconnects = metrics_register(METRIC_COUNTER, "branchline_db_reconnects_total",
+                                       "Database connections lost and scheduled to reconnect, by pool.",
+                                       pl, 1, NULL, 0);
+    ok = ok && M.pool_conns && M.pool_waiting && M.db_queries && M.db_errors && M.db_reconnects;
     M.listen_losses = reg(METRIC_COUNTER, "branchline_db_listen_losses_total",
                           "Times the LISTEN connection was lost (notifications went unheard).",
                           NULL, NULL, 0, &ok);
@@ -253,23 +259,24 @@ void metrics_handshake_rate_limited(void)
     metrics_add(M.handshake_failures, handshake_reason("handshake_rate_limited"), 1);
 }
 
-void metrics_db_query(const PGresult *res, bool ok)
+void metrics_db_query(const char *pool, const PGresult *res, bool ok)
 {
-    metrics_add(M.db_queries, 0, 1);
+    size_t p = metrics_label_index(M.db_queries, 0, pool);
+    metrics_add(M.db_queries, p, 1);
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     /* BLnnn is the API refusing a request, not the database failing. */
     if (!ok && !(state && state[0] == 'B' && state[1] == 'L'))
-        metrics_add(M.db_errors, 0, 1);
+        metrics_add(M.db_errors, p, 1);
 }
 
-void metrics_db_unavailable(void)
+void metrics_db_unavailable(const char *pool)
 {
-    metrics_add(M.db_errors, 0, 1);
+    metrics_add(M.db_errors, metrics_label_index(M.db_errors, 0, pool), 1);
 }
 
-void metrics_db_lost(bool was_listening)
+void metrics_db_lost(const char *pool, bool was_listening)
 {
-    metrics_add(M.db_reconnects, 0, 1);
+    metrics_add(M.db_reconnects, metrics_label_index(M.db_reconnects, 0, pool), 1);
     if (was_listening)
         metrics_add(M.listen_losses, 0, 1);
 }
@@ -292,11 +299,12 @@ void metrics_http_request(const char *route, int code)
     metrics_add(M.http_requests, metrics_series(M.http_requests, r, cls), 1);
 }
 
-void metrics_pool_state(int busy, int idle, int waiting)
+void metrics_pool_state(const char *pool, int busy, int idle, int waiting)
 {
-    metrics_set(M.pool_conns, metrics_label_index(M.pool_conns, 0, "in_use"), busy);
-    metrics_set(M.pool_conns, metrics_label_index(M.pool_conns, 0, "idle"), idle);
-    metrics_set(M.pool_waiting, 0, waiting);
+    size_t p = metrics_label_index(M.pool_conns, 0, pool);
+    metrics_set(M.pool_conns, metrics_series(M.pool_conns, p, metrics_label_index(M.pool_conns, 1, "in_use")), busy);
+    metrics_set(M.pool_conns, metrics_series(M.pool_conns, p, metrics_label_index(M.pool_conns, 1, "idle")), idle);
+    metrics_set(M.pool_waiting, metrics_label_index(M.pool_waiting, 0, pool), waiting);
 }
 
 void metrics_cache_state(uint64_t hits, uint64_t misses, uint64_t invalidations)

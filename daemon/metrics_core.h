@@ -38,12 +38,14 @@ void metrics_rate_limited(void);
 void metrics_tls_handshake(bool resumed);
 /* A connection closed at accept by its address's handshake rate. */
 void metrics_handshake_rate_limited(void);
+/* The database metrics carry the pool's name ("primary" or "read") as their
+ * pool label. */
 /* A statement ran on the database (ok, or failed with that result). */
-void metrics_db_query(const PGresult *res, bool ok);
+void metrics_db_query(const char *pool, const PGresult *res, bool ok);
 /* A query failed before reaching the database (no connection, queue full). */
-void metrics_db_unavailable(void);
+void metrics_db_unavailable(const char *pool);
 /* A database connection was lost (a reconnect is scheduled). */
-void metrics_db_lost(bool was_listening);
+void metrics_db_lost(const char *pool, bool was_listening);
 /* A sweep finished (or failed) after `seconds`. */
 void metrics_sweep_done(double seconds);
 /* A sweep moved `n` overdue leads on. */
@@ -51,7 +53,7 @@ void metrics_sla_reallocated(int n);
 /* An HTTP request answered (http.c). */
 void metrics_http_request(const char *route, int code);
 /* A worker's pool and cache state (metrics_worker_publish). */
-void metrics_pool_state(int busy, int idle, int waiting);
+void metrics_pool_state(const char *pool, int busy, int idle, int waiting);
 void metrics_cache_state(uint64_t hits, uint64_t misses, uint64_t invalidations);
 
 #endif

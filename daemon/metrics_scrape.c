@@ -50,7 +50,11 @@ void metrics_worker_publish(worker_t *w)
 {
     int busy = 0, idle = 0, waiting = 0;
     db_pool_counts(w->db, &busy, &idle, &waiting);
-    metrics_pool_state(busy, idle, waiting);
+    metrics_pool_state(db_pool_name(w->db), busy, idle, waiting);
+    if (w->db_read) {
+        db_pool_counts(w->db_read, &busy, &idle, &waiting);
+        metrics_pool_state(db_pool_name(w->db_read), busy, idle, waiting);
+    }
     if (w->cache) {
         cache_stats_t s = cache_stats(w->cache);
         metrics_cache_state(s.hits, s.misses, s.invalidations);

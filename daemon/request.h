@@ -48,6 +48,7 @@ struct request {
     const char *op_name;
     stmt_id_t stmt;                    /* an SQL operation's statement (set by dispatch) */
     bool cacheable;                    /* an organization read the worker may cache */
+    bool read_pool;                    /* may run on the worker's read pool (dispatch) */
     Branchline__V1__Request *msg;      /* owned; may be NULL for envelope errors */
     Branchline__V1__Response resp;
     Branchline__V1__Status status;

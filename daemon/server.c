@@ -266,9 +266,24 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
         srv->port = bound_port(w->listener);
     w->stop_event = event_new(w->base, -1, 0, stop_cb, w);
     w->drain_timer = event_new(w->base, -1, EV_PERSIST, drain_tick, w);
-    db_pool_config_t pool_cfg = {cfg->db_conninfo, cfg->db_pool_size, cfg->db_queue_max,
-                                 cfg->db_queue_per_conn, cfg->db_statement_timeout_ms};
+    db_pool_config_t pool_cfg = {.conninfo = cfg->db_conninfo, .name = "primary",
+                                 .size = cfg->db_pool_size, .queue_max = cfg->db_queue_max,
+                                 .queue_per_source = cfg->db_queue_per_conn,
+                                 .statement_timeout_ms = cfg->db_statement_timeout_ms};
     w->db = db_pool_new(w->base, &pool_cfg, index);
+    if (cfg->db_read_conninfo[0]) {
+        /* No LISTEN here: caches hear changes from the primary, where they
+         * commit, never later than the read pool could see them. */
+        db_pool_config_t read_cfg = pool_cfg;
+        read_cfg.conninfo = cfg->db_read_conninfo;
+        read_cfg.name = "read";
+        read_cfg.read_only = true;
+        read_cfg.size = cfg->db_read_pool_size;
+        if (!(w->db_read = db_pool_new(w->base, &read_cfg, index))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
     char channels[128];
     notify_channels(channels, sizeof channels);
     if (!w->stop_event || !w->drain_timer || !w->db ||
@@ -341,6 +356,8 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     db_pool_start(w->db);
+    if (w->db_read)
+        db_pool_start(w->db_read);
     event_base_dispatch(w->base);
     return NULL;
 }
@@ -408,6 +425,7 @@ void server_free(server_t *srv)
         /* Fails whatever still waits on the database; detached requests end
          * here, and so does a sweep in flight, before its sweeper goes. */
         db_pool_free(w->db);
+        db_pool_free(w->db_read);
         sweeper_free(w->sweeper);
         /* Whatever the closes above made active runs once more before the
          * loop goes. */

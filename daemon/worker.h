@@ -32,7 +32,8 @@ typedef struct worker {
     struct evconnlistener *listener;
     struct event *stop_event;   /* activated by the main thread on SIGTERM */
     struct event *drain_timer;
-    db_pool_t *db;
+    db_pool_t *db;              /* the primary: every write, LISTEN, most reads */
+    db_pool_t *db_read;         /* db_read_conninfo's read-only pool, or NULL */
     LIST_HEAD(conn_list, conn) conns;     /* every open connection of this worker */
     unsigned inflight;          /* requests not yet answered */
     LIST_HEAD(watch_list, watch) watches; /* lead_watch streams (watch.c) */

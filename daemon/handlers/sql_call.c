@@ -421,6 +421,7 @@ void sql_call_run(request_t *req, db_callback_t done)
             return;
         }
     }
-    db_submit_notices(req->worker->db, req->sink.arg, req->stmt, (int)d->n_fields + 1, values, done,
+    db_pool_t *pool = req->read_pool && req->worker->db_read ? req->worker->db_read : req->worker->db;
+    db_submit_notices(pool, req->sink.arg, req->stmt, (int)d->n_fields + 1, values, done,
                       !request_detached(req) && wants_progress(m) ? sql_call_notice : NULL, req);
 }

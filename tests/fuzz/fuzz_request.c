@@ -99,7 +99,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     LIST_INIT(&worker.conns);
     LIST_INIT(&worker.watches);
     CHECK((worker.base = event_base_new()) != NULL);
-    db_pool_config_t pool_cfg = {"dbname=none", 2, 16, 16, 0};
+    db_pool_config_t pool_cfg = {.conninfo = "dbname=none", .size = 2, .queue_max = 16, .queue_per_source = 16};
     CHECK((worker.db = db_pool_new(worker.base, &pool_cfg, 0)) != NULL);
     CHECK(db_pool_up(worker.db) == 0);
     CHECK((worker.cache = cache_new(1u << 20)) != NULL);

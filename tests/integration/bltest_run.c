@@ -1,10 +1,13 @@
 /*
  * Runs a shell scenario against a fresh database and a real branchd:
  *
- *   bltest_run SCRIPT [--two-daemons]
+ *   bltest_run SCRIPT [--two-daemons | --intake | --read-pool]
  *
  * With --two-daemons a second branchd serves the same database, on
  * BLTEST_PORT2 (log BLTEST_DAEMON_LOG2): for what several daemons share.
+ * With --read-pool the daemon also has a read pool (db_read_conninfo) on
+ * the same database with application_name=branchd_read, and the second
+ * daemon (BLTEST_PORT2, BLTEST_HTTP_PORT2) one whose server never answers.
  * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO,
  * BLTEST_APP_CONNINFO, BLTEST_PORT, BLTEST_HTTP_PORT (the daemon's HTTP
  * listener: /metrics, /livez, /readyz) and BRANCHLINE_SERVER/BRANCHLINE_CA, and
@@ -67,7 +70,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bltest_run SCRIPT [--two-daemons]\n");
         return 2;
     }
-    bool two = argc > 2 && strcmp(argv[2], "--two-daemons") == 0;
+    bool read_pool = argc > 2 && strcmp(argv[2], "--read-pool") == 0;
+    bool two = read_pool || (argc > 2 && strcmp(argv[2], "--two-daemons") == 0);
     bool web = argc > 2 && strcmp(argv[2], "--intake") == 0;
     char script_copy[1024];
     snprintf(script_copy, sizeof script_copy, "%s", argv[1]);
@@ -91,6 +95,9 @@ int main(int argc, char **argv)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
                  "intake_port = 0\nintake_port_file = %s/intake.port\nintake_spool_path = %s/intake.spool\n",
                  fx.dir, fx.dir);
+    if (read_pool)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                 "db_read_conninfo = %s application_name=branchd_read\n", fx.app_conninfo);
     if (fx_start(&fx, extra) != 0)
         goto out;
     if (two) {
@@ -98,11 +105,24 @@ int main(int argc, char **argv)
             goto out;
         snprintf(extra, sizeof extra, "sweep_interval_ms = 300\nhttp_port = 0\nhttp_port_file = %s/http.port\n",
                  fx2.dir);
+        /* Port 1 on loopback: refused at once, again and again. */
+        if (read_pool)
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                     "db_read_conninfo = host=127.0.0.1 port=1 user=branchd dbname=none\n");
         if (fx_start(&fx2, extra) != 0)
             goto out;
         char buf[320];
         snprintf(buf, sizeof buf, "%d", fx2.port);
         setenv("BLTEST_PORT2", buf, 1);
+        snprintf(buf, sizeof buf, "%s/http.port", fx2.dir);
+        FILE *hp = fopen(buf, "r");
+        int http_port2 = 0;
+        if (hp && fscanf(hp, "%d", &http_port2) == 1) {
+            snprintf(buf, sizeof buf, "%d", http_port2);
+            setenv("BLTEST_HTTP_PORT2", buf, 1);
+        }
+        if (hp)
+            fclose(hp);
         setenv("BLTEST_DAEMON_LOG2", fx2.log_path, 1);
     }
     char cmd[2048], out[4096];

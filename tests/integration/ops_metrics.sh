@@ -51,7 +51,7 @@ eq "$(value 'branchline_requests_total{operation="unit_list",code="UNAUTHENTICAT
     fail "ping durations were not observed"
 eq "$(value 'branchline_request_duration_seconds_bucket{operation="ping",le="+Inf"}')" \
     "$(value 'branchline_request_duration_seconds_count{operation="ping"}')"
-[[ $(value 'branchline_db_queries_total') -gt 0 ]] || fail "no database queries counted"
+[[ $(value 'branchline_db_queries_total{pool="primary"}') -gt 0 ]] || fail "no database queries counted"
 
 case_ "a lead allocated on intake counts under its policy; one without a pool under its reason"
 as carol
@@ -87,8 +87,8 @@ M=$(scrape)
     fail "scrapes were not counted"
 sleep 0.6
 M=$(scrape)
-idle=$(value 'branchline_db_pool_connections{state="idle"}')
-busy=$(value 'branchline_db_pool_connections{state="in_use"}')
+idle=$(value 'branchline_db_pool_connections{pool="primary",state="idle"}')
+busy=$(value 'branchline_db_pool_connections{pool="primary",state="in_use"}')
 [[ $((idle + busy)) -ge 1 ]] || fail "no pool connection published"
 
 case_ "a real Prometheus server scrapes branchd and its query API sees the requests"

@@ -386,7 +386,7 @@ int main(void)
     LIST_INIT(&worker.conns);
     LIST_INIT(&worker.watches);
     worker.base = event_base_new();
-    db_pool_config_t pool_cfg = {"dbname=none", 1, 4, 4, 0};
+    db_pool_config_t pool_cfg = {.conninfo = "dbname=none", .size = 1, .queue_max = 4, .queue_per_source = 4};
     worker.db = worker.base ? db_pool_new(worker.base, &pool_cfg, 0) : NULL;
     if (!worker.db)
         return 1;
