@@ -107,6 +107,7 @@ ha_init() {
         servers+="    server $node 127.0.0.1:${!n} check port ${!i}"$'\n'
     done
 
+    local pg_ports=HA_PG_PORT_${HA_NODES[0]} pg_ports2=HA_PG_PORT_${HA_NODES[1]}
     quietly "$HA_LIB_ROOT/deploy/dev-certs.sh" "$HA_DIR/certs" admin operator
     for ((i = 1; i <= count; i++)); do
         mkdir -p "$HA_DIR/b$i"
@@ -114,7 +115,10 @@ ha_init() {
         h=HA_HTTP_PORT_b$i
         ha_fill "$HA_TEMPLATES/branchd.conf.in" "$HA_DIR/b$i/branchd.conf" \
             LISTEN_PORT="${!n}" HTTP_PORT="${!h}" DIR="$HA_DIR/b$i" CERTS="$HA_DIR/certs" \
-            PRIMARY_PORT="$HA_PRIMARY_PORT" PGPASS="$HA_DIR/pgpass"
+            PRIMARY_PORT="$HA_PRIMARY_PORT" PGPASS="$HA_DIR/pgpass" PG_PORTS="${!pg_ports},${!pg_ports2}"
+        # inih reads lines of up to 200 characters: a longer one would be cut.
+        awk 'length($0) > 198 { exit 1 }' "$HA_DIR/b$i/branchd.conf" ||
+            die "$HA_DIR/b$i/branchd.conf: a line is too long for branchd (use a shorter directory)"
         bservers+="    server b$i 127.0.0.1:${!n} check port ${!h}"$'\n'
     done
     ha_fill "$HA_TEMPLATES/haproxy.cfg.in" "$HA_DIR/haproxy.cfg" \

@@ -20,6 +20,12 @@
 # route). Prints, per fault, the seconds during which clients saw errors,
 # and the totals; exits 1 if anything was lost or duplicated.
 #
+# The daemons have a read pool (db_read_conninfo, prefer-standby): a reader
+# process lists leads through HAProxy all along. The test checks that the
+# read pool starts on the standby, and that lead list is served again
+# after every fault (each window between faults has successful reads);
+# it prints the reader's error seconds per fault too.
+#
 #   --quick  each fault once, 3 clients, calls of 10 leads (a few minutes;
 #            tests/run.sh runs it)
 #            default: the faults in turn until 20,000 leads are acknowledged
@@ -115,6 +121,38 @@ done
 
 acked() { { cat "$OUT"/*.acked 2>/dev/null || true; } | wc -l; }
 
+# ha_node_psql NODE ARGS...: psql as the superuser on NODE itself (not
+# through HAProxy): the standby too.
+ha_node_psql() {
+    local port=HA_PG_PORT_$1
+    shift
+    "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${!port}" -U "$HA_SUPERUSER" \
+        -d branchline "$@"
+}
+
+# read_pool_on NODE: branchd has connections on NODE that only its read
+# pool can have made (the primary pool goes through HAProxy to the primary).
+read_pool_on() {
+    [[ $(ha_node_psql "$1" -Atc "SELECT pg_is_in_recovery() AND count(*) > 0 FROM pg_stat_activity
+                                   WHERE usename = 'branchd'" 2>/dev/null) == t ]]
+}
+STANDBY=$(ha_other "$(ha_primary)")
+ha_wait "the read pools on the standby $STANDBY" 60 read_pool_on "$STANDBY"
+note "the read pools are on the standby $STANDBY"
+
+# The reader: lead list through HAProxy (the read pool) until the stop file.
+reader() {
+    while [[ ! -e $OUT/stop ]]; do
+        local start=$EPOCHREALTIME rc=0
+        "$ROOT/build/client/branchctl" --timeout 10000 --server "127.0.0.1:$HA_BRANCHD_PORT" \
+            --ca "$DIR/certs/ca.crt" --cert "$DIR/certs/admin.crt" --key "$DIR/certs/admin.key" \
+            lead list --limit 5 >/dev/null 2>"$OUT/reader.last" || rc=$?
+        echo "$start $EPOCHREALTIME $rc" >>"$OUT/reader.reads"
+        ((rc == 0)) || echo "$start rc=$rc $(tr '\n' ' ' <"$OUT/reader.last")" >>"$OUT/reader.err"
+        sleep 0.3
+    done
+}
+
 # Waits until the clients have acknowledged more leads than now.
 wait_progress() {
     local before
@@ -131,6 +169,9 @@ for ((c = 1; c <= CLIENTS; c++)); do
         --cert "$DIR/certs/admin.crt" --key "$DIR/certs/admin.key" &
     CLIENT_PIDS+=($!)
 done
+
+reader &
+CLIENT_PIDS+=($!)
 
 clients_alive() {
     local pid
@@ -196,6 +237,7 @@ fault() {
     "${1//-/_}"
     ha_wait_healthy 180
     ha_wait "branchd b1 and b2" 60 ha_both_branchd
+    ha_wait "lead list through the read pool" 60 ha_quietly ha_ctl admin lead list --limit 1
     wait_progress
     sleep 2
 }
@@ -232,6 +274,26 @@ awk 'FNR == NR { name[++n] = $1; at[n] = $2; next }
              printf "%-14s %8d %16.1f\n", label, errs[i], (i in lo) ? hi[i] - lo[i] : 0
          }
      }' "$DIR/faults" "$OUT"/*.attempts | tee "$DIR/windows"
+
+# The reader's lead list calls the same way, and how many succeeded between
+# one fault and the next: none would mean the read pool did not come back.
+echo "lead list through the read pool:"
+awk 'FNR == NR { name[++n] = $1; at[n] = $2; next }
+     { for (i = n; i >= 1 && $1 < at[i]; i--); calls[i]++
+       if ($3 == 0) { ok[i]++ } else { k = i; if (!(k in lo) || $1 < lo[k]) lo[k] = $1; if ($2 > hi[k]) hi[k] = $2; errs[k]++ } }
+     END {
+         printf "%-14s %8s %8s %16s\n", "fault", "reads", "errors", "error seconds"
+         for (i = 0; i < n; i++) {
+             label = i == 0 ? "(before)" : name[i]
+             printf "%-14s %8d %8d %16.1f\n", label, calls[i], errs[i], (i in lo) ? hi[i] - lo[i] : 0
+             if (ok[i] == 0) bad = 1
+         }
+         exit bad
+     }' "$DIR/faults" "$OUT/reader.reads" | tee "$DIR/read_windows" ||
+    die "after a fault no lead list succeeded before the next one (see $OUT/reader.err)"
+for node in "${HA_NODES[@]}"; do
+    read_pool_on "$node" && note "at the end the read pools have connections on the standby $node"
+done
 
 # ---- what the database holds ----------------------------------------------------
 
