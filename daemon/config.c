@@ -79,8 +79,8 @@ static const option_t options[] = {
     INT(intake_max_inflight_per_address, "4", 1, 10000, "web intake requests one address may have in flight (429 beyond)"),
     STR(intake_honeypot_field, "homepage", "a form field hidden from people: a submission that fills it is spam"),
     STR(intake_spool_path, "", "where web intake submissions wait while the database is down; \"\" = no spool (503)"),
-    INT(intake_spool_max_mb, "64", 1, 65536, "largest spool; beyond it submissions get 503"),
-    INT(intake_spool_max_age_s, "86400", 60, 31536000, "when the oldest spooled submission is this old, new ones get 503"),
+    INT(intake_spool_max_kb, "65536", 1, 67108864, "largest spool in KiB; beyond it submissions get 503"),
+    INT(intake_spool_max_age_s, "86400", 1, 31536000, "when the oldest spooled submission is this old, new ones get 503"),
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 

@@ -61,7 +61,7 @@ typedef struct {
     int intake_max_inflight_per_address;
     char *intake_honeypot_field;
     char *intake_spool_path;
-    int intake_spool_max_mb;
+    int intake_spool_max_kb;
     int intake_spool_max_age_s;
 } config_t;
 

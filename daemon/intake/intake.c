@@ -13,7 +13,9 @@
 #include "http.h"
 #include "intake/decode.h"
 #include "intake/limits.h"
+#include "intake/source_metrics.h"
 #include "intake/spool.h"
+#include "intake/spool_writer.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -38,6 +40,7 @@ static struct {
     char honeypot[64];
     intake_limits_t *limits;
     spool_t *spool;
+    spool_writer_t *writer;
     intake_replay_t *replay;
     metric_t *requests;
     metric_t *spool_depth;
@@ -46,6 +49,7 @@ static struct {
 /* One submission, from the request to its answer. */
 typedef struct {
     http_req_t *req;
+    const char *token;       /* the path's, owned by req: for the metrics */
     bool form;
     char address[64];
     bool entered;            /* holds one of the address's in-flight places */
@@ -53,8 +57,9 @@ typedef struct {
     char *values[P_COUNT];   /* owned: copies, NULL = SQL NULL */
 } call_t;
 
-static void count(const char *outcome)
+static void count(const call_t *c, const char *outcome)
 {
+    source_metrics_count(c->token, outcome);
     metrics_add(intake.requests, metrics_series(intake.requests,
                                                 metrics_label_index(intake.requests, 0, outcome), 0), 1);
 }
@@ -73,7 +78,7 @@ static void call_free(call_t *c)
 /* JSON answers for JSON posts, text for forms (a person reads it). */
 static void answer(call_t *c, int code, const char *outcome, const char *field, const char *message)
 {
-    count(outcome);
+    count(c, outcome);
     if (c->form) {
         http_reply_text(c->req, code, "%s%s%s\n", field && field[0] ? field : "", field && field[0] ? ": " : "",
                         message);
@@ -102,7 +107,7 @@ static void answer_ok(call_t *c, int code, const char *outcome, const char *refe
                       const char *return_url, const char *cors)
 {
     const char *shown = strcmp(outcome, "spam") == 0 ? "created" : outcome;
-    count(outcome);
+    count(c, outcome);
     if (cors && cors[0])
         http_req_add_header(c->req, "Access-Control-Allow-Origin", cors);
     if (c->form && return_url && return_url[0]) {
@@ -134,26 +139,38 @@ static char *spool_record(const call_t *c)
     return text;
 }
 
+/* The writer thread wrote the record (or refused it): back on c's worker. */
+static void spooled(spool_rc_t rc, bool cancelled, void *arg)
+{
+    call_t *c = arg;
+    if (rc == SPOOL_OK && !cancelled) {
+        intake_replay_kick(intake.replay);
+        answer_ok(c, 202, "queued", "", "queued", NULL, NULL);
+        return;
+    }
+    if (cancelled) {
+        /* The daemon stops; a record written is replayed at the next start. */
+        answer_retry(c, 503, "error", SPOOL_RETRY_AFTER_S, "the daemon is stopping; retry later");
+        return;
+    }
+    log_warn("intake_spool_refused", "reason=%s depth=%llu", rc == SPOOL_FULL ? "full" : "write_failed",
+             (unsigned long long)spool_depth(intake.spool));
+    answer_retry(c, 503, "spool_full", SPOOL_RETRY_AFTER_S,
+                 "the database is unavailable and the spool is full; retry later");
+}
+
+/* Hands the submission to the spool's writer thread: the fdatasync happens
+ * there, and 202 is answered when it is done (spooled). */
 static void to_spool(call_t *c)
 {
-    if (!intake.spool) {
+    if (!intake.spool || !intake.writer) {
         answer_retry(c, 503, "error", SPOOL_RETRY_AFTER_S, "the database is unavailable; retry later");
         return;
     }
     char *record = spool_record(c);
-    spool_rc_t rc = record ? spool_append(intake.spool, record, strlen(record), strtoll(c->received, NULL, 10),
-                                          (int64_t)time(NULL))
-                           : SPOOL_ERROR;
-    free(record);
-    if (rc == SPOOL_OK) {
-        intake_replay_kick(intake.replay);
-        answer_ok(c, 202, "queued", "", "queued", NULL, NULL);
-    } else {
-        log_warn("intake_spool_refused", "reason=%s depth=%llu", rc == SPOOL_FULL ? "full" : "write_failed",
-                 (unsigned long long)spool_depth(intake.spool));
-        answer_retry(c, 503, "spool_full", SPOOL_RETRY_AFTER_S,
-                     "the database is unavailable and the spool is full; retry later");
-    }
+    if (!record || spool_writer_append(intake.writer, http_req_worker(c->req)->base, record, strlen(record),
+                                       strtoll(c->received, NULL, 10), (int64_t)time(NULL), spooled, c) != 0)
+        answer_retry(c, 503, "error", SPOOL_RETRY_AFTER_S, "out of memory; retry later");
 }
 
 static void db_done(void *arg, const db_result_t *res)
@@ -162,11 +179,12 @@ static void db_done(void *arg, const db_result_t *res)
     switch (res->code) {
     case BRANCHLINE__V1__STATUS__CODE__OK: {
         const PGresult *r = res->result;
-        if (PQntuples(r) != 1 || PQnfields(r) < 6) {
+        if (PQntuples(r) != 1 || PQnfields(r) < 7) {
             answer(c, 500, "error", "", "unexpected answer from the database");
             return;
         }
         const char *outcome = PQgetvalue(r, 0, 0);
+        source_metrics_learn(c->values[P_TOKEN], PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 1));
         log_info("intake", "peer=%s source=%s outcome=%s", c->address, PQgetvalue(r, 0, 1), outcome);
         answer_ok(c, strcmp(outcome, "repeat") == 0 ? 200 : 201, outcome, PQgetvalue(r, 0, 2),
                   PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5));
@@ -285,6 +303,7 @@ static void intake_post(http_req_t *req, void *arg)
         return;
     }
     c->req = req;
+    c->token = http_req_param(req, "token");
     const char *peer = http_req_peer(req);
     const char *colon = strrchr(peer, ':');
     snprintf(c->address, sizeof c->address, "%.*s", (int)(colon ? colon - peer : (long)strlen(peer)), peer);
@@ -305,7 +324,7 @@ static void intake_post(http_req_t *req, void *arg)
     if (!prepare(c, token ? token : "", now))
         return;
     /* While older submissions wait in the spool, new ones queue behind them. */
-    if (intake.spool && spool_depth(intake.spool) > 0) {
+    if (intake.spool && (spool_depth(intake.spool) > 0 || spool_writer_pending(intake.writer) > 0)) {
         to_spool(c);
         return;
     }
@@ -344,13 +363,14 @@ int intake_init(const config_t *cfg, char *err, size_t errlen)
                                           "Web intake submissions waiting in the spool for the database.",
                                           NULL, 0, NULL, 0);
     if (intake.stmt < 0 || !intake.limits || !intake.requests || !intake.spool_depth ||
+        source_metrics_register(outcomes, sizeof outcomes / sizeof *outcomes) != 0 ||
         http_public_route_add("POST", "/v1/intake/{token}", intake_post, NULL) != 0 ||
         http_public_route_add("OPTIONS", "/v1/intake/{token}", intake_preflight, NULL) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     if (cfg->intake_spool_path[0] &&
-        !(intake.spool = spool_open(cfg->intake_spool_path, (uint64_t)cfg->intake_spool_max_mb << 20,
+        !(intake.spool = spool_open(cfg->intake_spool_path, (uint64_t)cfg->intake_spool_max_kb << 10,
                                     cfg->intake_spool_max_age_s, err, errlen)))
         return -1;
     if (intake.spool && spool_depth(intake.spool) > 0)
@@ -363,13 +383,18 @@ int intake_start(server_t *srv)
 {
     if (!intake.spool)
         return 0;
-    intake.replay = intake_replay_new(&srv->workers[0], intake.spool, intake.stmt);
+    if (!(intake.writer = spool_writer_new(intake.spool)))
+        return -1;
+    intake.replay = intake_replay_new(&srv->workers[0], intake.spool, intake.writer, intake.stmt);
     return intake.replay ? 0 : -1;
 }
 
 void intake_free(void)
 {
+    /* The writer first: what it delivers cancelled still finds the replayer. */
+    spool_writer_free(intake.writer);
     intake_replay_free(intake.replay);
+    source_metrics_free();
     spool_free(intake.spool);
     intake_limits_free(intake.limits);
     memset(&intake, 0, sizeof intake);

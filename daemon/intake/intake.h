@@ -5,7 +5,8 @@
  * database round trip: the token names a channel source and its tenant, and
  * the lead goes the way of lead_add. Abuse limits (limits.c) come first;
  * while the database is unreachable a valid submission waits in the spool
- * (spool.c) and is replayed, in order, on worker 0 (replay.c).
+ * (spool.c, written and synced by its own thread: spool_writer.c) and is
+ * replayed, in order, on worker 0 (replay.c).
  */
 #ifndef BRANCHD_INTAKE_H
 #define BRANCHD_INTAKE_H
@@ -28,7 +29,9 @@ void intake_free(void);
 /* replay.c: the spool's replayer on one worker's loop. */
 typedef struct intake_replay intake_replay_t;
 struct spool;
-intake_replay_t *intake_replay_new(worker_t *w, struct spool *spool, int stmt);
+struct spool_writer;
+/* Progress is saved through the writer thread (spool_writer.h). */
+intake_replay_t *intake_replay_new(worker_t *w, struct spool *spool, struct spool_writer *writer, int stmt);
 void intake_replay_free(intake_replay_t *r);
 /* Replays now rather than at the next tick (a record was just spooled). */
 void intake_replay_kick(intake_replay_t *r);

@@ -3,7 +3,10 @@
  * statement as a live submission, one at a time, in order. A record the
  * database answers (taken in, a repeat, or refused for good: a token
  * disabled meanwhile, say) is done; while the database is unavailable the
- * record stays and is tried again at the next tick.
+ * record stays and is tried again at the next tick. Marking a record done
+ * syncs the progress file, so it goes through the writer thread like an
+ * append; reading the next record is a pread of what was just written (in
+ * the page cache), which stays on the loop.
  */
 #include <event2/event.h>
 #include <jansson.h>
@@ -14,6 +17,7 @@
 #include "db.h"
 #include "intake/intake.h"
 #include "intake/spool.h"
+#include "intake/spool_writer.h"
 #include "log.h"
 
 #define TICK_MS 500
@@ -22,13 +26,40 @@
 struct intake_replay {
     worker_t *worker;
     spool_t *spool;
+    spool_writer_t *writer;
     int stmt;
     struct event *timer;
-    bool busy;              /* a record is at the database */
+    bool busy;              /* a record is at the database or being marked done */
     bool closing;
 };
 
 static void replay_next(intake_replay_t *r);
+
+/* The writer saved the progress: on to the next record. */
+static void marked_done(spool_rc_t rc, bool cancelled, void *arg)
+{
+    intake_replay_t *r = arg;
+    r->busy = false;
+    if (r->closing) {
+        free(r);
+        return;
+    }
+    if (rc != SPOOL_OK)
+        log_error("intake_spool", "error=cannot_save_progress");
+    intake_publish_depth(spool_depth(r->spool));
+    if (!cancelled)
+        replay_next(r);
+}
+
+/* The record at the head is done; busy until the writer says so. */
+static void mark_done(intake_replay_t *r)
+{
+    r->busy = true;
+    if (spool_writer_done(r->writer, r->worker->base, marked_done, r) != 0) {
+        r->busy = false; /* out of memory: the record is tried again at the next tick */
+        log_error("intake_spool", "error=cannot_save_progress");
+    }
+}
 
 static void replay_done(void *arg, const db_result_t *res)
 {
@@ -49,10 +80,7 @@ static void replay_done(void *arg, const db_result_t *res)
     else
         log_warn("intake_replay_refused", "code=%s field=%s message=\"%s\"", status_code_name(res->code),
                  res->field, res->message);
-    if (spool_done(r->spool) != 0)
-        log_error("intake_spool", "error=cannot_save_progress");
-    intake_publish_depth(spool_depth(r->spool));
-    replay_next(r);
+    mark_done(r);
 }
 
 static void replay_next(intake_replay_t *r)
@@ -69,8 +97,7 @@ static void replay_next(intake_replay_t *r)
         /* Not a record this daemon wrote: skip it rather than stall. */
         log_error("intake_spool", "error=unreadable_record");
         json_decref(a);
-        if (spool_done(r->spool) != 0)
-            log_error("intake_spool", "error=cannot_save_progress");
+        mark_done(r);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -90,13 +117,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     replay_next(r);
 }
 
-intake_replay_t *intake_replay_new(worker_t *w, spool_t *spool, int stmt)
+intake_replay_t *intake_replay_new(worker_t *w, spool_t *spool, spool_writer_t *writer, int stmt)
 {
     intake_replay_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->worker = w;
     r->spool = spool;
+    r->writer = writer;
     r->stmt = stmt;
     struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
     if (!(r->timer = event_new(w->base, -1, EV_PERSIST, on_tick, r)) || event_add(r->timer, &tv) != 0) {

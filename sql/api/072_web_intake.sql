@@ -11,7 +11,8 @@
 
 CREATE TYPE api.web_intake_result AS (
     outcome text,       -- created, repeat (the external id existed) or spam (honeypot: nothing created)
-    source text, reference text, status text, return_url text, cors_origin text);
+    source text, reference text, status text, return_url text, cors_origin text,
+    tenant text);       -- the source's tenant (its code): with source, the daemon's metrics label
 
 -- The source a token names, in any tenant: run as the owner (see the
 -- owner_lookup policy of 070). current: the token is the source's present
@@ -185,7 +186,8 @@ BEGIN
     END IF;
     IF p_spam THEN
         RETURN NEXT ROW('spam', s.name, '', 'received', back,
-                        CASE WHEN p_origin = ANY (s.cors_origins) THEN p_origin ELSE '' END)::api.web_intake_result;
+                        CASE WHEN p_origin = ANY (s.cors_origins) THEN p_origin ELSE '' END,
+                        (SELECT code FROM tenants WHERE id = s.tenant_id))::api.web_intake_result;
         RETURN;
     END IF;
     SELECT * INTO origin FROM units WHERE tenant_id = s.tenant_id AND id = s.origin_id;
@@ -220,6 +222,7 @@ BEGIN
     END IF;
     SELECT * INTO lead FROM leads WHERE tenant_id = s.tenant_id AND id = res.lead_id;
     RETURN NEXT ROW(CASE WHEN res.created THEN 'created' ELSE 'repeat' END, s.name, lead.external_id, lead.status,
-                    back, CASE WHEN p_origin = ANY (s.cors_origins) THEN p_origin ELSE '' END)::api.web_intake_result;
+                    back, CASE WHEN p_origin = ANY (s.cors_origins) THEN p_origin ELSE '' END,
+                    (SELECT code FROM tenants WHERE id = s.tenant_id))::api.web_intake_result;
 END
 $$;

@@ -1,13 +1,15 @@
 /*
  * Runs a shell scenario against a fresh database and a real branchd:
  *
- *   bltest_run SCRIPT [--two-daemons | --intake | --read-pool]
+ *   bltest_run SCRIPT [--two-daemons | --intake | --read-pool] [OPTION=VALUE ...]
  *
  * With --two-daemons a second branchd serves the same database, on
  * BLTEST_PORT2 (log BLTEST_DAEMON_LOG2): for what several daemons share.
  * With --read-pool the daemon also has a read pool (db_read_conninfo) on
  * the same database with application_name=branchd_read, and the second
  * daemon (BLTEST_PORT2, BLTEST_HTTP_PORT2) one whose server never answers.
+ * With --intake the daemon serves web intake (BLTEST_INTAKE_PORT) with a
+ * spool. Each OPTION=VALUE is one more line of the daemon's configuration.
  * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO,
  * BLTEST_APP_CONNINFO, BLTEST_PORT, BLTEST_HTTP_PORT (the daemon's HTTP
  * listener: /metrics, /livez, /readyz) and BRANCHLINE_SERVER/BRANCHLINE_CA, and
@@ -67,12 +69,16 @@ static void export_env(const fx_t *fx)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bltest_run SCRIPT [--two-daemons]\n");
+        fprintf(stderr, "usage: bltest_run SCRIPT [--two-daemons | --intake | --read-pool] [OPTION=VALUE ...]\n");
         return 2;
     }
     bool read_pool = argc > 2 && strcmp(argv[2], "--read-pool") == 0;
     bool two = read_pool || (argc > 2 && strcmp(argv[2], "--two-daemons") == 0);
     bool web = argc > 2 && strcmp(argv[2], "--intake") == 0;
+    char options[1024] = "";
+    for (int i = 2; i < argc; i++)
+        if (strchr(argv[i], '='))
+            snprintf(options + strlen(options), sizeof options - strlen(options), "%s\n", argv[i]);
     char script_copy[1024];
     snprintf(script_copy, sizeof script_copy, "%s", argv[1]);
     char name[64];
@@ -98,6 +104,7 @@ int main(int argc, char **argv)
     if (read_pool)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
                  "db_read_conninfo = %s application_name=branchd_read\n", fx.app_conninfo);
+    snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%s", options);
     if (fx_start(&fx, extra) != 0)
         goto out;
     if (two) {

@@ -87,12 +87,13 @@ as alice
 case_ "a form submission creates an allocated lead, with mapping and extras in the note"
 web_ok '{"fullname":"张三","tel":"13800000001","email":"a@example.com","budget":"10k","_return_url":"https://www.example.com/merci"}' \
     "" "" "" "https://www.example.com/merci"
-IFS='|' read -r outcome source ref status back cors <<<"$OUT"
+IFS="|" read -r outcome source ref status back cors tenant <<<"$OUT"
 eq "$outcome" "created"
 eq "$source" "site"
 eq "$status" "allocated"
 eq "$back" "https://www.example.com/merci"
 eq "$cors" "https://www.example.com"
+eq "$tenant" "webco"
 ok -o json lead list --limit 10
 eq "$(jqv '.[0].external_id')" "$ref"
 eq "$(jqv '.[0].name')" "张三"
