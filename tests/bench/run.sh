@@ -22,6 +22,15 @@
 #   --build DIR  the build to use (default build/; built if out of date)
 #   --out DIR    keep the raw outputs there (blbench lines and JSON, pgbench
 #                outputs, branchd's log)
+#   --read-pool  only measure what the read pool (db_read_conninfo) takes off
+#                the primary: a streaming standby of the bench cluster, then
+#                the leads and mixed scenarios with branchd on the primary
+#                alone and with its read pool on the standby; prints the
+#                primary's CPU (its processes' user + system time, in cores)
+#                and transactions per second for each:
+#     read_pool scenario=X daemon_rps_off=... daemon_rps_on=... primary_cores_off=...
+#               primary_cores_on=... standby_cores_on=... primary_xact_s_off=...
+#               primary_xact_s_on=... primary_cpu_ms_per_1k_off=... ..._on=... cpu_per_request_ratio=...
 #
 # Environment: BENCH_CONNECTIONS (default 16) client connections on both
 # sides, BENCH_DEPTH (default 1) requests in flight per blbench connection,
@@ -46,11 +55,13 @@ usage() {
 }
 
 QUICK=0
+READ_POOL=0
 BUILD=$ROOT/build
 OUT=
 while [[ $# -gt 0 ]]; do
     case $1 in
     --quick) QUICK=1 ;;
+    --read-pool) READ_POOL=1 ;;
     --build)
         [[ $# -ge 2 ]] || usage
         BUILD=$(realpath -m "$2")
@@ -92,6 +103,10 @@ cleanup() {
         if [[ -n $OUT ]]; then
             mkdir -p "$OUT"
             cp -r "$TMP/out/." "$OUT/" 2>/dev/null || true
+        fi
+        if [[ -d $TMP/standby ]]; then
+            pg_stop "$TMP/standby" || pg_stop "$TMP/standby" immediate ||
+                note "could not stop PostgreSQL in $TMP/standby"
         fi
         pg_stop "$TMP/pg" || pg_stop "$TMP/pg" immediate || note "could not stop PostgreSQL in $TMP/pg"
         rm -rf "$TMP"
@@ -164,8 +179,9 @@ generate() {
 
 # ---- branchd ----------------------------------------------------------------------
 
+# start_daemon WORKERS [CONFIG-LINE]
 start_daemon() {
-    local workers=$1 conf=$TMP/branchd.conf
+    local workers=$1 extra=${2:-} conf=$TMP/branchd.conf
     rm -f "$TMP/port"
     cat >"$conf" <<EOF
 listen_address = 127.0.0.1
@@ -186,6 +202,7 @@ max_connections_per_identity = 1000000
 handshake_rate_per_addr = 0
 db_queue_per_conn = 1000000
 max_connections = $((IDLE + 1000))
+$extra
 EOF
     "$BRANCHD" --config "$conf" 2>>"$TMP/out/branchd.log" &
     DAEMON_PID=$!
@@ -352,6 +369,82 @@ idle_run() {
         note "blbench --idle: $(tail -n 2 "$out" | tr '\n' ' ')"
 }
 
+# ---- the read pool (--read-pool) -----------------------------------------------------------
+
+# A hot standby of the bench cluster, streaming from it (asynchronously:
+# the bench primary runs with synchronous_commit = off).
+start_standby() {
+    PGPORT_STANDBY=$(free_tcp_port)
+    pg_owned_dir "$TMP/standby" 0700
+    pg_owned_dir "$TMP/sock2" 0755
+    pg_as_owner "$(pg_bindir)/pg_basebackup" -h "$TMP/sock" -p "$PGPORT_BENCH" -U "$(pg_superuser)" \
+        -D "$TMP/standby" -R -X stream -c fast >"$TMP/out/basebackup.log" 2>&1 ||
+        die "pg_basebackup failed: $(tail -n 3 "$TMP/out/basebackup.log")"
+    printf "port = %s\nunix_socket_directories = '%s'\n" "$PGPORT_STANDBY" "$TMP/sock2" \
+        >>"$TMP/standby/postgresql.conf"
+    pg_start "$TMP/standby" "$TMP/standby.log"
+}
+
+# pg_ticks DATADIR: CPU ticks (user + system) of the cluster's postmaster
+# and its processes so far.
+pg_ticks() {
+    local pm p
+    pm=$(head -n 1 "$1/postmaster.pid")
+    for p in "$pm" $(pgrep -P "$pm"); do
+        awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || true
+    done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# Transactions the primary committed or rolled back in the bench database.
+primary_xacts() {
+    psql "$SUPER_CI" -XAtc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'bench'"
+}
+
+# read_pool_run NAME SCENARIO: one blbench run; sets RP (key=value words)
+# with the primary's and the standby's CPU and the primary's transactions.
+read_pool_run() {
+    local name=$1 scenario=$2 line p0 p1 s0 s1 x0 x1 w0 w1 hz
+    hz=$(getconf CLK_TCK)
+    # Statistics reach pg_stat_database within a second of each transaction.
+    sleep 1.5
+    p0=$(pg_ticks "$TMP/pg") s0=$(pg_ticks "$TMP/standby") x0=$(primary_xacts)
+    w0=$EPOCHREALTIME
+    line=$(blbench "$name" "$scenario")
+    w1=$EPOCHREALTIME
+    # Rates are per second of the load (warm-up and measured run); the
+    # counts are read once the statistics of its last seconds are in.
+    sleep 1.5
+    p1=$(pg_ticks "$TMP/pg") s1=$(pg_ticks "$TMP/standby") x1=$(primary_xacts)
+    RP=$(awk -v p="$((p1 - p0))" -v s="$((s1 - s0))" -v x="$((x1 - x0))" -v hz="$hz" \
+        -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v rps="$(kv "$line" rps)" \
+        -v run="$(awk -v d="$DURATION" -v u="$WARMUP" 'BEGIN { print d + u }')" 'BEGIN {
+            req = rps * run
+            printf "rps=%s primary_cores=%.2f standby_cores=%.2f primary_xact_s=%.0f primary_cpu_ms_per_1k=%.0f errors_line=", \
+                rps, p / hz / w, s / hz / w, x / w, (req > 0 ? p / hz * 1000 / req * 1000 : 0) }')
+    RP+="$(kv "$line" errors)"
+}
+
+read_pool_compare() {
+    local scenario=$1 off on
+    stop_daemon
+    start_daemon 2
+    read_pool_run "rp-$scenario-off" "$scenario"
+    off=$RP
+    stop_daemon
+    # Over its socket, as the primary pool (APP_CI).
+    start_daemon 2 "db_read_conninfo = host=$TMP/sock2 port=$PGPORT_STANDBY user=branchd dbname=bench"
+    read_pool_run "rp-$scenario-on" "$scenario"
+    on=$RP
+    echo "read_pool scenario=$scenario daemon_rps_off=$(kv "$off" rps) daemon_rps_on=$(kv "$on" rps)" \
+        "primary_cores_off=$(kv "$off" primary_cores) primary_cores_on=$(kv "$on" primary_cores)" \
+        "standby_cores_off=$(kv "$off" standby_cores) standby_cores_on=$(kv "$on" standby_cores)" \
+        "primary_xact_s_off=$(kv "$off" primary_xact_s) primary_xact_s_on=$(kv "$on" primary_xact_s)" \
+        "primary_cpu_ms_per_1k_off=$(kv "$off" primary_cpu_ms_per_1k)" \
+        "primary_cpu_ms_per_1k_on=$(kv "$on" primary_cpu_ms_per_1k)" \
+        "cpu_per_request_ratio=$(ratio "$(kv "$on" primary_cpu_ms_per_1k)" "$(kv "$off" primary_cpu_ms_per_1k)")" \
+        "daemon_errors_off=$(kv "$off" errors_line) daemon_errors_on=$(kv "$on" errors_line)"
+}
+
 # ---- the run ------------------------------------------------------------------------------
 
 declare -A D_RPS D_ITEMS D_P99 RATIO
@@ -369,6 +462,17 @@ fi
 ulimit -n "$(ulimit -Hn)"
 start_daemon 2
 note "branchd pid $DAEMON_PID on $SERVER; $CONNS connections, depth $DEPTH, ${WARMUP}s warm-up, ${DURATION}s runs"
+
+if ((READ_POOL)); then
+    note "starting a streaming standby for the read pool"
+    start_standby
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d ' ' -f 1-3 /proc/loadavg);" \
+        "read pool: connections=$CONNS depth=$DEPTH duration_s=$DURATION warmup_s=$WARMUP" \
+        "branches=$((REGIONS * CITIES * BRANCHES)) leads=$LEADS_SMALL quick=$QUICK"
+    read_pool_compare leads
+    read_pool_compare mixed
+    exit 0
+fi
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d ' ' -f 1-3 /proc/loadavg);" \
     "connections=$CONNS depth=$DEPTH duration_s=$DURATION branches=$((REGIONS * CITIES * BRANCHES))" \
