@@ -238,6 +238,22 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     dbc_lost(c, "statement deadline passed");
 }
 
+/* The caller sees "internal database error"; the log keeps what happened
+ * (the SQLSTATE and PostgreSQL's message) for whoever fixes the bug. */
+static void log_internal_error(const db_conn_t *c, const db_query_t *q, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *context = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+    const stmt_def_t *def = stmt_def(q->stmt);
+    char msg[600], where[600];
+    log_error("db_internal_error",
+              "worker=%u pool=%s db_conn=%d statement=%s sqlstate=%s message=%s context=%s",
+              c->pool->worker, c->pool->name, c->index, def ? def->name : "?", state ? state : "none",
+              log_quote(msg, sizeof msg, primary ? primary : ""),
+              log_quote(where, sizeof where, context ? context : ""));
+}
+
 /* One statement (prepare or query) has produced all its results. */
 static void dbc_complete(db_conn_t *c)
 {
@@ -287,8 +303,11 @@ static void dbc_complete(db_conn_t *c)
     dbc_set_state(c, DBC_IDLE, NULL);
     db_result_t out = {BRANCHLINE__V1__STATUS__CODE__OK, "", "", res};
     metrics_db_query(c->pool->name, res, ok);
-    if (!ok)
+    if (!ok) {
         out.code = db_map_error(res, &out.message, &out.field);
+        if (out.code == BRANCHLINE__V1__STATUS__CODE__INTERNAL)
+            log_internal_error(c, q, res);
+    }
     q->cb(q->arg, &out);
     query_free(q);
     PQclear(res);
@@ -554,11 +573,9 @@ void db_pool_free(db_pool_t *pool)
     free(pool);
 }
 
-status_code_t db_map_error(const PGresult *res, const char **message, const char **field)
+status_code_t db_map_sqlstate(const char *state, const char *primary, const char *column,
+                              const char **message, const char **field)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *column = res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL;
     *field = column ? column : "";
     *message = "internal database error";
     if (!state)
@@ -571,11 +588,17 @@ status_code_t db_map_error(const PGresult *res, const char **message, const char
             return (status_code_t)code;
         return BRANCHLINE__V1__STATUS__CODE__INTERNAL;
     }
+    /*
+     * Only conditions that a correct daemon and schema still meet: a race
+     * between two writers (a key taken, a row gone, a conflict), the
+     * database's limits and availability. A data exception (class 22, an
+     * integer overflow say) or any other constraint violation is input our
+     * validation let through, that is our bug: INTERNAL, not the caller's
+     * INVALID_ARGUMENT with no field to name.
+     */
     static const struct { const char *prefix; status_code_t code; const char *message; } map[] = {
         {"23505", BRANCHLINE__V1__STATUS__CODE__ALREADY_EXISTS, "already exists"},
         {"23503", BRANCHLINE__V1__STATUS__CODE__FAILED_PRECONDITION, "still referenced or missing reference"},
-        {"23", BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "constraint violated"},
-        {"22", BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, "invalid value"},
         {"40", BRANCHLINE__V1__STATUS__CODE__ABORTED, "transaction conflict, retry"},
         {"57014", BRANCHLINE__V1__STATUS__CODE__DEADLINE_EXCEEDED, "statement timed out"},
         /* An operation on the read pool (read-only sessions) whose function writes. */
@@ -591,5 +614,13 @@ status_code_t db_map_error(const PGresult *res, const char **message, const char
             return map[i].code;
         }
     }
+    *field = ""; /* a column of ours, not a request field */
     return BRANCHLINE__V1__STATUS__CODE__INTERNAL;
+}
+
+status_code_t db_map_error(const PGresult *res, const char **message, const char **field)
+{
+    return db_map_sqlstate(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
+                           res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL,
+                           res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL, message, field);
 }

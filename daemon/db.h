@@ -87,4 +87,10 @@ void db_submit_notices(db_pool_t *pool, const void *source, stmt_id_t stmt, int 
 /* Maps a failed PGresult to a status (SQLSTATE BLnnn carries code nnn). */
 status_code_t db_map_error(const PGresult *res, const char **message, const char **field);
 
+/* The same from the error's fields (any may be NULL): SQLSTATE, primary
+ * message, column. What is not ours (BLnnn) nor a race or an outage of the
+ * database is INTERNAL, with no field. */
+status_code_t db_map_sqlstate(const char *state, const char *primary, const char *column,
+                              const char **message, const char **field);
+
 #endif

@@ -79,10 +79,14 @@ END
 $$;
 
 -- The bounds of the numeric fields the API and organization documents
--- share (I4: what one accepts, the other does).
+-- share (I4: what one accepts, the other does), and of those the API adds
+-- to or sums: each well inside a 32-bit integer, so that no sum, total or
+-- line number of them overflows the integer the wire carries.
 CREATE FUNCTION branchline.limit_of(p_field text) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE p_field WHEN 'planned' THEN 100000 WHEN 'capacity' THEN 1000000 WHEN 'cap' THEN 1000000 END
+    SELECT CASE p_field WHEN 'planned' THEN 100000 WHEN 'capacity' THEN 1000000 WHEN 'cap' THEN 1000000
+                        WHEN 'sla_minutes' THEN 525600 WHEN 'max_reallocations' THEN 100
+                        WHEN 'first_line' THEN 1000000000 END
 $$;
 
 -- An integer within p_min .. limit_of(p_kind); NULL passes (not given).

@@ -219,7 +219,7 @@ BEGIN
     SELECT (v.wire).* FROM unit_view v
      WHERE v.path >= r.path AND v.path < r.path_end
        AND (p_kind IS NULL OR v.kind = p_kind)
-       AND (p_depth IS NULL OR cardinality(v.ancestors) <= cardinality(r.ancestors) + p_depth)
+       AND (p_depth IS NULL OR cardinality(v.ancestors) - cardinality(r.ancestors) <= p_depth) -- no overflow
      ORDER BY v.path;
 END
 $$;

@@ -135,6 +135,7 @@ DECLARE
     col text;
     msg text;
 BEGIN
+    PERFORM check_range(p_first_line, 'first_line', 1, 'first_line'); -- line numbers stay integers
     IF jsonb_typeof(leads_in) <> 'array' THEN
         PERFORM fail('INVALID_ARGUMENT', 'leads', 'leads must be a list of leads');
     ELSIF jsonb_array_length(leads_in) > 5000 THEN

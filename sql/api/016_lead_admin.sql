@@ -210,12 +210,8 @@ BEGIN
     ELSIF p_lead_branch IS NOT NULL THEN
         PERFORM fail('INVALID_ARGUMENT', 'lead_branch', 'lead_branch is for the project_lead policy');
     END IF;
-    IF p_sla_minutes NOT BETWEEN 0 AND 525600 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'sla_minutes', 'sla_minutes must be 0 (no SLA) to 525600 (a year)');
-    END IF;
-    IF p_max_reallocations NOT BETWEEN 0 AND 100 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'max_reallocations', 'max_reallocations must be 0 (straight to the holder) to 100');
-    END IF;
+    PERFORM check_range(p_sla_minutes, 'sla_minutes', 0, 'sla_minutes'),
+            check_range(p_max_reallocations, 'max_reallocations', 0, 'max_reallocations');
 
     before := policy_wire(at_unit.id, project);
     INSERT INTO lead_policies AS lp (tenant_id, holder_id, project_id, policy, lead_branch_id, sla_minutes,
@@ -293,11 +289,7 @@ DECLARE
     before jsonb;
     w api.branch_cap;
 BEGIN
-    IF p_per_day < 0 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'per_day', 'per_day must be 0 (no cap) or more');
-    ELSIF p_per_week < 0 THEN
-        PERFORM fail('INVALID_ARGUMENT', 'per_week', 'per_week must be 0 (no cap) or more');
-    END IF;
+    PERFORM check_range(p_per_day, 'per_day', 0, 'cap'), check_range(p_per_week, 'per_week', 0, 'cap');
     SELECT to_jsonb(x) INTO before FROM lead_caps x WHERE x.tenant_id = b.tenant_id AND x.branch_id = b.id;
     IF coalesce(p_per_day, 0) = 0 AND coalesce(p_per_week, 0) = 0 THEN
         DELETE FROM lead_caps WHERE tenant_id = b.tenant_id AND branch_id = b.id;

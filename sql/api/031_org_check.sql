@@ -324,8 +324,8 @@ BEGIN
         loc := doc_loc('policies', i);
         PERFORM doc_object(x, loc, '{at,project,policy,lead_branch,sla_minutes,max_reallocations}', '{policy}'),
                 check_choice(doc_text(x, 'policy', loc), doc_key(loc, 'policy'), lead_policy_names()),
-                doc_int(x, 'sla_minutes', loc, 0, 525600),
-                doc_int(x, 'max_reallocations', loc, 0, 100);
+                doc_int(x, 'sla_minutes', loc, 0, limit_of('sla_minutes')),
+                doc_int(x, 'max_reallocations', loc, 0, limit_of('max_reallocations'));
         IF p_scope <> '/' AND (x->>'at' IS NULL OR NOT (doc_path(x->>'at') >= p_scope
                                                         AND doc_path(x->>'at') < left(p_scope, -1) || '0')) THEN
             PERFORM fail('INVALID_ARGUMENT', doc_key(loc, 'at'), 'a policy of this document must be at a unit inside its scope %s',
