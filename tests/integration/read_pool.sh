@@ -49,6 +49,15 @@ done
 # 2 workers x db_read_pool_size 2
 [[ $n -ge 4 ]] || fail "only $n read pool connections"
 
+case_ "notifications are heard on the primary pool only (LISTEN), so caches invalidate from the primary"
+listens() {
+    psql_admin "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'branchd'
+                   AND query LIKE 'LISTEN %' AND application_name $1 'branchd_read'"
+}
+eq "$(listens '=')" 0 "LISTEN connections of the read pool"
+# One per worker of each daemon (the second one's may still be connecting).
+[[ $(listens '<>') -ge 2 ]] || fail "the primary pools do not LISTEN"
+
 case_ "writes and the other reads run on the primary pool"
 as carol
 ok tenant create acme --name Acme --admin-subject CN=alice
