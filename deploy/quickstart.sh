@@ -100,12 +100,14 @@ ensure_cluster() {
     if [[ ! -f $PG_DATA/PG_VERSION ]]; then
         note "creating a PostgreSQL cluster in $(shown "$PG_DATA") (port $PG_PORT)"
         pg_init "$PG_DATA" "$PG_SOCK" "$PG_PORT"
+    else
+        # A cluster an older quickstart made trusted every local user.
+        pg_private_access "$PG_DATA" "$PG_SOCK"
+        pg_reload "$PG_DATA"
     fi
     pg_start "$PG_DATA" "$PG_LOG"
-    if [[ -z $(pg_psql "$PG_SOCK" "$PG_PORT" postgres -Atc \
-        "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'") ]]; then
-        pg_psql "$PG_SOCK" "$PG_PORT" postgres -c "CREATE DATABASE $DB_NAME"
-    fi
+    pg_app_roles "$PG_SOCK" "$PG_PORT" postgres
+    pg_owned_database "$PG_SOCK" "$PG_PORT" "$DB_NAME"
 }
 
 # var/branchd.conf is written once; edits to it are kept.
@@ -124,15 +126,21 @@ tls_cert = $CERTS/server.crt
 tls_key = $CERTS/server.key
 tls_ca = $CERTS/ca.crt
 db_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=branchd
-migrate_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=$(pg_superuser)
+migrate_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=branchline_owner
 workers = 2
 log_level = info
 EOF
 }
 
+# The schema belongs to branchline_owner, which is no superuser, so that
+# SECURITY DEFINER functions run without a superuser's powers; a
+# var/branchd.conf written by an older quickstart migrated as the superuser.
 migrate() {
+    if grep -qE "^migrate_conninfo = .* user=$(pg_superuser)\$" "$CONF"; then
+        note "$(shown "$CONF"): migrate_conninfo now logs in as branchline_owner"
+        sed -i -E "s/^(migrate_conninfo = .* user=)$(pg_superuser)\$/\1branchline_owner/" "$CONF"
+    fi
     "$BRANCHD" migrate --config "$CONF"
-    pg_app_roles "$PG_SOCK" "$PG_PORT" "$DB_NAME"
 }
 
 listening_port() {

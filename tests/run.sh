@@ -25,15 +25,25 @@
 #
 # ctest sees the environment below; integration tests start their own branchd
 # against the shared cluster:
-#   BRANCHLINE_TEST_PGHOST       socket directory of the cluster
+#   BRANCHLINE_TEST_PGHOST       socket directory of the cluster (mode 0700,
+#                                the server's OS user's: postgres when we
+#                                are root)
 #   BRANCHLINE_TEST_PGPORT       its port (also on 127.0.0.1, password only)
-#   BRANCHLINE_TEST_PGSUPER      superuser name (trusted on the socket)
+#   BRANCHLINE_TEST_PGSUPER      superuser name; on the socket, peer
+#                                authentication lets the OS user running this
+#                                script (and the server's) log in as it, as
+#                                branchline_owner and as branchd, and nobody
+#                                else as anyone (deploy/lib/pg.sh)
 #   BRANCHLINE_TEST_PGCTL        "$BRANCHLINE_TEST_PGCTL stop|start" stops
 #                                (-m fast) or starts the cluster, to simulate
 #                                an outage
 #   BRANCHLINE_TEST_CERTS        ca.crt, server.*, alice bob carol dave erin frank grace heidi (.crt/.key)
 #   BRANCHLINE_TEST_CERTS_OTHER  another CA with its own server.* and mallory.*
-# Roles branchline_app (NOLOGIN) and branchd (LOGIN, member) exist.
+# The roles of deploy/app-roles.sql exist: branchline_app (NOLOGIN),
+# branchd (LOGIN, its member) and branchline_owner (LOGIN, no superuser):
+# create a test database OWNER branchline_owner and run `branchd migrate`
+# as branchline_owner, as tests/integration/fixture.c does, so that the
+# schema and its SECURITY DEFINER functions are the owner's.
 
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail

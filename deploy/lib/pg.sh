@@ -52,29 +52,78 @@ pg_reachable() {
     runuser -u postgres -- test -x "$1"
 }
 
-# pg_init DATADIR SOCKDIR PORT [SETTING...]: a new cluster whose only way in
-# without a password is the Unix socket in SOCKDIR; it also listens on
-# 127.0.0.1:PORT. Each SETTING is a postgresql.conf line.
+# The OS users who may open the cluster's socket: the one that runs the
+# server, and the one that runs these scripts (root, when that differs:
+# root reaches every directory anyway and can become postgres).
+pg_admin_os_users() {
+    pg_superuser
+    if [[ $(id -un) != "$(pg_superuser)" ]]; then
+        id -un
+    fi
+}
+
+# The database roles those OS users log in as: the superuser, the schema's
+# owner (`branchd migrate`, deploy/app-roles.sql) and the daemon's role.
+PG_LOCAL_ROLES=(branchline_owner branchd)
+
+# pg_private_access DATADIR SOCKDIR: who may connect, written over whatever
+# was there (so an older cluster is brought up to date): the socket
+# directory is private to the server's OS user (0700), the socket
+# authenticates by peer (the kernel's word for the connecting process's OS
+# user) mapped through pg_ident.conf to the roles above, and TCP on
+# 127.0.0.1 wants a password (scram-sha-256; no role has one unless a test
+# gives it one). No `trust` anywhere: another OS user can neither reach the
+# socket nor, were the directory opened, pass as anyone. The cluster must be
+# reloaded (pg_reload) if it runs.
+pg_private_access() {
+    local data=$1 sock=$2 os role
+    pg_owned_dir "$sock" 0700
+    {
+        echo "# Written by deploy/lib/pg.sh: no trust, see pg_private_access."
+        echo "# TYPE  DATABASE  USER  ADDRESS       METHOD"
+        echo "local   all       all                 peer map=branchline"
+        echo "host    all       all   127.0.0.1/32  scram-sha-256"
+    } >"$data/pg_hba.conf"
+    {
+        echo "# Written by deploy/lib/pg.sh: which OS user may log in as which role"
+        echo "# on the Unix socket (peer authentication)."
+        echo "# MAPNAME     SYSTEM-USERNAME  PG-USERNAME"
+        while read -r os; do
+            for role in "$(pg_superuser)" "${PG_LOCAL_ROLES[@]}"; do
+                echo "branchline  $os  $role"
+            done
+        done < <(pg_admin_os_users)
+    } >"$data/pg_ident.conf"
+    if [[ $EUID -eq 0 ]]; then
+        chown postgres: "$data/pg_hba.conf" "$data/pg_ident.conf"
+    fi
+    chmod 0600 "$data/pg_hba.conf" "$data/pg_ident.conf"
+}
+
+# pg_init DATADIR SOCKDIR PORT [SETTING...]: a new cluster whose ways in are
+# those of pg_private_access; it listens on the Unix socket in SOCKDIR and
+# on 127.0.0.1:PORT. Each SETTING is a postgresql.conf line.
 pg_init() {
     local data=$1 sock=$2 port=$3 setting
     shift 3
     pg_reachable "$(dirname "$data")" ||
         die "user postgres cannot reach $(dirname "$data"): a parent directory is closed to other users"
     pg_owned_dir "$data" 0700
-    pg_owned_dir "$sock" 0755
     pg_as_owner "$(pg_bindir)/initdb" -D "$data" -U "$(pg_superuser)" \
-        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale \
+        --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --no-locale \
         >"$data.initdb.log" 2>&1 || {
         cat "$data.initdb.log" >&2
         die "initdb $data failed"
     }
     rm -f "$data.initdb.log"
+    pg_private_access "$data" "$sock"
     {
         echo
         echo "# Branchline development settings"
         echo "port = $port"
         echo "listen_addresses = '127.0.0.1'"
         echo "unix_socket_directories = '${sock//\'/\'\'}'"
+        echo "unix_socket_permissions = 0700"
         for setting in "$@"; do
             echo "$setting"
         done
@@ -108,6 +157,12 @@ pg_stop() {
     pg_as_owner "$(pg_bindir)/pg_ctl" -D "$data" -m "$mode" -w -t 60 stop >/dev/null
 }
 
+# pg_reload DATADIR: the running cluster re-reads its configuration files.
+pg_reload() {
+    pg_running "$1" || return 0
+    pg_as_owner "$(pg_bindir)/pg_ctl" -D "$1" reload >/dev/null
+}
+
 # pg_psql SOCKDIR PORT DBNAME [psql args...]: psql as the superuser.
 pg_psql() {
     local sock=$1 port=$2 db=$3
@@ -116,7 +171,22 @@ pg_psql() {
         -U "$(pg_superuser)" -d "$db" "$@"
 }
 
-# pg_app_roles SOCKDIR PORT DBNAME: the roles the daemon logs in with.
+# pg_app_roles SOCKDIR PORT DBNAME: the roles the daemon and `branchd
+# migrate` log in with (cluster-wide: any DBNAME will do).
 pg_app_roles() {
     pg_psql "$1" "$2" "$3" -f "$PG_SH_DEPLOY_DIR/app-roles.sql"
+}
+
+# pg_owned_database SOCKDIR PORT DBNAME: DBNAME exists and belongs, with
+# every Branchline object in it, to branchline_owner (a database that an
+# older set-up migrated as the superuser is handed over:
+# deploy/owner-handover.sql). Needs pg_app_roles first.
+pg_owned_database() {
+    local sock=$1 port=$2 db=$3
+    if [[ -z $(pg_psql "$sock" "$port" postgres -Atc \
+        "SELECT 1 FROM pg_database WHERE datname = '${db//\'/\'\'}'") ]]; then
+        pg_psql "$sock" "$port" postgres -c "CREATE DATABASE \"${db//\"/\"\"}\" OWNER branchline_owner"
+    else
+        pg_psql "$sock" "$port" "$db" -f "$PG_SH_DEPLOY_DIR/owner-handover.sql"
+    fi
 }

@@ -161,11 +161,13 @@ start_cluster() {
     pg_start "$TMP/pg" "$TMP/pg.log"
     pg_app_roles "$TMP/sock" "$PGPORT_BENCH" postgres
     pg_psql "$TMP/sock" "$PGPORT_BENCH" postgres \
-        -c "ALTER ROLE branchd PASSWORD '$PG_PASSWORD'" -c "CREATE DATABASE bench"
+        -c "ALTER ROLE branchd PASSWORD '$PG_PASSWORD'"
+    pg_owned_database "$TMP/sock" "$PGPORT_BENCH" bench
     SUPER_CI="host=$TMP/sock port=$PGPORT_BENCH user=$(pg_superuser) dbname=bench"
+    OWNER_CI="host=$TMP/sock port=$PGPORT_BENCH user=branchline_owner dbname=bench"
     APP_CI="host=$TMP/sock port=$PGPORT_BENCH user=branchd dbname=bench"
     TLS_CI="host=127.0.0.1 port=$PGPORT_BENCH user=branchd dbname=bench sslmode=require"
-    quietly "$BRANCHD" migrate --conninfo "$SUPER_CI" || die "branchd migrate failed"
+    quietly "$BRANCHD" migrate --conninfo "$OWNER_CI" || die "branchd migrate failed"
 }
 
 generate() {

@@ -10,11 +10,13 @@
  * daemon (BLTEST_PORT2, BLTEST_HTTP_PORT2) one whose server never answers.
  * With --intake the daemon serves web intake (BLTEST_INTAKE_PORT) with a
  * spool. Each OPTION=VALUE is one more line of the daemon's configuration.
- * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO,
- * BLTEST_APP_CONNINFO, BLTEST_PORT, BLTEST_HTTP_PORT (the daemon's HTTP
- * listener: /metrics, /livez, /readyz) and BRANCHLINE_SERVER/BRANCHLINE_CA, and
- * sources tests/integration/lib.sh for its helpers. CN=carol is bootstrapped
- * as the platform operator. On failure the daemon's log is printed.
+ * The script sees BRANCHCTL, BRANCHD, BLTEST_CERTS, BLTEST_ADMIN_CONNINFO
+ * (superuser), BLTEST_OWNER_CONNINFO (branchline_owner), BLTEST_APP_CONNINFO,
+ * BLTEST_PORT, BLTEST_HTTP_PORT (the daemon's HTTP listener: /metrics,
+ * /livez, /readyz) and BRANCHLINE_SERVER/BRANCHLINE_CA, and sources
+ * tests/integration/lib.sh for its helpers. CN=carol is bootstrapped as the
+ * platform operator (by branchline_owner, as `branchd bootstrap-operator`
+ * with migrate_conninfo). On failure the daemon's log is printed.
  */
 #include <libgen.h>
 #include <stdbool.h>
@@ -35,6 +37,7 @@ static void export_env(const fx_t *fx)
     setenv("BLTEST_CERTS", certs, 1);
     setenv("BLTEST_ADMIN_CONNINFO", fx->admin_conninfo, 1);
     setenv("BLTEST_APP_CONNINFO", fx->app_conninfo, 1);
+    setenv("BLTEST_OWNER_CONNINFO", fx->owner_conninfo, 1);
     snprintf(buf, sizeof buf, "%d", fx->port);
     setenv("BLTEST_PORT", buf, 1);
     snprintf(buf, sizeof buf, "127.0.0.1:%d", fx->port);
@@ -134,7 +137,7 @@ int main(int argc, char **argv)
     }
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' bootstrap-operator --subject CN=carol --conninfo '%s'",
-             fx_bin("BRANCHD_BIN"), fx.admin_conninfo);
+             fx_bin("BRANCHD_BIN"), fx.owner_conninfo);
     if (fx_run(cmd, out, sizeof out) != 0) {
         fprintf(stderr, "bltest_run: bootstrap-operator failed: %s\n", out);
         goto out;

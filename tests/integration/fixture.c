@@ -99,16 +99,19 @@ int fx_init(fx_t *fx, const char *name, bool empty)
     const char *super = env_or_die("BRANCHLINE_TEST_PGSUPER");
     char ci[512], sql[256];
     conninfo(ci, sizeof ci, super, "postgres");
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", fx->dbname);
+    /* As deploy/lib/pg.sh's pg_owned_database: the schema's owner is no
+     * superuser, so SECURITY DEFINER functions run without its powers. */
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s OWNER branchline_owner", fx->dbname);
     if (exec_on(ci, sql) != 0)
         return -1;
     fx->owns_db = true;
     conninfo(fx->admin_conninfo, sizeof fx->admin_conninfo, super, fx->dbname);
     conninfo(fx->app_conninfo, sizeof fx->app_conninfo, "branchd", fx->dbname);
+    conninfo(fx->owner_conninfo, sizeof fx->owner_conninfo, "branchline_owner", fx->dbname);
     if (empty)
         return 0;
     char cmd[2048], out[4096];
-    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), fx->admin_conninfo);
+    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), fx->owner_conninfo);
     if (fx_run(cmd, out, sizeof out) != 0) {
         fprintf(stderr, "fixture: migrate failed:\n%s\n", out);
         return -1;

@@ -18,6 +18,7 @@ typedef struct {
     char dbname[96];
     char admin_conninfo[512]; /* superuser, on the test database */
     char app_conninfo[512];   /* the daemon's role, on the test database */
+    char owner_conninfo[512]; /* branchline_owner: owns the database, runs migrate */
     char log_path[320];
     pid_t pid;
     int port;

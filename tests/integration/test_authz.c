@@ -431,7 +431,7 @@ int main(void)
     }
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' bootstrap-operator --subject CN=carol --conninfo '%s'",
-             fx_bin("BRANCHD_BIN"), fx.admin_conninfo);
+             fx_bin("BRANCHD_BIN"), fx.owner_conninfo);
     if (fx_run(cmd, out, sizeof out) != 0) {
         fprintf(stderr, "bootstrap-operator: %s\n", out);
         fx_cleanup(&fx, true);

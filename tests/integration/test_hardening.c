@@ -483,7 +483,7 @@ static int setup(void)
 {
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "'%s' bootstrap-operator --subject CN=carol --conninfo '%s'",
-             fx_bin("BRANCHD_BIN"), fx.admin_conninfo);
+             fx_bin("BRANCHD_BIN"), fx.owner_conninfo);
     if (fx_run(cmd, out, sizeof out) != 0) {
         fprintf(stderr, "bootstrap-operator failed: %s\n", out);
         return -1;

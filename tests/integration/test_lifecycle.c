@@ -45,7 +45,7 @@ static void test_migrate_twice_is_a_noop(void **state)
     (void)state;
     fx_t *fx = &daemon_fx;
     char cmd[2048], out[4096];
-    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), fx->admin_conninfo);
+    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), fx->owner_conninfo);
     assert_int_equal(fx_run(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "0 migration(s) applied"));
     assert_int_equal(fx_run(cmd, out, sizeof out), 0);
@@ -88,7 +88,7 @@ static void test_migrate_dry_run_changes_nothing(void **state)
     assert_int_equal(fx_init(&empty, "dryrun", true), 0);
     char cmd[2048], out[8192];
     snprintf(cmd, sizeof cmd, "'%s' migrate --dry-run --conninfo '%s'", fx_bin("BRANCHD_BIN"),
-             empty.admin_conninfo);
+             empty.owner_conninfo);
     int rc = fx_run(cmd, out, sizeof out);
     char want[128];
     snprintf(want, sizeof want, "would apply %s\n", migrations[migrations_count - 1].name);
@@ -111,7 +111,7 @@ static void test_migrate_refuses_a_newer_schema(void **state)
     snprintf(sql, sizeof sql, "INSERT INTO schema_migrations (version, name) VALUES (%d, 'from_the_future')",
              migrations[migrations_count - 1].version + 1);
     assert_int_equal(fx_sql(&newer, sql), 0);
-    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), newer.admin_conninfo);
+    snprintf(cmd, sizeof cmd, "'%s' migrate --conninfo '%s'", fx_bin("BRANCHD_BIN"), newer.owner_conninfo);
     int rc = fx_run(cmd, out, sizeof out);
     fx_cleanup(&newer, false);
     assert_int_equal(rc, 1);

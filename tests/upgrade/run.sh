@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tests/upgrade/run.sh BRANCHD SUPER_CONNINFO
+# Usage: tests/upgrade/run.sh BRANCHD SUPER_CONNINFO OWNER_CONNINFO
 #
 # Upgrades from each release of sql/BASELINE with today's `branchd migrate`
 # and checks that nothing is lost (sql/README.md):
@@ -8,6 +8,9 @@
 #     transaction, recorded in schema_migrations);
 #   - fills it through the release's api (fill_0_1.sql: every lead status
 #     and queue, history, audit, policies, caps, ...);
+#   - hands it to branchline_owner (deploy/owner-handover.sql: that release
+#     was migrated as a superuser), as an upgraded installation does before
+#     today's migrate, which runs as the owner;
 #   - `branchd migrate --dry-run` prints what it would do and changes
 #     nothing; then `branchd migrate` upgrades it;
 #   - (a) pg_dump --schema-only equals a fresh install's; (b) every table of
@@ -20,14 +23,17 @@
 #
 #   BRANCHD         the branchd binary to test
 #   SUPER_CONNINFO  key=value libpq string of a superuser (" dbname=..." is
-#                   appended); the roles branchline_app and branchd (a
-#                   member) must exist, as tests/run.sh creates them.
+#                   appended); the roles of deploy/app-roles.sql must exist,
+#                   as tests/run.sh creates them.
+#   OWNER_CONNINFO  the same for branchline_owner: every migrate of today's
+#                   branchd runs as it, on databases it owns.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-[[ $# -eq 2 ]] || { echo "usage: $0 BRANCHD SUPER_CONNINFO" >&2; exit 2; }
+[[ $# -eq 3 ]] || { echo "usage: $0 BRANCHD SUPER_CONNINFO OWNER_CONNINFO" >&2; exit 2; }
 BRANCHD=$1
 SUPER=$2
+OWNER=$3
 WORK=$(mktemp -d -t branchline-upgrade.XXXXXX)
 DBS=()
 
@@ -45,10 +51,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# new_db NAME: an empty database, dropped on exit.
+# new_db NAME [OWNER]: an empty database, dropped on exit; the superuser's
+# unless OWNER is given (a release's set-up created it as the superuser).
 new_db() {
     DBS+=("$1")
-    psql "$SUPER dbname=postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" >/dev/null
+    psql "$SUPER dbname=postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1${2:+ OWNER $2}" >/dev/null
 }
 
 psql_db() {
@@ -58,7 +65,7 @@ psql_db() {
 }
 
 migrate() {
-    "$BRANCHD" migrate --conninfo "$SUPER dbname=$1" "${@:2}"
+    "$BRANCHD" migrate --conninfo "$OWNER dbname=$1" "${@:2}"
 }
 
 # apply_0_1 DB DIR: DIR/sql/NNN_*.sql as 0.1's `branchd migrate` applied
@@ -128,7 +135,7 @@ upgrade_from() {
     git -C "$ROOT" archive "$commit" sql | tar -x -C "$old" ||
         die "cannot read sql/ of $release ($commit) from git: the upgrade test needs the repository's history (not a shallow clone)"
 
-    case_ "$release: migrated with $release's SQL and filled through its api"
+    case_ "$release: migrated with $release's SQL as the superuser, filled through its api, handed to the owner"
     new_db "$up"
     apply_0_1 "$up" "$old"
     psql_db "$up" -f "$HERE/fill_0_1.sql" >/dev/null
@@ -138,6 +145,7 @@ upgrade_from() {
     done
     [[ $(psql_db "$up" -c "SELECT count(*) FROM branchline.leads WHERE duplicate_of IS NOT NULL") -gt 0 ]] ||
         die "the fill left no duplicate"
+    psql_db "$up" -f "$ROOT/deploy/owner-handover.sql" >/dev/null
     data_query "$up" "$WORK/data.sql"
     state "$up" "$WORK/data.sql" "$WORK/before"
     schema "$up" "$WORK/schema-before"
@@ -151,9 +159,9 @@ upgrade_from() {
     schema "$up" "$WORK/schema-after-dry-run"
     same "$WORK/schema-before" "$WORK/schema-after-dry-run" "the dry run changed the schema"
 
-    case_ "$release: upgraded, its schema is a fresh install's"
+    case_ "$release: upgraded, its schema is a fresh install's (every object the owner's)"
     migrate "$up" >/dev/null 2>"$WORK/migrate.err" || die "migrate failed: $(cat "$WORK/migrate.err")"
-    new_db "$fresh"
+    new_db "$fresh" branchline_owner
     migrate "$fresh" >/dev/null 2>&1 || die "migrating a fresh database failed"
     schema "$up" "$WORK/schema-upgraded"
     schema "$fresh" "$WORK/schema-fresh"
@@ -178,7 +186,7 @@ done < <(grep -vE '^(#|$)' "$ROOT/sql/BASELINE")
 
 case_ "migrate --dry-run on an empty database lists every migration and creates nothing"
 empty=empty_$$
-new_db "$empty"
+new_db "$empty" branchline_owner
 out=$(migrate "$empty" --dry-run) || die "dry run failed: $out"
 for f in "$ROOT"/sql/schema/[0-9][0-9][0-9]_*.sql; do
     [[ $out == *"would apply $(basename "$f" .sql)"* ]] || die "the dry run does not list $(basename "$f"): $out"
@@ -188,7 +196,7 @@ done
 
 case_ "migrate refuses a schema newer than it knows and leaves it as it was"
 newer=newer_$$
-new_db "$newer"
+new_db "$newer" branchline_owner
 migrate "$newer" >/dev/null 2>&1 || die "migrate failed"
 psql_db "$newer" -c "INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_from_the_future')"
 schema "$newer" "$WORK/newer-before"
