@@ -7,7 +7,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/branchd.conf.example
         DESTINATION /etc/branchline RENAME branchd.conf)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/branchline/sql
         FILES_MATCHING PATTERN "*.sql" PATTERN "README*")
-install(FILES ${CMAKE_SOURCE_DIR}/deploy/app-roles.sql DESTINATION ${CMAKE_INSTALL_DATADIR}/branchline)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/app-roles.sql ${CMAKE_SOURCE_DIR}/deploy/owner-handover.sql
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/branchline)
 # zsh completion, once branchctl can print it (`branchctl completion zsh`):
 # asked at install time, so the package has it as soon as the CLI does.
 install(CODE "

@@ -30,7 +30,7 @@ for f in usr/sbin/branchd usr/bin/branchctl \
     usr/share/bash-completion/completions/branchctl \
     usr/lib/systemd/system/branchd.service \
     etc/branchline/branchd.conf \
-    usr/share/branchline/app-roles.sql \
+    usr/share/branchline/app-roles.sql usr/share/branchline/owner-handover.sql \
     usr/share/doc/branchline/copyright usr/share/doc/branchline/changelog.gz; do
     [[ -e $root/$f ]] || fail "the package lacks /$f"
 done
