@@ -89,10 +89,12 @@ ha_init() {
     replpw=$(openssl rand -hex 16)
     apppw=$(openssl rand -hex 16)
     echo "$apppw" >"$HA_DIR/branchd.password"
-    # libpq password file: the superuser and branchd, through HAProxy.
+    # libpq password file: the superuser and branchd, through HAProxy (and
+    # branchline_owner, added by ha_owner_password).
     printf '127.0.0.1:*:*:%s:%s\n127.0.0.1:*:*:branchd:%s\n' "$HA_SUPERUSER" "$superpw" "$apppw" \
         >"$HA_DIR/pgpass"
     chmod 0600 "$HA_DIR/pgpass" "$HA_DIR/branchd.password"
+    ha_owner_password
 
     for node in "${HA_NODES[@]}"; do
         mkdir -p "$HA_DIR/$node/run"
@@ -216,17 +218,31 @@ ha_psql() {
         -U "$HA_SUPERUSER" -d "$db" "$@"
 }
 
-# The database, its schema and the daemon's role with its password.
+# ha_owner_password: the password of branchline_owner (the schema's owner,
+# which runs `branchd migrate`), in $HA_DIR/owner.password and pgpass;
+# made once (a layout from before it gets one now).
+ha_owner_password() {
+    [[ -s $HA_DIR/owner.password ]] && return 0
+    (umask 077 && openssl rand -hex 16 >"$HA_DIR/owner.password")
+    printf '127.0.0.1:*:*:branchline_owner:%s\n' "$(<"$HA_DIR/owner.password")" >>"$HA_DIR/pgpass"
+}
+
+# The roles with their passwords, and the database, owned by
+# branchline_owner (handed over if an older layout made it the
+# superuser's), migrated by it.
 ha_setup_db() {
+    local owner_ci="host=127.0.0.1 port=$HA_PRIMARY_PORT dbname=branchline user=branchline_owner"
+    ha_owner_password
+    ha_psql postgres -f "$HA_LIB_ROOT/deploy/app-roles.sql"
+    ha_psql postgres -c "ALTER ROLE branchd PASSWORD '$(<"$HA_DIR/branchd.password")'" \
+        -c "ALTER ROLE branchline_owner PASSWORD '$(<"$HA_DIR/owner.password")'"
     if [[ -z $(ha_psql postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'branchline'") ]]; then
-        ha_psql postgres -c "CREATE DATABASE branchline"
+        ha_psql postgres -c "CREATE DATABASE branchline OWNER branchline_owner"
+    else
+        ha_psql branchline -f "$HA_LIB_ROOT/deploy/owner-handover.sql"
     fi
-    quietly "$HA_LIB_ROOT/build/daemon/branchd" migrate --conninfo \
-        "host=127.0.0.1 port=$HA_PRIMARY_PORT dbname=branchline user=$HA_SUPERUSER"
-    ha_psql branchline -f "$HA_LIB_ROOT/deploy/app-roles.sql"
-    ha_psql branchline -c "ALTER ROLE branchd PASSWORD '$(<"$HA_DIR/branchd.password")'"
-    quietly "$HA_LIB_ROOT/build/daemon/branchd" bootstrap-operator --subject CN=operator --conninfo \
-        "host=127.0.0.1 port=$HA_PRIMARY_PORT dbname=branchline user=$HA_SUPERUSER"
+    quietly "$HA_LIB_ROOT/build/daemon/branchd" migrate --conninfo "$owner_ci"
+    quietly "$HA_LIB_ROOT/build/daemon/branchd" bootstrap-operator --subject CN=operator --conninfo "$owner_ci"
 }
 
 # ha_ctl CERT ARGS...: branchctl with certificate CERT, through HAProxy.

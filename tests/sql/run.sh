@@ -31,9 +31,9 @@
 #                   branchline_app and nothing more, e.g. "... user=branchd"
 #   (" dbname=..." is appended to both.)
 #
-# Without arguments it starts a throwaway cluster of its own (initdb from the
-# installed PostgreSQL, run as user postgres when we are root), creates the
-# roles branchline_app and branchd, and removes everything on exit.
+# Without arguments it starts a throwaway cluster of its own
+# (deploy/lib/pg.sh's pg_init, as user postgres when we are root) with the
+# roles of deploy/app-roles.sql, and removes everything on exit.
 # KEEP_DB=1 keeps the test database for inspection.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -41,42 +41,36 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DB=branchline_sqltest_$$
 TMP=
 
+PROG=run.sh
+# shellcheck source=deploy/lib/common.sh
+. "$ROOT/deploy/lib/common.sh"
+# shellcheck source=deploy/lib/pg.sh
+. "$ROOT/deploy/lib/pg.sh"
 die() { echo "run.sh: $*" >&2; exit 1; }
-
-as_pg() {
-    if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
-}
 
 cleanup() {
     if [[ -n ${SUPER:-} && ${KEEP_DB:-0} != 1 ]]; then
         psql "$SUPER dbname=postgres" -qXc "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
     fi
     if [[ -n $TMP ]]; then
-        as_pg "$PGBIN/pg_ctl" -D "$TMP/data" -m fast stop >/dev/null 2>&1 || true
+        pg_stop "$TMP/data" || pg_stop "$TMP/data" immediate || true
         rm -rf "$TMP"
     fi
 }
 trap cleanup EXIT
 
+# The quickstart's kind of cluster (deploy/lib/pg.sh): private socket, peer
+# for us, passwords on 127.0.0.1, the roles of deploy/app-roles.sql.
 start_cluster() {
-    PGBIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
-    [[ -x $PGBIN/initdb ]] || PGBIN=$(pg_config --bindir)
-    TMP=$(mktemp -d /tmp/branchline-sqltest.XXXXXX)
-    chmod 755 "$TMP"
-    [[ $EUID -eq 0 ]] && chown postgres: "$TMP"
-    local port=$((20000 + RANDOM % 20000)) user=postgres
-    [[ $EUID -eq 0 ]] || user=$(id -un)
-    as_pg "$PGBIN/initdb" -D "$TMP/data" -U "$user" -A trust -E UTF8 --no-locale >"$TMP/initdb.log" 2>&1 ||
-        { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
-    as_pg "$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -w \
-        -o "-p $port -k $TMP -c listen_addresses=''" start >/dev/null ||
-        { cat "$TMP/server.log" >&2; die "the server did not start"; }
-    SUPER="host=$TMP port=$port user=$user"
-    APP="host=$TMP port=$port user=branchd"
-    psql "$SUPER dbname=postgres" -qX -v ON_ERROR_STOP=1 <<'EOF'
-CREATE ROLE branchline_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
-CREATE ROLE branchd LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE branchline_app;
-EOF
+    local port
+    TMP=$(mktemp -d -p /tmp branchline-sqltest.XXXXXX)
+    chmod 0711 "$TMP"
+    port=$(free_tcp_port)
+    pg_init "$TMP/data" "$TMP/sock" "$port"
+    pg_start "$TMP/data" "$TMP/server.log"
+    pg_app_roles "$TMP/sock" "$port" postgres
+    SUPER="host=$TMP/sock port=$port user=$(pg_superuser)"
+    APP="host=$TMP/sock port=$port user=branchd"
 }
 
 # psql as the owner role: the superuser's connection, SET ROLE.
