@@ -70,7 +70,8 @@ PG_LOCAL_ROLES=(branchline_owner branchd)
 # was there (so an older cluster is brought up to date): the socket
 # directory is private to the server's OS user (0700), the socket
 # authenticates by peer (the kernel's word for the connecting process's OS
-# user) mapped through pg_ident.conf to the roles above, and TCP on
+# user) mapped through pg_ident.conf to the roles above (replication too,
+# for a standby's pg_basebackup as the superuser), and TCP on
 # 127.0.0.1 wants a password (scram-sha-256; no role has one unless a test
 # gives it one). No `trust` anywhere: another OS user can neither reach the
 # socket nor, were the directory opened, pass as anyone. The cluster must be
@@ -82,6 +83,7 @@ pg_private_access() {
         echo "# Written by deploy/lib/pg.sh: no trust, see pg_private_access."
         echo "# TYPE  DATABASE  USER  ADDRESS       METHOD"
         echo "local   all       all                 peer map=branchline"
+        echo "local   replication all               peer map=branchline"
         echo "host    all       all   127.0.0.1/32  scram-sha-256"
     } >"$data/pg_hba.conf"
     {

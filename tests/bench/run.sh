@@ -378,7 +378,7 @@ idle_run() {
 start_standby() {
     PGPORT_STANDBY=$(free_tcp_port)
     pg_owned_dir "$TMP/standby" 0700
-    pg_owned_dir "$TMP/sock2" 0755
+    pg_owned_dir "$TMP/sock2" 0700
     pg_as_owner "$(pg_bindir)/pg_basebackup" -h "$TMP/sock" -p "$PGPORT_BENCH" -U "$(pg_superuser)" \
         -D "$TMP/standby" -R -X stream -c fast >"$TMP/out/basebackup.log" 2>&1 ||
         die "pg_basebackup failed: $(tail -n 3 "$TMP/out/basebackup.log")"
