@@ -5,7 +5,9 @@
 #   start   (the default) installs dependencies, builds build/, creates and
 #           starts a private PostgreSQL in var/pg, makes dev certificates in
 #           var/certs (admin, operator), migrates the database, starts branchd
-#           in the background and shows it working with branchctl
+#           in the background and shows it working with branchctl; branchd's
+#           web intake listener is on, with a demo source whose ready example
+#           form is var/site/intake-form.html (a curl line is printed too)
 #   stop    stops branchd and the PostgreSQL cluster; var/ is kept
 #   status  says what runs; exits 0 only if both branchd and PostgreSQL do
 # Running start again reuses the cluster, certificates, ports and
@@ -35,6 +37,11 @@ PORT_FILE=$VAR/branchd.port            # the port chosen on the first run
 LISTENING_FILE=$VAR/branchd.listening  # branchd's port_file: written when it serves
 BRANCHD=$ROOT/build/daemon/branchd
 BRANCHCTL=$ROOT/build/client/branchctl
+INTAKE_PORT_FILE=$VAR/intake.port      # the web intake port chosen on the first run
+INTAKE_LISTENING_FILE=$VAR/intake.listening
+SITE=$VAR/site                         # the example form and its thank-you page
+SITE_PORT_FILE=$VAR/site.port          # where to serve them (python3 -m http.server)
+INTAKE_TOKEN_FILE=$VAR/intake.token    # the demo source's token (shown once by branchctl)
 READY_TIMEOUT=30
 
 usage() {
@@ -129,6 +136,21 @@ db_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=branchd
 migrate_conninfo = host=$host port=$PG_PORT dbname=$DB_NAME user=branchline_owner
 workers = 2
 log_level = info
+EOF
+}
+
+# The web intake listener (public HTTPS, off by default in branchd), added
+# to var/branchd.conf once, also to one written by an older quickstart.
+write_intake_config() {
+    grep -q '^intake_port' "$CONF" && return 0
+    cat >>"$CONF" <<EOF
+
+# Web intake (README, Web intake), added by deploy/quickstart.sh: website
+# forms post to https://localhost:PORT/v1/intake/TOKEN.
+intake_address = 127.0.0.1
+intake_port = $(remembered_port "$INTAKE_PORT_FILE")
+intake_port_file = $INTAKE_LISTENING_FILE
+intake_spool_path = $VAR/intake.spool
 EOF
 }
 
@@ -251,6 +273,35 @@ run_demo() {
     )
 }
 
+# The demo's website: a channel source, its token kept in var/intake.token
+# (branchctl shows a token once; a lost one is replaced by rotating), and
+# the example form posting to it, written by deploy/intake-example.sh.
+demo_intake() {
+    local port site_port back token
+    port=$(<"$INTAKE_PORT_FILE")
+    site_port=$(remembered_port "$SITE_PORT_FILE")
+    back=http://localhost:$site_port/intake-thanks.html
+    token=$(
+        # shellcheck disable=SC1091 # written by write_env
+        . "$VAR/client.env"
+        if ! branchctl -o json source list | jq -e 'map(.name) | index("website")' >/dev/null; then
+            note "creating the demo's web intake source 'website'"
+            branchctl -o json source add website --channel website --project seo --return-url "$back" |
+                jq -r .token
+        elif [[ ! -s $INTAKE_TOKEN_FILE ]]; then
+            branchctl -o json source rotate website --grace-minutes 0 | jq -r .token
+        else
+            cat "$INTAKE_TOKEN_FILE"
+        fi
+    )
+    (umask 077 && echo "$token" >"$INTAKE_TOKEN_FILE")
+    INTAKE_CURL=$("$ROOT/deploy/intake-example.sh" "https://localhost:$port/v1/intake/$token" \
+        "$CERTS/ca.crt" "$SITE")
+    printf '\n$ %s\n' "$INTAKE_CURL"
+    bash -c "$INTAKE_CURL"
+    echo
+}
+
 print_howto() {
     cat <<EOF
 
@@ -258,6 +309,11 @@ Branchline runs: branchd on 127.0.0.1:$(listening_port), PostgreSQL on port $PG_
   use it:    . $(shown "$VAR/client.env"); branchctl server info
   report:    $(shown "$VAR/report.html") (open it in a browser; branchctl report -O FILE makes another)
              ($(shown "$VAR/operator.env") for the operator certificate)
+  web form:  $(shown "$SITE/intake-form.html"), posting to https://localhost:$(<"$INTAKE_PORT_FILE")/v1/intake/...
+             serve it: python3 -m http.server --bind 127.0.0.1 --directory $(shown "$SITE") $(<"$SITE_PORT_FILE")
+             and open http://localhost:$(<"$SITE_PORT_FILE")/intake-form.html (the browser must trust
+             $(shown "$CERTS/ca.crt"), or accept https://localhost:$(<"$INTAKE_PORT_FILE")/ once)
+  web lead:  $INTAKE_CURL
   database:  psql -h $(shown "$PG_SOCK") -p $PG_PORT -U $(pg_superuser) $DB_NAME
   logs:      $(shown "$LOG"), $(shown "$PG_LOG")
   status:    $(shown "$ROOT/deploy/quickstart.sh") status
@@ -275,12 +331,14 @@ cmd_start() {
     ensure_cluster
     "$ROOT/deploy/dev-certs.sh" "$CERTS" admin operator
     write_config
+    write_intake_config
     migrate
     start_branchd
     "$BRANCHD" bootstrap-operator --config "$CONF" --subject CN=operator >/dev/null
     write_env "$VAR/client.env" admin
     write_env "$VAR/operator.env" operator
     run_demo
+    demo_intake
     print_howto
 }
 

@@ -185,6 +185,22 @@ eq "$(leads other)" 1
 ok -o json lead list --limit 100
 [[ $OUT != *"Other tenant lead"* ]] || fail "webco sees other's lead"
 
+case_ "the quickstart's example (deploy/intake-example.sh): its printed curl line creates a lead, its form is complete"
+ok -o json source add example --channel website --project seo
+endpoint="$INTAKE_URL/$(jqv .token)"
+line=$("$(dirname "$0")/../../deploy/intake-example.sh" "$endpoint" "$BRANCHLINE_CA" "$BLTEST_DIR/example")
+before=$(leads webco)
+out=$(bash -c "$line")
+eq "$(jq -r .outcome <<<"$out")" created "$out"
+eq "$(jq -r .status <<<"$out")" allocated
+eq "$(leads webco)" $((before + 1))
+form=$(cat "$BLTEST_DIR/example/intake-form.html")
+contains "$form" "action=\"$endpoint\""
+for field in name phone email budget note homepage; do
+    contains "$form" "name=\"$field\""
+done
+[[ -s $BLTEST_DIR/example/intake-thanks.html ]] || fail "no thank-you page"
+
 case_ "/metrics counts intake by source and outcome"
 m=branchline_intake_source_requests_total
 eq "$(metric "$m{source=\"webco/site\",outcome=\"created\"}")" 3
