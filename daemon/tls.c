@@ -37,7 +37,6 @@ static const char tls13_suites[] =
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
-    (void)ssl;
     (void)arg;
     static const unsigned char ours[] = "\x0c" BL_ALPN;
     unsigned char *selected = NULL;
@@ -45,6 +44,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_ALERT_FATAL; /* offered ALPN, but not ours */
     *out = selected;
+    /* Called after the session to resume (if any) was accepted. */
+    tls_tickets_hello_done(ssl);
     return SSL_TLSEXT_ERR_OK;
 }
 

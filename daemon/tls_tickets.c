@@ -19,6 +19,16 @@ typedef struct {
     bool set;
 } ticket_key_t;
 
+/* SSL ex_data slot: set on a connection whose ticket was of the previous
+ * key (it gets a new ticket). */
+static int renew_index = -1;
+static pthread_once_t renew_once = PTHREAD_ONCE_INIT;
+
+static void renew_index_new(void)
+{
+    renew_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
 static struct {
     pthread_mutex_t lock;
     ticket_key_t current, previous;
@@ -85,7 +95,6 @@ static int mac_init(EVP_MAC_CTX *hctx, unsigned char *key, size_t len)
 static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-    (void)ssl;
     ticket_key_t k;
     int rc;
     pthread_mutex_lock(&keys.lock);
@@ -102,6 +111,8 @@ static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_
     } else if (keys.previous.set && memcmp(name, keys.previous.name, sizeof keys.previous.name) == 0) {
         k = keys.previous;
         rc = 2;
+        if (renew_index >= 0)
+            SSL_set_ex_data(ssl, renew_index, (void *)1);
     } else {
         pthread_mutex_unlock(&keys.lock);
         return 0;
@@ -120,8 +131,15 @@ static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_
     return rc;
 }
 
+void tls_tickets_hello_done(SSL *ssl)
+{
+    if (SSL_session_reused(ssl) == 1 && (renew_index < 0 || !SSL_get_ex_data(ssl, renew_index)))
+        SSL_set_num_tickets(ssl, 0);
+}
+
 int tls_tickets_attach(SSL_CTX *ctx, int period_s)
 {
+    pthread_once(&renew_once, renew_index_new);
     uint64_t period_us = (uint64_t)(period_s > 0 ? period_s : 1) * 1000000u;
     pthread_mutex_lock(&keys.lock);
     /* A new period takes effect for the keys made from now on. */

@@ -24,6 +24,16 @@
  * 0, or -1 (OpenSSL's error queue says why). */
 int tls_tickets_attach(SSL_CTX *ctx, int period_s) __attribute__((warn_unused_result));
 
+/*
+ * Once the ClientHello is processed (tls.c's ALPN callback): a session
+ * resumed with the current key gets no new ticket. The client keeps
+ * offering the one it has until it expires (one period) or its key is
+ * retired; issuing a ticket (the session, client certificate included,
+ * serialized and encrypted) is about a third of a resumed handshake's CPU.
+ * A ticket of the previous key is renewed as usual.
+ */
+void tls_tickets_hello_done(SSL *ssl);
+
 /* SIGHUP: a new key encrypts from now on; the current one still decrypts
  * for one period. */
 void tls_tickets_rotate(void);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_cpu.h"
 #include "status.h"
 
 #define CODE(name) BRANCHLINE__V1__STATUS__CODE__##name
@@ -361,16 +362,19 @@ static void sleep_s(double s)
 }
 
 /* Warm-up, then the measured window; returns its length in seconds. */
-static double drive(shared_t *sh, worker_t *workers, int n)
+static double drive(shared_t *sh, worker_t *workers, int n, double *daemon_cpu_s)
 {
     const load_config_t *cfg = sh->cfg;
     sleep_s(cfg->warmup_s);
+    double cpu0 = cfg->daemon_pid ? bench_cpu_s(cfg->daemon_pid) : -1;
     uint64_t t0 = load_now_ns();
     atomic_store(&sh->phase, PHASE_MEASURE);
     if (cfg->requests == 0) {
         sleep_s(cfg->duration_s);
         uint64_t t1 = load_now_ns();
         atomic_store(&sh->phase, PHASE_STOP);
+        double cpu1 = cpu0 >= 0 ? bench_cpu_s(cfg->daemon_pid) : -1;
+        *daemon_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
         return (double)(t1 - t0) / 1e9;
     }
     uint64_t last = t0;
@@ -380,6 +384,8 @@ static double drive(shared_t *sh, worker_t *workers, int n)
         if (workers[i].last_answer_ns > last)
             last = workers[i].last_answer_ns;
     }
+    double cpu1 = cpu0 >= 0 ? bench_cpu_s(cfg->daemon_pid) : -1;
+    *daemon_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
     return (double)(last - t0) / 1e9;
 }
 
@@ -418,7 +424,7 @@ static void run_started(shared_t *sh, worker_t *workers, int started, load_resul
         return;
     }
     atomic_store(&sh->phase, PHASE_WARMUP);
-    out->window_s = drive(sh, workers, started);
+    out->window_s = drive(sh, workers, started, &out->daemon_cpu_s);
 }
 
 int load_run(const load_config_t *cfg, load_result_t *out, char *err, size_t errlen)
@@ -427,6 +433,7 @@ int load_run(const load_config_t *cfg, load_result_t *out, char *err, size_t err
     shared_t sh = {.cfg = cfg};
     worker_t *workers = calloc((size_t)n, sizeof *workers);
     memset(out, 0, sizeof *out);
+    out->daemon_cpu_s = -1;
     hist_init(&out->hist);
     atomic_init(&sh.budget, (long long)cfg->requests);
     if (!workers || wake_pipe(pipe_fd) < 0) {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "bench_hist.h"
 #include "bench_scenario.h"
@@ -28,6 +29,7 @@ typedef struct {
     double duration_s;  /* measured window; 0 when `requests` is set */
     uint64_t requests;  /* requests to measure; 0 when `duration_s` is set */
     double warmup_s;
+    pid_t daemon_pid;   /* 0, or the daemon whose CPU time the window used is measured */
 } load_config_t;
 
 typedef struct {
@@ -40,6 +42,7 @@ typedef struct {
     uint64_t by_code[LOAD_CODES];
     uint64_t lost;                    /* requests lost with their connection or unanswered */
     double window_s;
+    double daemon_cpu_s;              /* the daemon's CPU seconds in the window; -1 unknown */
     char first_error[LOAD_CODES][160];
     char conn_error[400];
 } load_result_t;

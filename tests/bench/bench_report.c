@@ -46,6 +46,11 @@ void report_text(FILE *out, const load_config_t *cfg, const load_result_t *r,
             (unsigned long long)r->answered, (unsigned long long)r->ok, f.rps, f.items_per_s,
             f.p50_ms, f.p99_ms, f.p999_ms, f.max_ms, (unsigned long long)(r->answered - r->ok),
             (unsigned long long)r->lost, (unsigned long long)r->rejected_rows);
+    /* The daemon's CPU per answer in the window (--pid): a regression shows
+     * even where the throughput is bound by the client or the database. */
+    if (r->daemon_cpu_s >= 0 && r->answered > 0)
+        fprintf(out, "daemon_cpu scenario=%s daemon_cpu_s=%.2f daemon_cpu_us_per_req=%.1f\n",
+                scen_defs[cfg->kind].name, r->daemon_cpu_s, r->daemon_cpu_s * 1e6 / (double)r->answered);
     for (int c = 1; c < LOAD_CODES; c++)
         if (r->by_code[c])
             fprintf(out, "error code=%s count=%llu first=\"%s\"\n", status_code_name(c),

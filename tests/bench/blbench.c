@@ -4,12 +4,14 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_handshake.h"
 #include "bench_idle.h"
 #include "bench_load.h"
 #include "bench_report.h"
@@ -27,6 +29,7 @@ typedef struct {
     int idle[IDLE_STEPS_MAX];
     int n_idle;
     pid_t pid;
+    bool handshake;   /* --scenario handshake: connect, ping once, close, again */
 } options_t;
 
 static void usage(FILE *out)
@@ -39,7 +42,8 @@ static void usage(FILE *out)
         "\n"
         "scenarios: ping, tree (serving of a region), leads (lead list of a branch),\n"
         "  alloc (one lead_add), alloc-batch (lead_import of `batch` leads),\n"
-        "  mixed (reads, mix_alloc%% alloc)\n"
+        "  mixed (reads, mix_alloc%% alloc), handshake (each thread: connect, one ping,\n"
+        "  close, again; --session-dir DIR resumes sessions kept there)\n"
         "C connections (default 8) over T threads (default: cores), D requests in flight\n"
         "on each (default 1); a warm-up (default 1 s) then --duration S (default 10) or\n"
         "--requests N. Prints one key=value line: rps (OK answers/s), items_per_s (leads/s),\n"
@@ -49,7 +53,8 @@ static void usage(FILE *out)
         "  batch=100, mix_alloc=10, leads_limit=50, tag=PREFIX (of external ids)\n"
         "--idle 100,10000 --pid PID: before each load, hold that many idle connections\n"
         "  (opening or closing connections; handshake and one ping each) and print the\n"
-        "  RSS of process PID (the daemon).\n"
+        "  RSS of process PID (the daemon). --pid alone: the daemon's CPU time in the\n"
+        "  window, per request (and per handshake) on a daemon_cpu line.\n"
         "Exit: 0 all answers OK, 3 some failed, 1 could not run, 2 usage.\n");
 }
 
@@ -89,7 +94,7 @@ static int parse_idle(options_t *o, const char *list)
 
 enum { OPT_SERVER = 256, OPT_CA, OPT_CERT, OPT_KEY, OPT_SCENARIO, OPT_CONNECTIONS, OPT_DEPTH,
        OPT_THREADS, OPT_DURATION, OPT_REQUESTS, OPT_WARMUP, OPT_TIMEOUT, OPT_JSON, OPT_PARAM,
-       OPT_IDLE, OPT_PID, OPT_HELP };
+       OPT_IDLE, OPT_PID, OPT_SESSION_DIR, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"server", required_argument, NULL, OPT_SERVER}, {"ca", required_argument, NULL, OPT_CA},
@@ -102,7 +107,8 @@ static const struct option long_opts[] = {
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT}, {"json", required_argument, NULL, OPT_JSON},
     {"param", required_argument, NULL, OPT_PARAM}, {"idle", required_argument, NULL, OPT_IDLE},
-    {"pid", required_argument, NULL, OPT_PID}, {"help", no_argument, NULL, OPT_HELP},
+    {"pid", required_argument, NULL, OPT_PID}, {"session-dir", required_argument, NULL, OPT_SESSION_DIR},
+    {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -127,9 +133,11 @@ static int apply_option(options_t *o, int opt, const char *arg, char *err, size_
     case OPT_KEY: l->conn.key_file = arg; break;
     case OPT_JSON: o->json = arg; break;
     case OPT_SCENARIO:
-        rc = scen_lookup(arg);
+        o->handshake = strcmp(arg, "handshake") == 0;
+        rc = o->handshake ? (int)SCEN_PING : scen_lookup(arg);
         l->kind = (scen_kind_t)rc;
         break;
+    case OPT_SESSION_DIR: l->conn.session_dir = arg; break;
     case OPT_CONNECTIONS: rc = parse_int(arg, 1, 1000000, &n); l->connections = (int)n; break;
     case OPT_DEPTH: rc = parse_int(arg, 1, LOAD_DEPTH_MAX, &n); l->depth = (int)n; break;
     case OPT_THREADS: rc = parse_int(arg, 1, 1024, &n); l->threads = (int)n; break;
@@ -161,6 +169,7 @@ static int check_options(options_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "--idle needs --pid (the daemon whose memory is measured)");
         return -1;
     }
+    l->daemon_pid = o->pid; /* its CPU per request is reported too */
     if (l->requests)
         l->duration_s = 0;
     else if (l->duration_s == 0)
@@ -252,6 +261,20 @@ static int run_idle(const options_t *o)
     return rc;
 }
 
+static int run_handshakes(const options_t *o)
+{
+    char err[300];
+    hs_config_t cfg = {o->load.conn, o->load.threads, o->load.warmup_s,
+                       o->load.duration_s > 0 ? o->load.duration_s : 10, o->pid};
+    hs_result_t r;
+    if (hs_run(&cfg, &r, err, sizeof err) < 0) {
+        fprintf(stderr, "blbench: %s\n", err);
+        return EXIT_SETUP;
+    }
+    hs_report(stdout, &r);
+    return r.failed ? EXIT_FAILURES : 0;
+}
+
 int main(int argc, char **argv)
 {
     options_t o;
@@ -259,6 +282,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     if (o.n_idle)
         return run_idle(&o);
+    if (o.handshake)
+        return run_handshakes(&o);
     idle_raise_nofile();
     return run_one(&o, NULL, 0);
 }

@@ -1,7 +1,8 @@
 /*
  * bench.quick_smoke: blbench against a real branchd (the integration
  * fixture): ping for a fixed time and a fixed request count, pipelined, and
- * the idle mode reading the daemon's RSS. Only `ping`: the other scenarios
+ * the idle mode reading the daemon's RSS, the daemon's CPU per request and
+ * the handshake mode (full and resumed). Only `ping`: the other scenarios
  * need gendata.sh's tenant (tests/bench/run.sh).
  */
 #include <setjmp.h>
@@ -23,7 +24,8 @@ static int setup(void **state)
     (void)state;
     /* The rate limit per tenant (connections without one share a bucket)
      * would answer part of the load with RESOURCE_EXHAUSTED. */
-    if (fx_init(&fx, "bench_smoke", false) != 0 || fx_start(&fx, "tenant_rate_limit = 0\n") != 0)
+    if (fx_init(&fx, "bench_smoke", false) != 0 ||
+        fx_start(&fx, "tenant_rate_limit = 0\nhandshake_rate_per_addr = 0\n") != 0)
         return -1;
     started = true;
     return 0;
@@ -62,9 +64,13 @@ static double value(const char *out, const char *key)
 static void test_ping_duration(void **state)
 {
     (void)state;
-    char out[8192];
-    assert_int_equal(blbench("--scenario ping --connections 4 --depth 8 --threads 2 --warmup 0.2 "
-                             "--duration 2", out, sizeof out), 0);
+    char out[8192], args[256];
+    snprintf(args, sizeof args, "--scenario ping --connections 4 --depth 8 --threads 2 --warmup 0.2 "
+             "--duration 2 --pid %d", (int)fx.pid);
+    assert_int_equal(blbench(args, out, sizeof out), 0);
+    const char *cpu = strstr(out, "daemon_cpu ");
+    assert_non_null(cpu);
+    assert_true(value(cpu, "daemon_cpu_us_per_req") > 0);
     assert_true(value(out, "rps") > 100);
     assert_true(value(out, "p99_ms") > 0);
     assert_true(value(out, "p50_ms") <= value(out, "p99_ms"));
@@ -104,6 +110,26 @@ static void test_idle_reads_rss(void **state)
     assert_true(value(second - 1, "rss_kib") > 1000);
 }
 
+/* Connect, one ping, close, again: full handshakes, then resumed ones
+ * from a session folder (at most one full handshake per thread). */
+static void test_handshakes(void **state)
+{
+    (void)state;
+    char out[8192], args[600];
+    snprintf(args, sizeof args, "--scenario handshake --threads 2 --warmup 0.2 --duration 1 --pid %d",
+             (int)fx.pid);
+    assert_int_equal(blbench(args, out, sizeof out), 0);
+    assert_true(value(out, "done") > 0);
+    assert_int_equal(value(out, "resumed"), 0);
+    assert_int_equal(value(out, "failed"), 0);
+    assert_true(value(out, "daemon_cpu_us_per_handshake") > 0);
+    snprintf(args, sizeof args, "--scenario handshake --threads 2 --warmup 0.2 --duration 1 --session-dir '%s/hs'",
+             fx.dir);
+    assert_int_equal(blbench(args, out, sizeof out), 0);
+    assert_true(value(out, "done") > 2);
+    assert_true(value(out, "resumed") >= value(out, "done") - 2);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -119,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_ping_duration),
         cmocka_unit_test(test_ping_requests),
         cmocka_unit_test(test_idle_reads_rss),
+        cmocka_unit_test(test_handshakes),
         cmocka_unit_test(test_usage_errors),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

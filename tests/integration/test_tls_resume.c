@@ -111,10 +111,18 @@ static void test_cache_resumes(void **state)
     assert_int_equal(st.st_mode & 0777, 0700);
     assert_int_equal(stat(file, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    assert_true(ping_cached(cache, "alice", &resumed));
+    assert_true(resumed);
+    /* A resumption with the current key gets no new ticket: the client
+     * keeps its file (a new one would come by rename: a new inode). */
+    assert_int_equal(stat(file, &st), 0);
+    ino_t ino = st.st_ino;
     for (int i = 0; i < 3; i++) {
         assert_true(ping_cached(cache, "alice", &resumed));
         assert_true(resumed);
     }
+    assert_int_equal(stat(file, &st), 0);
+    assert_true(st.st_ino == ino);
     assert_true(fx_log_wait(&fx, "subject=\"CN=alice\" tls=TLSv1.3 cipher=TLS_CHACHA20_POLY1305_SHA256 resumed=yes", 3000));
     assert_int_equal(count_files(cache, NULL, 0), 1); /* replaced, never a second file */
 }
