@@ -18,6 +18,11 @@
 #       capacity of 1 to 4 (so a pool, one region and one project, has
 #       about R*C*B*5/P/R branches). Defaults: bench, CN=bench-admin,
 #       20, 10, 50, 50: 10,000 branches, 200 cities.
+#       --size N (N a multiple of 500) instead of --regions: N branches in
+#       the same shape (N/500 regions of 10 cities of 50 branches), so a
+#       pool keeps its 50 branches and only the tenant grows: issue 18's
+#       alloc at 10,000 (--size 10000, the default) against 100,000
+#       (--size 100000).
 #   leads [--tenant CODE] --count N
 #       Adds N allocated leads (external ids gen-1, gen-2, ... continuing
 #       after the ones already generated), each in the pool of its region
@@ -50,7 +55,7 @@ CMD=$2
 shift 2
 
 TENANT=bench ADMIN=CN=bench-admin REGIONS=20 CITIES=10 BRANCHES=50 PROJECTS=50
-COUNT='' PER_TENANT=50
+COUNT='' PER_TENANT=50 SIZE=''
 while [[ $# -gt 0 ]]; do
     [[ $# -ge 2 ]] || usage
     case $1 in
@@ -62,10 +67,15 @@ while [[ $# -gt 0 ]]; do
     --projects) PROJECTS=$2 ;;
     --count) COUNT=$2 ;;
     --per-tenant-branches) PER_TENANT=$2 ;;
+    --size) SIZE=$2 ;;
     *) usage ;;
     esac
     shift 2
 done
+if [[ -n $SIZE ]]; then
+    [[ $SIZE =~ ^[1-9][0-9]*$ && $((SIZE % 500)) -eq 0 ]] || die "--size '$SIZE' is not a positive multiple of 500"
+    REGIONS=$((SIZE / 500)) CITIES=10 BRANCHES=50
+fi
 for n in "$REGIONS" "$CITIES" "$BRANCHES" "$PROJECTS" "$PER_TENANT" ${COUNT:+"$COUNT"}; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
 done

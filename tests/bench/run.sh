@@ -10,6 +10,15 @@
 # client count, the same SQL: tests/bench/sql/). Prints one line per
 # scenario:
 #   scenario=X daemon_rps=... pgbench_tps=... ratio=... daemon_p99_ms=... pgbench_p99_ms=...
+# then the physical references of issue 18 (pgbench alone, as branchd):
+#   alloc_over_tpcb: alloc against pgbench's built-in tpcb-like at scale
+#     CONNS (one branch row per client);
+#   leads_over_select50: leads against a plain SELECT of the same 50 rows
+#     (tests/bench/ref/select50.sql);
+#   import: branchctl lead import of 100,000 leads (quick: 5,000) from a
+#     CSV, leads per second from start to exit;
+#   alloc_size: alloc on a tenant of 10x the branches (100,000; quick:
+#     20,000) in the same shape against alloc on the bench tenant;
 # then: alloc with many leads stored against few, alloc-batch leads/s
 # against alloc, the daemon's CPU microseconds per request (ping, tree,
 # alloc, leads, mixed: /proc/PID/stat over each measured window), full
@@ -93,6 +102,7 @@ else
 fi
 CLI_RUNS=${BENCH_CLI_RUNS:-$CLI_RUNS}
 REGIONS=20 CITIES=10 PROJECTS=50 BATCH=100 MIX_ALLOC=10
+IMPORT_LEADS=$((QUICK ? 5000 : 100000))
 DURATION=${BENCH_DURATION:-$DURATION}
 WARMUP=${BENCH_WARMUP:-$WARMUP}
 CONNS=${BENCH_CONNECTIONS:-16}
@@ -297,12 +307,17 @@ pgbench_run() {
     local out=$TMP/out/pgbench-$name.txt
     shift
     for f in "$@"; do
-        args+=(-f "$HERE/sql/$f")
+        # builtin:NAME is one of pgbench's own scripts (tpcb-like).
+        if [[ $f == builtin:* ]]; then
+            args+=(-b "${f#builtin:}")
+        else
+            args+=(-f "$HERE/sql/$f")
+        fi
     done
     args+=(-n -M prepared -c "$CONNS" -j "$THREADS" -D "subject=$ADMIN" -D "regions=$REGIONS"
         -D "cities=$CITIES" -D "branches=$BRANCHES" -D "projects=$PROJECTS" -D "batch=$BATCH"
         -D leads_limit=50 -D "tag=pg$name$RANDOM")
-    export PGPASSWORD=$PG_PASSWORD PGOPTIONS="-c statement_timeout=${REQUEST_TIMEOUT}s"
+    export PGPASSWORD=$PG_PASSWORD PGOPTIONS="-c statement_timeout=${REQUEST_TIMEOUT}s${PGBENCH_OPTIONS:+ $PGBENCH_OPTIONS}"
     warm=$(printf '%.0f' "$WARMUP")
     quiesce
     if ((warm > 0)); then
@@ -385,6 +400,96 @@ idle_run() {
         note "blbench --idle: $(tail -n 2 "$out" | tr '\n' ' ')"
 }
 
+# ---- the physical references (issue 18) ------------------------------------------
+
+# pgbench's own TPC-B-like tables in the bench database, at scale
+# TPCB_SCALE = CONNS: one pgbench_branches row per client, so the 16
+# clients' updates of a branch row collide only by chance (as allocations
+# of different pools do), not all on one row. Readable and writable by the
+# daemon's role, which runs it over TLS like every other pgbench run.
+tpcb_setup() {
+    TPCB_SCALE=$CONNS
+    note "pgbench -i: tpcb-like tables at scale $TPCB_SCALE"
+    pgbench -i -q -I dtGvp -s "$TPCB_SCALE" "$SUPER_CI" >"$TMP/out/pgbench-init.txt" 2>&1 ||
+        die "pgbench -i failed: $(tail -n 3 "$TMP/out/pgbench-init.txt")"
+    psql "$SUPER_CI" -XqAt -v ON_ERROR_STOP=1 \
+        -c "GRANT SELECT, INSERT, UPDATE ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO branchd" ||
+        die "could not grant the tpcb tables to branchd"
+}
+
+# reference NAME SCRIPT...: the pgbench side alone (no daemon scenario);
+# sets REF_TPS[NAME] and prints one line.
+reference() {
+    local name=$1 pg
+    shift
+    pg=$(pgbench_run "$name" "$@")
+    read -r pg_tps pg_p99 pg_aborted <<<"$pg"
+    REF_TPS[$name]=$pg_tps
+    echo "reference=$name pgbench_tps=$pg_tps pgbench_p99_ms=$pg_p99 pgbench_aborted=$pg_aborted"
+}
+
+# A second tenant "big" of 10 times the bench tenant's branches in the same
+# shape (10x the regions of the same cities: a pool, one region and one
+# project, keeps its size; only the tenant grows), with as many stored
+# leads: 100,000 branches in a full run, 20,000 in a quick one.
+size_setup() {
+    BIG_REGIONS=$((REGIONS * 10))
+    BIG_BRANCHES=$((BIG_REGIONS * CITIES * BRANCHES))
+    note "generating tenant big: $BIG_BRANCHES branches, $LEADS_SMALL leads"
+    "$HERE/gendata.sh" "$SUPER_CI" org --tenant big --admin CN=big-admin --regions "$BIG_REGIONS" \
+        --cities "$CITIES" --branches "$BRANCHES" --projects "$PROJECTS" >&2
+    "$HERE/gendata.sh" "$SUPER_CI" leads --tenant big --count "$LEADS_SMALL" >&2
+}
+
+# alloc on tenant big as its admin; prints the alloc_size line against the
+# bench tenant's alloc (SMALL_ALLOC).
+alloc_size_run() {
+    local line big
+    line=$(blbench alloc-big alloc --cert "$TMP/certs/big-admin.crt" --key "$TMP/certs/big-admin.key" \
+        --param regions="$BIG_REGIONS")
+    big=$(kv "$line" rps)
+    SIZE_RATIO=$(ratio "$big" "$small_alloc")
+    echo "alloc_size branches_small=$((REGIONS * CITIES * BRANCHES)) rps_small=$small_alloc" \
+        "branches_large=$BIG_BRANCHES rps_large=$big ratio=$SIZE_RATIO" \
+        "daemon_errors=$(kv "$line" errors)"
+}
+
+# lead import of IMPORT_LEADS leads (random projects and origins, as the
+# alloc scenario's) from one CSV through branchctl as the bench admin,
+# timed from start to exit; then how many of them the database holds
+# allocated to a branch (the same intake() as single adds places them).
+import_run() {
+    local csv=$TMP/import.csv out=$TMP/out/branchctl-import.txt tag=imp$RANDOM t0 t1 created allocated
+    awk -v n="$IMPORT_LEADS" -v r="$REGIONS" -v p="$PROJECTS" -v tag="$tag" 'BEGIN {
+        srand(); print "external_id,project,channel,origin,name,phone"
+        for (i = 1; i <= n; i++)
+            printf "%s-%d,p%d,search,r%d,Import lead %d,1%010.0f\n", tag, i, 1 + int(rand() * p),
+                1 + int(rand() * r), i, int(rand() * 1e10) }' >"$csv"
+    quiesce
+    t0=$EPOCHREALTIME
+    # A batch of 1,000 leads waits for the batches before it that hold the
+    # same pools' locks: the answer may take longer than one request's limit.
+    bounded 600 "$BUILD/client/branchctl" --timeout 600000 --server "$SERVER" --ca "$TMP/certs/ca.crt" \
+        --cert "$TMP/certs/bench-admin.crt" --key "$TMP/certs/bench-admin.key" \
+        lead import "$csv" >"$out" 2>&1 || note "branchctl lead import: $(tail -n 2 "$out" | tr '\n' ' ')"
+    t1=$EPOCHREALTIME
+    created=$(sed -nE 's/.*imported: ([0-9]+) created.*/\1/p' "$out" | tail -n 1)
+    allocated=$(psql "$SUPER_CI" -XAtc "SELECT count(*) FROM branchline.leads WHERE external_id LIKE '$tag-%'
+                                         AND branch_id IS NOT NULL AND status = 'allocated'")
+    IMPORT_RATE=$(awk -v c="${created:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", c / (b - a) }')
+    echo "import leads=$IMPORT_LEADS created=${created:-0} allocated=$allocated" \
+        "seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }') leads_per_s=$IMPORT_RATE"
+}
+
+# select50 runs as branchd with the bench tenant set, as lead_list's own
+# statements do after auth().
+select50_reference() {
+    local tenant
+    tenant=$(psql "$SUPER_CI" -XAtc "SELECT id FROM branchline.tenants WHERE code = 'bench'")
+    [[ $tenant =~ ^[0-9]+$ ]] || die "no bench tenant"
+    PGBENCH_OPTIONS="-c branchline.tenant=$tenant" reference select50 ../ref/select50.sql
+}
+
 # ---- the read pool (--read-pool) -----------------------------------------------------------
 
 # A hot standby of the bench cluster, streaming from it (asynchronously:
@@ -463,15 +568,17 @@ read_pool_compare() {
 
 # ---- the run ------------------------------------------------------------------------------
 
-declare -A D_RPS D_ITEMS D_P99 D_CPU_US RATIO
+declare -A D_RPS D_ITEMS D_P99 D_CPU_US RATIO REF_TPS
 TARGETS=()
 "$ROOT/deploy/install-deps.sh" >/dev/null 2>&1 || note "install-deps.sh failed; going on with what is installed"
 command -v pgbench >/dev/null || die "pgbench is not installed (postgresql-contrib / postgresql-client)"
 build
 make_tmp
 start_cluster
-quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs" bench-admin
+quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs" bench-admin big-admin
 generate
+size_setup
+tpcb_setup
 if [[ $EUID -eq 0 ]]; then
     ulimit -Hn $((IDLE * 2 + 1024)) 2>/dev/null || true
 fi
@@ -497,6 +604,10 @@ scenario ping
 scenario tree tree.sql
 scenario alloc alloc.sql
 small_alloc=${D_RPS[alloc]}
+reference tpcb builtin:tpcb-like
+alloc_over_tpcb=$(ratio "$small_alloc" "${REF_TPS[tpcb]}")
+echo "alloc_over_tpcb alloc_rps=$small_alloc tpcb_tps=${REF_TPS[tpcb]} tpcb_scale=$TPCB_SCALE ratio=$alloc_over_tpcb"
+alloc_size_run
 
 note "adding leads up to $LEADS_LARGE"
 "$HERE/gendata.sh" "$SUPER_CI" leads --count $((LEADS_LARGE - LEADS_SMALL)) >&2
@@ -507,9 +618,13 @@ echo "alloc_stored leads_small=$LEADS_SMALL rps_small=$small_alloc leads_large=$
     "rps_large=$large_alloc ratio=$stored_ratio"
 
 scenario leads leads.sql
+select50_reference
+leads_over_select50=$(ratio "${D_RPS[leads]}" "${REF_TPS[select50]}")
+echo "leads_over_select50 leads_rps=${D_RPS[leads]} select50_tps=${REF_TPS[select50]} ratio=$leads_over_select50"
 scenario alloc-batch alloc-batch.sql
 batch_ratio=$(ratio "${D_ITEMS[alloc-batch]}" "$large_alloc")
 echo "alloc_batch leads_per_s=${D_ITEMS[alloc-batch]} alloc_leads_per_s=$large_alloc ratio=$batch_ratio"
+import_run
 scenario mixed tree.sql@45 leads.sql@45 alloc.sql@$MIX_ALLOC
 echo "daemon_cpu_us_per_req ping=${D_CPU_US[ping]:-nan} tree=${D_CPU_US[tree]:-nan}" \
     "alloc=${D_CPU_US[alloc]:-nan} leads=${D_CPU_US[leads]:-nan} mixed=${D_CPU_US[mixed]:-nan}"
@@ -661,8 +776,12 @@ echo "idle_conns=$IDLE rss_per_conn_kib=$per_conn ping_p99_ms_idle$IDLE=${p99_ma
 target tree_ratio "${RATIO[tree]}" ">=" 2.0
 target leads_ratio "${RATIO[leads]}" ">=" 0.8
 target alloc_ratio "${RATIO[alloc]}" ">=" 0.8
+target alloc_over_tpcb "$alloc_over_tpcb" ">=" 0.5
+target leads_over_select50 "$leads_over_select50" ">=" 0.5
 target alloc_batch_over_alloc "$batch_ratio" ">=" 3.0
 target alloc_large_over_small "$stored_ratio" "1+-" 0.15
+target alloc_big_tenant_over_small "$SIZE_RATIO" "1+-" 0.15
+target import_leads_per_s "$IMPORT_RATE" ">=" 10000
 target idle_conns_held "$(kv "$many" idle)" ">=" "$IDLE"
 target rss_per_idle_conn_kib "$per_conn" "<=" 20
 target ping_p99_idle_ratio "$idle_ratio" "<=" 1.5
