@@ -109,7 +109,7 @@ profile() {
           FROM pg_stat_user_functions WHERE calls > 0 ORDER BY self_time DESC LIMIT 12"
     if [[ -s $TMP/perf-$name.data ]]; then
         perf report -i "$TMP/perf-$name.data" --comm postgres --sort dso,symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9]' | head -n 20
+            grep -E '^ +[0-9]' | head -n 20 || true  # head closes the pipe early
     fi
 }
 
