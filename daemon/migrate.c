@@ -178,6 +178,24 @@ static void print_plan(FILE *out, const PGresult *objects, int pending)
     fprintf(out, "\n");
 }
 
+/* The role that migrates owns every object it creates, and SECURITY
+ * DEFINER functions run as that owner: a superuser there would lend its
+ * powers to them and, being above row-level security, to the sweep and the
+ * lookups. Said, not refused: an older set-up's database is still the
+ * superuser's until deploy/owner-handover.sql hands it over. */
+static void warn_if_superuser(PGconn *pg)
+{
+    PGresult *res = PQexec(pg, "SELECT current_user, rolsuper OR rolbypassrls FROM pg_roles"
+                               " WHERE rolname = current_user");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+        log_warn("migrate_as_superuser",
+                 "role=%s hint=\"the schema's owner should be branchline_owner, no superuser and no "
+                 "BYPASSRLS (deploy/app-roles.sql, owner-handover.sql; README: Database roles)\"",
+                 PQgetvalue(res, 0, 0));
+    PQclear(res);
+}
+
 int migrate_run(const char *conninfo, bool dry_run, FILE *out, int *applied, char *err,
                 size_t errlen)
 {
@@ -189,6 +207,7 @@ int migrate_run(const char *conninfo, bool dry_run, FILE *out, int *applied, cha
         snprintf(err, errlen, "cannot connect: %s", PQerrorMessage(pg));
         goto out;
     }
+    warn_if_superuser(pg);
     /* Two concurrent runs serialize here; the second then finds only the
      * api to re-create. */
     if (exec_ok(pg, "SET client_min_messages = warning", err, errlen, "setup") != 0 ||

@@ -112,4 +112,10 @@ if psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_OWNER_CONNINFO" \
     fail "the owner read past row-level security with row_security = off"
 fi
 
+case_ "branchd migrate warns when it runs as a superuser, not as the owner"
+OUT=$("$BRANCHD" migrate --dry-run --conninfo "$BLTEST_ADMIN_CONNINFO" 2>&1) || fail "dry run as the superuser: $OUT"
+contains "$OUT" "event=migrate_as_superuser role=$SUPER"
+OUT=$("$BRANCHD" migrate --dry-run --conninfo "$BLTEST_OWNER_CONNINFO" 2>&1) || fail "dry run as the owner: $OUT"
+[[ $OUT != *migrate_as_superuser* ]] || fail "a warning for the owner: $OUT"
+
 finish
