@@ -43,8 +43,10 @@ CREATE TYPE api.sweep_result AS (reallocated integer, drained integer);
 
 -- A lead in its wire form, personal data included (lead_masked removes it
 -- for callers who may not see it), next to the keys the api filters on.
+-- tid: where the row is, for a lookup of a row the same statement found
+-- (lead_list: a TID scan, whatever the statistics say).
 CREATE VIEW branchline.lead_view WITH (security_invoker = true) AS
-SELECT l.tenant_id, l.id, l.branch_id, b.path AS branch_key, h.path AS holder_key,
+SELECT l.tenant_id, l.id, l.ctid AS tid, l.branch_id, b.path AS branch_key, h.path AS holder_key,
        ROW(l.id, l.external_id, p.code, l.channel, branchline.show_path(o.path), branchline.show_path(h.path),
            coalesce(branchline.show_path(b.path), ''), l.status, coalesce(l.reason, ''),
            coalesce(l.name, ''), coalesce(l.phone, ''), coalesce(l.email, ''), coalesce(l.note, ''),

@@ -203,6 +203,25 @@ $$;
 -- Allocated leads come per branch from leads_branch (one short index scan
 -- per branch of the subtree, merged), held ones from leads_unrouted; for
 -- the whole tenant the primary key is walked backwards instead.
+--
+-- No plan may depend on the estimates for one tenant (issue 13, item 7).
+-- PL/pgSQL plans the first five calls of a session with the call's values;
+-- with statistics older than the tenant's growth (a burst of imports, or
+-- an immediate restart, which forgets what autovacuum had counted) those
+-- plans take a tenant of 111,000 leads for one of a lead or two, and then
+-- every index whose first column is tenant_id costs the same as the key.
+-- Fetching the page's leads by (tenant_id, id) may then run as a scan of
+-- the tenant by (tenant_id, external_id) with id as a filter, once for each
+-- lead of the page (the nested loop of the issue): 8-15 s for `lead list
+-- --limit 1000` in each new session, 74 s in our reproduction. So:
+-- the page carries each lead's ctid and its rows are fetched by TID (a TID
+-- scan costs less than any index scan, whatever the estimates), and a held
+-- lead's holder is checked by a scalar subquery on units' key, never by a
+-- join that could loop over the units for each lead. At worst a call
+-- reads the tenant's leads once (sorting them all for the newest page, or
+-- passing held leads that are all outside the subtree asked for);
+-- tests/integration/lead_list_plan.sh checks the plans of fresh sessions
+-- on such a tenant.
 CREATE FUNCTION api.lead_list(p_subject text, p_branch text, p_status text, p_project text, p_since text,
                               p_limit integer, p_after bigint)
 RETURNS SETOF api.lead LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
@@ -228,15 +247,15 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH page AS (
-        (SELECT l.id FROM leads l
+        (SELECT l.id, l.ctid AS tid FROM leads l
           WHERE routed AND r.path = '/' AND l.tenant_id = t AND l.branch_id IS NOT NULL AND l.id < after_id
             AND (p_status IS NULL OR l.status = p_status) AND (project IS NULL OR l.project_id = project)
             AND (since_at IS NULL OR l.created_at >= since_at)
           ORDER BY l.id DESC LIMIT lim)
         UNION ALL
-        (SELECT x.id FROM units b
+        (SELECT x.id, x.tid FROM units b
           CROSS JOIN LATERAL (
-                SELECT l.id FROM leads l
+                SELECT l.id, l.ctid AS tid FROM leads l
                  WHERE l.tenant_id = b.tenant_id AND l.branch_id = b.id AND l.id < after_id
                    AND (p_status IS NULL OR l.status = p_status) AND (project IS NULL OR l.project_id = project)
                    AND (since_at IS NULL OR l.created_at >= since_at)
@@ -245,9 +264,10 @@ BEGIN
             AND b.path >= r.path AND b.path < r.path_end
           ORDER BY x.id DESC LIMIT lim)
         UNION ALL
-        (SELECT l.id FROM leads l JOIN units h ON h.tenant_id = l.tenant_id AND h.id = l.holder_id
+        (SELECT l.id, l.ctid AS tid FROM leads l
           WHERE held AND l.tenant_id = t AND l.branch_id IS NULL AND l.id < after_id
-            AND h.path >= r.path AND h.path < r.path_end
+            AND (SELECT h.path >= r.path AND h.path < r.path_end
+                   FROM units h WHERE h.tenant_id = l.tenant_id AND h.id = l.holder_id)
             AND (p_status IS NULL OR l.status = p_status) AND (project IS NULL OR l.project_id = project)
             AND (since_at IS NULL OR l.created_at >= since_at)
           ORDER BY l.id DESC LIMIT lim)
@@ -255,7 +275,8 @@ BEGIN
     )
     SELECT (m.w).* FROM (
         SELECT lead_masked(c, v.wire, v.branch_key, v.holder_key, false) AS w, v.id
-          FROM page JOIN lead_view v ON v.tenant_id = t AND v.id = page.id
+          FROM page
+         CROSS JOIN LATERAL (SELECT * FROM lead_view v WHERE v.tid = page.tid AND v.tenant_id = t OFFSET 0) v
          ORDER BY v.id DESC OFFSET 0) m
      ORDER BY m.id DESC;
 END
