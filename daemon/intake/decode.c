@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <utf8proc.h>
 
 #include "utf8.h"
 
@@ -186,14 +187,76 @@ static json_t *json_field_text(const char *key, json_t *v, intake_error_t *err, 
     }
 }
 
+static bool body_is_utf8(const uint8_t *body, size_t len)
+{
+    utf8proc_int32_t cp;
+    for (size_t i = 0; i < len;) {
+        utf8proc_ssize_t n = utf8proc_iterate(body + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n <= 0)
+            return false;
+        i += (size_t)n;
+    }
+    return true;
+}
+
+/* U+FDD0, a noncharacter: stands in for each byte that is not UTF-8. */
+static const char MARK[] = "\xEF\xB7\x90";
+
+/* The JSON parser refuses a body that is not UTF-8 as a whole; to name the
+ * field the bad bytes are in, each is replaced by MARK and the copy parsed
+ * again. The first field whose value holds MARK is named; "body" when none
+ * can be (bad bytes in a field's name or outside any string, or a copy that
+ * does not parse either). */
+static json_t *refuse_bad_utf8(const uint8_t *body, size_t len, intake_error_t *err)
+{
+    char *copy = malloc(len * 3 + 1);
+    if (!copy)
+        return refuse(err, "body", "not valid UTF-8");
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(body + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n > 0) {
+            memcpy(copy + o, body + i, (size_t)n);
+            o += (size_t)n;
+            i += (size_t)n;
+        } else {
+            memcpy(copy + o, MARK, 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_t *in = json_loadb(copy, o, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    free(copy);
+    const char *key, *named = NULL;
+    json_t *v;
+    if (json_is_object(in)) {
+        json_object_foreach(in, key, v) {
+            if (strstr(key, MARK))
+                break; /* the name itself is bad: it cannot be shown */
+            if (key[0] && json_is_string(v) && strstr(json_string_value(v), MARK)) {
+                named = key;
+                break;
+            }
+        }
+    }
+    if (named && strlen(named) <= INTAKE_KEY_MAX)
+        refuse(err, named, "%s is not valid UTF-8", named);
+    else
+        refuse(err, "body", "not valid UTF-8");
+    json_decref(in);
+    return NULL;
+}
+
 static json_t *decode_json(const uint8_t *body, size_t len, intake_error_t *err)
 {
     json_error_t jerr;
     json_t *in = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     json_t *obj = NULL;
+    if (!in && !body_is_utf8(body, len))
+        return refuse_bad_utf8(body, len, err);
     if (!in)
-        return refuse(err, "body", "not valid JSON (or not UTF-8): %s at byte %d", jerr.text,
-                      jerr.position);
+        return refuse(err, "body", "not valid JSON: %s at byte %d", jerr.text, jerr.position);
     if (!json_is_object(in)) {
         refuse(err, "body", "the body must be a JSON object of fields");
         goto fail;

@@ -142,6 +142,7 @@ contains "$OUT" "fullname: fullname is not valid UTF-8"
 post "$TOKEN" application/json $'{"fullname":"\xff"}'
 eq "$CODE" 422 "$OUT"
 eq "$(jq -r .outcome <<<"$OUT")" invalid
+eq "$(jq -r .field <<<"$OUT")" fullname
 post "$TOKEN" application/json '{"fullname":"X","tel":"12"}'
 eq "$CODE" 422 "$OUT"
 eq "$(jq -r .field <<<"$OUT")" tel "named as the form calls it"

@@ -92,6 +92,18 @@ static void test_json(void **state)
 
 static void test_json_refusals(void **state)
 {
+    intake_error_t bad;
+    /* Not UTF-8: the field whose value holds the bad bytes is named. */
+    assert_null(decode(INTAKE_BODY_JSON, "{\"name\":\"ok\",\"note\":\"a\xff\xfe b\"}", &bad));
+    assert_string_equal(bad.field, "note");
+    assert_non_null(strstr(bad.message, "UTF-8"));
+    assert_null(decode(INTAKE_BODY_JSON, "{\"name\":\"\xe5\xbc\"}", &bad));
+    assert_string_equal(bad.field, "name");
+    assert_null(decode(INTAKE_BODY_JSON, "{\"n\xff\":\"x\"}", &bad));
+    assert_string_equal(bad.field, "body");
+    assert_null(decode(INTAKE_BODY_JSON, "{\"name\":\"x\"}\xff", &bad));
+    assert_string_equal(bad.field, "body");
+
     (void)state;
     intake_error_t err;
     assert_null(decode(INTAKE_BODY_JSON, "[1,2]", &err));
@@ -105,7 +117,7 @@ static void test_json_refusals(void **state)
     assert_null(decode(INTAKE_BODY_JSON, "{\"a\":1,\"a\":2}", &err));
     assert_string_equal(err.field, "body");
     assert_null(decode(INTAKE_BODY_JSON, "{\"a\":\"\xff\"}", &err));
-    assert_string_equal(err.field, "body");
+    assert_string_equal(err.field, "a"); /* named, though the parser refuses the whole body */
     assert_null(decode(INTAKE_BODY_JSON, "", &err));
 }
 
