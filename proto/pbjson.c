@@ -55,6 +55,11 @@ static size_t element_size(ProtobufCType type)
 json_t *pbjson_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     const char *slot = (const char *)m + f->offset;
+    /* A scalar alone in a oneof says whether it is there: absent is null,
+     * not 0 (a cap of 0 leads is not "no cap"). */
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+        *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+        return json_null();
     if (f->label != PROTOBUF_C_LABEL_REPEATED)
         return scalar(f, slot);
     size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);

@@ -7,6 +7,7 @@
  * the field it refuses.
  */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "org_call.h"
 #include "output.h"
@@ -162,11 +163,19 @@ const command_t LEAD_COMMANDS[] = {
         .progress = "computing stats",
     },
     {
-        .words = {"lead", "purge"}, .run = cmd_org, .op = "lead_purge",
+        .words = {"lead", "purge"}, .run = cmd_lead_purge, .op = "lead_purge",
         .summary = "Erase the contact data of closed leads older than a date (admin)",
-        .params = {FLAG_REQ("--before", "DATE", "before", "closed leads created before this day "
-                            "(YYYY-MM-DD, in the tenant's time zone) or time")},
-        .example = "branchctl lead purge --before 2025-01-01",
+        .params = {
+            FLAG_REQ("--before", "DATE", "before", "closed leads created before this day "
+                     "(YYYY-MM-DD, in the tenant's time zone) or time"),
+            {"--dry-run", NULL, "dry_run", NULL, PARAM_SWITCH, "count the leads it would purge, "
+             "changing nothing"},
+            SWITCH("--yes", "purge without asking (needed when standard input is a terminal)"),
+        },
+        .example = "branchctl lead purge --before 2025-01-01 --dry-run",
+        .details = "The purge cannot be undone. Run from a terminal it needs --yes (or\n"
+                   "--dry-run, which only counts); from a script, with standard input not a\n"
+                   "terminal, it runs as asked.\n",
     },
     {
         .words = {"lead", "watch"}, .run = cmd_lead_watch, .op = "lead_watch",
@@ -219,11 +228,28 @@ const command_t LEAD_COMMANDS[] = {
         .params = {
             ARG("BRANCH", "branch", "path of the branch"),
             FLAG("--per-day", "N", "per_day", "at most N leads a day, over all projects "
-                 "(not given: no daily cap)"),
-            FLAG("--per-week", "N", "per_week", "at most N leads a week (not given: no weekly "
-                 "cap; neither: the caps are removed)"),
+                 "(0: none at all; not given: no daily cap)"),
+            FLAG("--per-week", "N", "per_week", "at most N leads a week (0: none at all; not "
+                 "given: no weekly cap)"),
         },
         .example = "branchctl cap set east/shanghai/pudong --per-day 40 --per-week 180",
+        .details = "Give --per-day, --per-week or both; the caps given replace the branch's\n"
+                   "caps. 0 stops the branch's leads for that period (it stays in the pool\n"
+                   "for the leads it has). 'branchctl cap unset' removes the caps.\n",
+    },
+    {
+        .words = {"cap", "unset"}, .run = cmd_org, .op = "cap_unset",
+        .summary = "Remove a branch's caps, so that it receives leads without limit",
+        .params = {ARG("BRANCH", "branch", "path of the branch")},
+        .example = "branchctl cap unset east/shanghai/pudong",
+    },
+    {
+        .words = {"cap", "list"}, .run = cmd_org, .op = "cap_list",
+        .summary = "List the branches' caps (no value: no cap for that period)",
+        .params = {FLAG("--under", "PATH", "under", "only branches in this subtree (default: "
+                        "your scope)")},
+        .example = "branchctl cap list --under east",
+        .columns = "branch_path,per_day,per_week",
     },
     {{NULL}},
 };
@@ -248,4 +274,17 @@ static int present_page(const cli_t *cli, const Branchline__V1__Request *req,
 int cmd_lead_list(const cli_t *cli, const command_t *cmd, int argc, char **argv)
 {
     return org_run(cli, cmd, argc, argv, present_page);
+}
+
+/* A purge typed at a terminal must say --yes: it cannot be undone. */
+int cmd_lead_purge(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    args_t args;
+    int rc = args_parse(cli, cmd, argc, argv, &args);
+    if (rc != 0)
+        return rc;
+    if (!args_get(cmd, &args, "--yes") && !args_get(cmd, &args, "--dry-run") && isatty(STDIN_FILENO))
+        return cli_usage_error(cli, cmd, "a purge erases contact data for good: give --yes "
+                               "(or --dry-run to count the leads first)");
+    return org_run(cli, cmd, argc, argv, org_present_result);
 }

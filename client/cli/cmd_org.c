@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "org_call.h"
 #include "output.h"
+#include "pbjson.h"
 #include "tree.h"
 
 #define KINDS "group, region, product_line, city or branch"
@@ -240,6 +241,17 @@ const command_t ORG_COMMANDS[] = {
         .example = "branchctl position set east promotion promoter --planned 3",
     },
     {
+        .words = {"position", "list"}, .run = cmd_org, .op = "position_list",
+        .summary = "List the planned headcount and the active staff of each role, by department",
+        .params = {
+            FLAG("--under", "PATH", "under", "only departments in this subtree (default: your "
+                 "scope)"),
+            FLAG("--function", "FUNCTION", "function", FUNCTIONS),
+        },
+        .example = "branchctl position list --under east --function promotion",
+        .columns = "dept_path,function,role,planned,actual",
+    },
+    {
         .words = {"staff", "add"}, .run = cmd_org, .op = "staff_add",
         .summary = "Add a person to a department",
         .params = {
@@ -343,15 +355,18 @@ const command_t ORG_COMMANDS[] = {
         .example = "branchctl reorg apply plan.json",
     },
     {
-        .words = {"audit"}, .run = cmd_org, .op = "audit_list",
+        .words = {"audit"}, .run = cmd_audit, .op = "audit_list",
         .summary = "Show the audit trail of changes",
         .params = {
             FLAG("--since", "TIME", "since", "from this time on (ISO-8601, e.g. 2026-11-01T00:00:00Z)"),
-            FLAG("--target", "PATH", "target", "changes to this target"),
+            FLAG("--target", "PATH", "target", "changes to this target (a unit: its subtree, "
+                 "under its earlier paths too)"),
             FLAG("--principal", "SUBJECT", "principal", "changes made by this subject"),
             FLAG("--limit", "N", "limit", "at most N entries"),
         },
         .example = "branchctl audit --target east --limit 20",
+        .details = "With -o json or yaml, each entry's before and after are the objects\n"
+                   "themselves (null when there is none); the table shows them as JSON text.\n",
     },
     {{NULL}},
 };
@@ -369,6 +384,41 @@ static int present_tree(const cli_t *cli, const Branchline__V1__Request *req,
 int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv)
 {
     return org_run(cli, cmd, argc, argv, org_present_result);
+}
+
+/* JSON text as the value it encodes; null for "" (no such side). */
+static json_t *nested(const json_t *text)
+{
+    const char *s = json_string_value(text);
+    json_t *v = s && s[0] ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+    return v ? v : json_null();
+}
+
+/* In JSON and YAML, an entry's before and after nest as objects. */
+static int present_audit(const cli_t *cli, const Branchline__V1__Request *req,
+                         const ProtobufCMessage *result)
+{
+    if (cli->out.format != OUTPUT_JSON && cli->out.format != OUTPUT_YAML)
+        return org_present_result(cli, req, result);
+    json_t *list = pbjson_message(result);
+    json_t *items = list ? json_object_get(list, "items") : NULL;
+    size_t i;
+    json_t *e;
+    int ok = items != NULL;
+    json_array_foreach(items, i, e) {
+        ok = ok && json_object_set_new(e, "before", nested(json_object_get(e, "before_json"))) == 0 &&
+             json_object_set_new(e, "after", nested(json_object_get(e, "after_json"))) == 0 &&
+             json_object_del(e, "before_json") == 0 && json_object_del(e, "after_json") == 0;
+    }
+    static const char *const no_columns[] = {NULL};
+    int rc = ok && output_list(stdout, &cli->out, items, no_columns) == 0 ? 0 : org_no_memory(cli);
+    json_decref(list);
+    return rc;
+}
+
+int cmd_audit(const cli_t *cli, const command_t *cmd, int argc, char **argv)
+{
+    return org_run(cli, cmd, argc, argv, present_audit);
 }
 
 int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv)

@@ -143,9 +143,11 @@ int cmd_ping(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 /* One request built from the row, its result printed through its descriptor. */
 int cmd_org(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_unit_tree(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_audit(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_reorg_plan(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_reorg_apply(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_list(const cli_t *cli, const command_t *cmd, int argc, char **argv);
+int cmd_lead_purge(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_import(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_lead_watch(const cli_t *cli, const command_t *cmd, int argc, char **argv);
 int cmd_kpi(const cli_t *cli, const command_t *cmd, int argc, char **argv);

@@ -197,6 +197,9 @@ static ProtobufCMessage *message_from_row(request_t *req, const ProtobufCMessage
             continue;
         if (set_field(req, m, f, PQgetvalue(res, row, col)) != 0)
             return NULL;
+        /* A scalar alone in a oneof is there even as 0; NULL left it out. */
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            *(uint32_t *)((char *)m + f->quantifier_offset) = f->id;
     }
     return m;
 }

@@ -227,12 +227,16 @@ AS $$ SELECT version FROM branchline.org_state WHERE tenant_id = branchline.curr
 CREATE FUNCTION branchline.audit(p_target text, p_before jsonb, p_after jsonb)
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO branchline.audit (tenant_id, principal_id, principal, operation, target,
-                                  version, before, after)
+                                  version, before, after, unit_id)
     VALUES (branchline.current_tenant(),
             nullif(current_setting('branchline.principal', true), '')::bigint,
             current_setting('branchline.subject', true),
             current_setting('branchline.operation', true),
             p_target,
             nullif(current_setting('branchline.version', true), '')::bigint,
-            p_before, p_after)
+            p_before, p_after,
+            -- the unit at the target path, if it is one (audit_list finds it by id)
+            (SELECT u.id FROM branchline.units u
+              WHERE u.tenant_id = branchline.current_tenant()
+                AND u.path = CASE WHEN p_target = '/' THEN '/' ELSE '/' || p_target || '/' END))
 $$;

@@ -224,6 +224,30 @@ BEGIN
 END
 $$;
 
+-- The positions of the departments under a unit (default: the caller's
+-- scope): every role of a department that has a planned headcount or an
+-- active person, with both.
+CREATE FUNCTION api.position_list(p_subject text, p_under text, p_function text)
+RETURNS SETOF api.position LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'position_list', '{admin,unit_admin,viewer,branch}');
+    r units := scoped_unit(c, p_under, 'under');
+BEGIN
+    IF p_function IS NOT NULL THEN
+        PERFORM check_choice(p_function, 'function', functions());
+    END IF;
+    RETURN QUERY
+    SELECT (position_wire(x.dept_id, x.role)).*
+      FROM (SELECT p.dept_id, p.role FROM positions p WHERE p.tenant_id = c.tenant_id AND p.planned > 0
+            UNION
+            SELECT s.dept_id, s.role FROM staff s WHERE s.tenant_id = c.tenant_id AND s.status = 'active') x
+      JOIN departments d ON d.tenant_id = c.tenant_id AND d.id = x.dept_id
+      JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+     WHERE u.path >= r.path AND u.path < r.path_end AND (p_function IS NULL OR d.function = p_function)
+     ORDER BY u.path, function_rank(d.function), array_position(staff_roles(), x.role);
+END
+$$;
+
 -- ---- staffing check ---------------------------------------------------------------------
 
 CREATE TYPE api.staffing_finding AS (

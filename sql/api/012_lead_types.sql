@@ -33,7 +33,7 @@ CREATE TYPE api.lead_stats_row AS (
     branch_path text, period_start text, received bigint, contacted bigint, contacted_in_sla bigint,
     won bigint, lost bigint, conversion double precision, expected_share double precision,
     actual_share double precision);
-CREATE TYPE api.lead_purge_result AS (purged bigint);
+CREATE TYPE api.lead_purge_result AS (purged bigint, dry_run boolean);
 CREATE TYPE api.policy AS (
     at_path text, project text, policy text, lead_branch text, sla_minutes integer, max_reallocations integer);
 CREATE TYPE api.branch_cap AS (branch_path text, per_day integer, per_week integer);

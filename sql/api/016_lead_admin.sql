@@ -112,14 +112,20 @@ $$;
 -- notes of their history are cleared, the duplicate keys too, and a
 -- "purged" event is added. The leads, their statuses, events and every
 -- counter stay, so stats and fairness are unchanged. Purges of one tenant
--- run one at a time.
-CREATE FUNCTION api.lead_purge(p_subject text, p_before text)
+-- run one at a time. p_dry_run: only counts the leads it would purge.
+CREATE FUNCTION api.lead_purge(p_subject text, p_before text, p_dry_run boolean DEFAULT false)
 RETURNS SETOF api.lead_purge_result LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
     c caller := auth(p_subject, 'lead_purge', '{admin}');
     before timestamptz := parse_instant(required(p_before, 'before'), 'before');
     n bigint;
 BEGIN
+    IF coalesce(p_dry_run, false) THEN
+        SELECT count(*) INTO n FROM leads
+         WHERE tenant_id = c.tenant_id AND status IN ('won', 'lost') AND created_at < before AND purged_at IS NULL;
+        RETURN NEXT ROW(n, true)::api.lead_purge_result;
+        RETURN;
+    END IF;
     PERFORM pg_advisory_xact_lock(lock_key('purge', c.tenant_id));
     WITH p AS (
         UPDATE leads SET name = NULL, phone = NULL, email = NULL, note = NULL, phone_key = NULL, email_key = NULL,
@@ -135,7 +141,7 @@ BEGIN
     )
     SELECT count(*) INTO n FROM p;
     PERFORM audit('leads', NULL, jsonb_build_object('before', iso(before), 'purged', n));
-    RETURN NEXT ROW(n)::api.lead_purge_result;
+    RETURN NEXT ROW(n, false)::api.lead_purge_result;
 END
 $$;
 
@@ -278,9 +284,11 @@ $$;
 
 -- ---- caps ------------------------------------------------------------------------------------
 
--- Sets a branch's caps over all projects; 0 (not given) = no cap for that
--- period, both 0 removes the caps. Waiting leads are retried at the next
--- sweep: a higher cap may take them.
+-- Sets a branch's caps over all projects: each period given gets that cap
+-- (0: no leads at all that period), a period not given has none; one at
+-- least must be given (cap_unset removes them). Waiting leads are made due:
+-- the sweep retries them at once, a higher cap may take them (a removed or
+-- raised cap drains them at commit anyway, 040: settle_leads).
 CREATE FUNCTION api.cap_set(p_subject text, p_branch text, p_per_day integer, p_per_week integer)
 RETURNS SETOF api.branch_cap LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
@@ -290,19 +298,51 @@ DECLARE
     w api.branch_cap;
 BEGIN
     PERFORM check_range(p_per_day, 'per_day', 0, 'cap'), check_range(p_per_week, 'per_week', 0, 'cap');
-    SELECT to_jsonb(x) INTO before FROM lead_caps x WHERE x.tenant_id = b.tenant_id AND x.branch_id = b.id;
-    IF coalesce(p_per_day, 0) = 0 AND coalesce(p_per_week, 0) = 0 THEN
-        DELETE FROM lead_caps WHERE tenant_id = b.tenant_id AND branch_id = b.id;
-    ELSE
-        INSERT INTO lead_caps (tenant_id, branch_id, per_day, per_week)
-        VALUES (b.tenant_id, b.id, nullif(p_per_day, 0), nullif(p_per_week, 0))
-        ON CONFLICT (tenant_id, branch_id) DO UPDATE SET per_day = excluded.per_day, per_week = excluded.per_week;
+    IF p_per_day IS NULL AND p_per_week IS NULL THEN
+        PERFORM fail('INVALID_ARGUMENT', 'per_day',
+                     'give per_day or per_week (0: no leads that period); cap unset removes the caps');
     END IF;
+    SELECT to_jsonb(x) INTO before FROM lead_caps x WHERE x.tenant_id = b.tenant_id AND x.branch_id = b.id;
+    INSERT INTO lead_caps (tenant_id, branch_id, per_day, per_week)
+    VALUES (b.tenant_id, b.id, p_per_day, p_per_week)
+    ON CONFLICT (tenant_id, branch_id) DO UPDATE SET per_day = excluded.per_day, per_week = excluded.per_week;
     UPDATE leads SET due_at = now()
      WHERE tenant_id = b.tenant_id AND branch_id IS NULL AND status = 'waiting' AND due_at > now();
-    w := ROW(show_path(b.path), coalesce(p_per_day, 0), coalesce(p_per_week, 0));
+    w := ROW(show_path(b.path), p_per_day, p_per_week);
     PERFORM audit(w.branch_path, before - 'tenant_id', to_jsonb(w));
     RETURN NEXT w;
+END
+$$;
+
+-- Removes a branch's caps (both periods); a branch without caps is left
+-- as it is (scripts may unset twice). Leads waiting for it drain at commit
+-- (040: settle_leads).
+CREATE FUNCTION api.cap_unset(p_subject text, p_branch text)
+RETURNS SETOF api.branch_cap LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'cap_unset', '{admin,unit_admin}');
+    b units := scoped_branch(c, p_branch, 'branch');
+    old lead_caps;
+BEGIN
+    DELETE FROM lead_caps WHERE tenant_id = b.tenant_id AND branch_id = b.id RETURNING * INTO old;
+    IF old.branch_id IS NOT NULL THEN
+        PERFORM audit(show_path(b.path), to_jsonb(old) - 'tenant_id', NULL);
+    END IF;
+    RETURN NEXT ROW(show_path(b.path), NULL, NULL)::api.branch_cap;
+END
+$$;
+
+-- The caps of the branches under a unit (default: the caller's scope), by path.
+CREATE FUNCTION api.cap_list(p_subject text, p_under text)
+RETURNS SETOF api.branch_cap LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'cap_list', '{admin,unit_admin,viewer,branch}');
+    r units := scoped_unit(c, p_under, 'under');
+BEGIN
+    RETURN QUERY SELECT show_path(b.path), x.per_day, x.per_week
+                   FROM lead_caps x JOIN units b ON b.tenant_id = x.tenant_id AND b.id = x.branch_id
+                  WHERE x.tenant_id = c.tenant_id AND b.path >= r.path AND b.path < r.path_end
+                  ORDER BY b.path;
 END
 $$;
 

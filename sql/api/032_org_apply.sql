@@ -253,21 +253,22 @@ BEGIN
 
         fields := '{"per_day": "cap.per_day", "per_week": "cap.per_week"}';
         cap := nullif(x->'cap', 'null');
-        want_day := nullif((cap->>'per_day')::integer, 0);
-        want_week := nullif((cap->>'per_week')::integer, 0);
+        -- a period absent has no cap; 0 is a cap of no leads
+        want_day := (cap->>'per_day')::integer;
+        want_week := (cap->>'per_week')::integer;
         SELECT c.per_day, c.per_week INTO old FROM lead_caps c WHERE c.tenant_id = b.tenant_id AND c.branch_id = b.id;
         IF NOT FOUND AND (want_day IS NOT NULL OR want_week IS NOT NULL) THEN
-            PERFORM * FROM api.cap_set(p_subject, show_path(b.path), coalesce(want_day, 0), coalesce(want_week, 0));
+            PERFORM * FROM api.cap_set(p_subject, show_path(b.path), want_day, want_week);
             RETURN NEXT doc_change('created', 'cap', show_path(b.path),
                                    ARRAY[format('per_day %s, per_week %s', coalesce(want_day::text, '-'), coalesce(want_week::text, '-'))]);
         ELSIF FOUND AND want_day IS NULL AND want_week IS NULL THEN
             IF p_prune THEN
-                PERFORM * FROM api.cap_set(p_subject, show_path(b.path), 0, 0);
+                PERFORM * FROM api.cap_unset(p_subject, show_path(b.path));
             END IF;
             RETURN NEXT doc_change(CASE WHEN p_prune THEN 'deleted' ELSE 'left_alone' END, 'cap', show_path(b.path),
                                    ARRAY['not in the document']);
         ELSIF FOUND AND (old.per_day IS DISTINCT FROM want_day OR old.per_week IS DISTINCT FROM want_week) THEN
-            PERFORM * FROM api.cap_set(p_subject, show_path(b.path), coalesce(want_day, 0), coalesce(want_week, 0));
+            PERFORM * FROM api.cap_set(p_subject, show_path(b.path), want_day, want_week);
             RETURN NEXT doc_change('changed', 'cap', show_path(b.path),
                                    ARRAY[doc_delta('per_day', old.per_day::text, want_day::text),
                                          doc_delta('per_week', old.per_week::text, want_week::text)]);

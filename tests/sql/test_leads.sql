@@ -54,7 +54,7 @@ SELECT pg_temp.eq((SELECT capacity FROM api.project_assign('CN=lc-admin', 'r1/ze
 -- ---- caps ------------------------------------------------------------------------------------
 
 SELECT pg_temp.eq((SELECT format('%s %s %s', branch_path, per_day, per_week) FROM api.cap_set('CN=lc-admin', 'r2/capped', 3, NULL)),
-                  'r2/capped 3 0', 'cap set');
+                  'r2/capped 3 ', 'cap set');
 SELECT pg_temp.fails($$SELECT * FROM api.cap_set('CN=lc-admin', 'r2', 3, NULL)$$, 'BL003', 'branch');
 SELECT pg_temp.fails($$SELECT * FROM api.cap_set('CN=lc-admin', 'r2/capped', -1, NULL)$$, 'BL003', 'per_day');
 SELECT pg_temp.fails($$SELECT * FROM api.cap_set('CN=lc-admin', 'r2/capped', NULL, -1)$$, 'BL003', 'per_week');
