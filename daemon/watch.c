@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pbjson.h"
 
 typedef struct watch {
     request_t *req;
@@ -85,27 +86,30 @@ static bool in_scope(const char *scope, const char *branch_path)
                       (branch_path[n] == '\0' || branch_path[n] == '/'));
 }
 
-/* Payload: tenant_id \t lead_id \t status \t project \t branch_path */
+/*
+ * Payload (013: notify_lead): tenant_id \t branch_path \t the lead as JSON,
+ * as lead show has it. Every watcher it goes to covers the lead's branch,
+ * so may see its contact fields.
+ */
 void watch_notify(worker_t *wk, const char *payload)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", payload);
-    char *save = NULL;
-    char *tenant = strtok_r(buf, "\t", &save);
-    char *lead = strtok_r(NULL, "\t", &save);
-    char *status = strtok_r(NULL, "\t", &save);
-    char *project = strtok_r(NULL, "\t", &save);
-    char *branch = strtok_r(NULL, "\t", &save);
-    if (!tenant || !lead || !status || !project || !branch)
+    const char *tab1 = strchr(payload, '\t');
+    const char *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+    char branch[512];
+    if (!tab2 || (size_t)(tab2 - tab1 - 1) >= sizeof branch)
         return;
-    long long tenant_id = atoll(tenant);
-    /* Built on the stack: request_send_partial packs it at once, so a
-     * long-lived stream allocates nothing per event. */
+    long long tenant_id = atoll(payload);
+    memcpy(branch, tab1 + 1, (size_t)(tab2 - tab1 - 1));
+    branch[tab2 - tab1 - 1] = '\0';
+    json_t *lead = json_loads(tab2 + 1, 0, NULL);
+    if (!json_is_object(lead)) {
+        json_decref(lead);
+        return;
+    }
+    /* On the stack, its strings in lead: request_send_partial packs it at
+     * once. */
     Branchline__V1__Lead event = BRANCHLINE__V1__LEAD__INIT;
-    event.id = atoll(lead);
-    event.status = status;
-    event.project = project;
-    event.branch_path = branch;
+    pbjson_fill_scalars(&event.base, lead);
     watch_t *w;
     LIST_FOREACH(w, &wk->watches, link) {
         if (w->tenant_id != tenant_id || !in_scope(w->scope, branch))
@@ -114,4 +118,5 @@ void watch_notify(worker_t *wk, const char *payload)
         w->req->resp.lead_watch = &event;
         request_send_partial(w->req);
     }
+    json_decref(lead);
 }

@@ -89,6 +89,30 @@ json_t *pbjson_message(const ProtobufCMessage *m)
     return obj;
 }
 
+void pbjson_fill_scalars(ProtobufCMessage *m, const json_t *obj)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const json_t *v = json_object_get(obj, f->name);
+        char *slot = (char *)m + f->offset;
+        if (!v || json_is_null(v) || f->label == PROTOBUF_C_LABEL_REPEATED)
+            continue;
+        if (f->type == PROTOBUF_C_TYPE_STRING && json_is_string(v))
+            *(const char **)slot = json_string_value(v);
+        else if (f->type == PROTOBUF_C_TYPE_INT64 && json_is_integer(v))
+            *(int64_t *)slot = (int64_t)json_integer_value(v);
+        else if (f->type == PROTOBUF_C_TYPE_INT32 && json_is_integer(v))
+            *(int32_t *)slot = (int32_t)json_integer_value(v);
+        else if (f->type == PROTOBUF_C_TYPE_BOOL && json_is_boolean(v))
+            *(protobuf_c_boolean *)slot = json_is_true(v);
+        else
+            continue;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            *(uint32_t *)((char *)m + f->quantifier_offset) = f->id;
+    }
+}
+
 const ProtobufCMessageDescriptor *pbjson_list_items(const ProtobufCMessageDescriptor *d)
 {
     if (d->n_fields != 1 || d->fields[0].label != PROTOBUF_C_LABEL_REPEATED ||

@@ -21,6 +21,12 @@ json_t *pbjson_message(const ProtobufCMessage *m);
 /* One field of m (an array when repeated). NULL: out of memory. */
 json_t *pbjson_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 
+/* Sets m's scalar fields (strings, integers, bools) from the members of
+ * obj with their names; others and nulls are left as they are. Strings
+ * point into obj, which must outlive m's use. A scalar alone in a oneof is
+ * marked present. */
+void pbjson_fill_scalars(ProtobufCMessage *m, const json_t *obj);
+
 /* The item message of a list (`repeated X items = 1` and nothing else), or NULL. */
 const ProtobufCMessageDescriptor *pbjson_list_items(const ProtobufCMessageDescriptor *d);
 

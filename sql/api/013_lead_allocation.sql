@@ -626,12 +626,25 @@ $$;
 
 -- Tells every daemon (LISTEN branchline_leads) that a lead went to a
 -- branch; delivered at commit, so watchers only hear committed allocations.
--- Payload: tenant, lead, status, project code, branch path, tab-separated.
+-- Payload: tenant, branch path and the lead as JSON as lead show has it
+-- (015: lead_view; without "created", which only intake can say),
+-- tab-separated. The daemon sends it to the watchers of that branch, who
+-- all cover it and so see its contact fields. NOTIFY takes under 8000
+-- bytes: a lead whose note would pass that goes without its note (lead
+-- show has it).
 CREATE FUNCTION branchline.notify_lead(p_lead bigint, p_status text, p_project_code text, p_branch_key text)
 RETURNS void LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    head text := current_tenant() || E'\t' || show_path(p_branch_key) || E'\t';
+    lead jsonb;
 BEGIN
-    PERFORM pg_notify('branchline_leads', current_tenant() || E'\t' || p_lead || E'\t' || p_status || E'\t'
-                                          || p_project_code || E'\t' || show_path(p_branch_key));
+    SELECT to_jsonb(v.wire) - 'created' INTO lead FROM lead_view v WHERE v.tenant_id = current_tenant() AND v.id = p_lead;
+    lead := coalesce(lead, jsonb_build_object('id', p_lead))
+            || jsonb_build_object('status', p_status, 'project', p_project_code, 'branch_path', show_path(p_branch_key));
+    IF octet_length(head || lead::text) > 7900 THEN
+        lead := lead || '{"note": ""}';
+    END IF;
+    PERFORM pg_notify('branchline_leads', head || lead::text);
 END
 $$;
 

@@ -123,4 +123,35 @@ contains "$OUT" "after:"
 ok audit --target b2
 contains "$OUT" "unit_move"
 
+
+case_ "lead watch events carry the lead as lead show has it, without created"
+ok principal add --subject CN=erin --role branch --scope r1/b1
+watch_out=$BLTEST_DIR/watch.out
+for _ in $(seq 1 50); do
+    as erin
+    "$BRANCHCTL" -o json lead watch >"$watch_out" 2>"$watch_out.err" &
+    watcher=$!
+    as alice
+    sleep 0.3
+    kill -0 "$watcher" 2>/dev/null && break
+    wait "$watcher" || true
+done
+kill -0 "$watcher" 2>/dev/null || fail "no lead watch stayed up: $(cat "$watch_out.err")"
+ok -o json lead add --external-id w-1 --project seo --channel search --origin r1 --name "王磊" --phone 13800000009 \
+    --note "via watch"
+watched=$(jqv .id)
+for _ in $(seq 1 100); do
+    grep -q '"id"' "$watch_out" 2>/dev/null && break
+    sleep 0.1
+done
+kill -TERM "$watcher"
+wait "$watcher" || fail "watch did not end cleanly: $(cat "$watch_out.err")"
+ok -o json lead show "$watched"
+shown=$(jq -c 'del(.created)' <<<"$OUT")
+event=$(head -n 1 "$watch_out")
+eq "$(jq -c 'del(.created)' <<<"$event")" "$shown" "the event is the lead as lead show has it"
+eq "$(jq -c .created <<<"$event")" "null" "no created in a watch event"
+eq "$(jq -r '"\(.name) \(.phone) \(.note) \(.external_id) \(.origin_path)"' <<<"$event")" \
+    "王磊 13800000009 via watch w-1 r1" "the branch watching may see its lead's contact"
+
 finish

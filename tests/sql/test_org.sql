@@ -518,8 +518,16 @@ SELECT pg_temp.eq((SELECT format('%s %s %s>%s', principal, operation, before_jso
                      FROM api.audit_list('CN=acme-admin', NULL, 'sh', NULL, NULL) WHERE operation = 'unit_move'
                     ORDER BY id LIMIT 1),
                   'CN=acme-admin unit_move north/sh>sh', 'move audited with before and after');
-SELECT pg_temp.eq((SELECT bool_and(target LIKE 'east%') FROM api.audit_list('CN=acme-admin', NULL, 'east', NULL, 1000)), true,
+-- the subtree's entries by path, and by unit id those of units now under it
+-- recorded under an earlier path (issue #12)
+SELECT pg_temp.eq((SELECT bool_and(a.target LIKE 'east%'
+                                   OR EXISTS (SELECT FROM branchline.audit x
+                                                JOIN branchline.units u ON u.tenant_id = x.tenant_id AND u.id = x.unit_id
+                                               WHERE x.id = a.id AND u.path LIKE '/east/%'))
+                     FROM api.audit_list('CN=acme-admin', NULL, 'east', NULL, 1000) a), true,
                   'audit of a subtree');
+SELECT pg_temp.eq((SELECT count(*) FROM api.audit_list('CN=acme-admin', NULL, 'east', NULL, 1000) a
+                    WHERE a.target NOT LIKE 'east%') > 0, true, 'entries under an earlier path');
 SELECT pg_temp.eq((SELECT count(*) FROM api.audit_list('CN=acme-admin', NULL, 'east', NULL, 3)), 3, 'audit limit');
 SELECT pg_temp.eq((SELECT count(*) FROM api.audit_list('CN=acme-admin', NULL, NULL, 'CN=acme-east', NULL)), 2, 'audit by principal');
 SELECT pg_temp.eq((SELECT count(*) FROM api.audit_list('CN=acme-admin', '2999-01-01', NULL, NULL, NULL)), 0, 'audit since');
