@@ -7,8 +7,13 @@ of checks.sql over the whole database (I1-I5, isolation of tenants). Every
 few steps an export of a tenant is applied into an empty tenant and
 exported again: the two must be byte-identical (I4), and a diff of the
 tenant's own export must find nothing to change. On a violation it prints
-the seed, the step and the sequence of operations that led there, and
-exits 1. Run by tests/model/run.sh (standalone) or by ctest through
+the seed, the step and the sequence of operations that led there, then
+shortens it (delta debugging over the steps, each candidate replayed on
+fresh tenants, within --shrink-seconds) and prints the shortest sequence
+that still fails the same way, also written as JSON that --replay FILE
+runs again; and exits 1. A step names leads by external id and staff by
+their rank in the tenant, resolved when it runs, so that a shortened
+sequence means the same thing on fresh tenants. Run by tests/model/run.sh (standalone) or by ctest through
 bltest_run (tests/model/scenario.sh), which provide the environment:
 BRANCHCTL, BRANCHLINE_SERVER, BRANCHLINE_CA, BLTEST_CERTS,
 BLTEST_ADMIN_CONNINFO, BLTEST_DIR.
@@ -19,6 +24,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FUNCTIONS = ["promotion", "customer_service", "sales", "support"]
@@ -28,6 +34,15 @@ NAMES = ["王磊", "李娜", "张伟", "Ann"]
 ROLES = ["salesperson", "salesperson", "manager", "promoter", "consultant"]
 ADMINS = ["alice", "bob", "dave"]     # one tenant each
 SCRATCH = "heidi"                     # admin of each empty tenant of the I4 check
+
+
+class ModelFailure(Exception):
+    """A step failed: kind says how (I1..I5, isolation, ctl), what in full."""
+
+    def __init__(self, kind, what):
+        super().__init__(what)
+        self.kind = kind
+        self.what = what
 
 
 class Psql:
@@ -61,12 +76,16 @@ class Model:
         self.seed = args.seed
         self.steps = args.steps
         self.db = Psql(os.environ["BLTEST_ADMIN_CONNINFO"])
-        self.checks = open(os.path.join(HERE, "checks.sql")).read()
+        # MODEL_CHECKS: another query of the same shape (a test of the shortening)
+        self.checks = open(os.environ.get("MODEL_CHECKS") or os.path.join(HERE, "checks.sql")).read()
         self.dir = os.environ.get("BLTEST_DIR", "/tmp")
         self.tenants = []           # (code, tenant id, admin)
-        self.log = []               # the sequence so far
+        self.log = []               # the steps so far: dicts, see step_text
         self.scratch = 0
         self.ntenants = args.tenants
+        self.generation = 0         # fresh tenants for each replay
+        self.shrink_seconds = args.shrink_seconds
+        self.replay = args.replay
 
     # ---- running branchctl -------------------------------------------------------------
 
@@ -77,17 +96,19 @@ class Model:
                            capture_output=True, text=True)
         # 1: the server failed (INTERNAL); above 7 but 10: a crash or a usage error of ours
         if r.returncode == 1 or r.returncode in (2, 3) or (r.returncode > 7 and r.returncode != 10):
-            self.fail(f"branchctl {' '.join(argv)} exited {r.returncode}: {r.stderr.strip()}")
+            raise ModelFailure("ctl", f"branchctl {' '.join(argv)} exited {r.returncode}: {r.stderr.strip()}")
         return r
 
-    def fail(self, what):
-        print(f"model: FAILED with seed {self.seed} at step {len(self.log)}: {what}", file=sys.stderr)
-        print("model: the sequence (tenant, operation):", file=sys.stderr)
-        for i, s in enumerate(self.log, 1):
-            print(f"  {i:5d} {s}", file=sys.stderr)
-        print(f"model: rerun with tests/model/run.sh --steps {len(self.log)} --seed {self.seed}"
-              f" --tenants {self.ntenants}", file=sys.stderr)
-        sys.exit(1)
+    @staticmethod
+    def step_text(st):
+        what = {"ctl": lambda: " ".join(st["argv"]), "sweep": lambda: "sweep",
+                "docs": lambda: "export -> apply -> export"}[st["kind"]]()
+        return f"t{st['t']}: {what}"
+
+    def print_steps(self, title, steps):
+        print(f"model: {title} ({len(steps)} steps; tenant, operation):", file=sys.stderr)
+        for i, st in enumerate(steps, 1):
+            print(f"  {i:5d} {self.step_text(st)}", file=sys.stderr)
 
     # ---- the state, read from the database ---------------------------------------------
 
@@ -105,14 +126,30 @@ class Model:
         us = [u for u in self.units(t) if kinds is None or u[1] in kinds]
         return self.show(self.rng.choice(us)[0]) if us else None
 
+    # Leads and staff are named by what survives a shortened sequence: a
+    # lead by its external id (@lead:EXT), a person by their rank among the
+    # tenant's staff in order of creation (@staff:K); resolve() turns them
+    # into ids when the step runs.
     def pick_lead(self, t, statuses):
-        ids = [r[0] for r in self.db.rows(
-            f"SELECT id FROM branchline.leads WHERE tenant_id = {t} AND status = ANY ('{{{','.join(statuses)}}}')")]
-        return self.rng.choice(ids) if ids else None
+        exts = [r[0] for r in self.db.rows(
+            f"SELECT external_id FROM branchline.leads WHERE tenant_id = {t}"
+            f" AND status = ANY ('{{{','.join(statuses)}}}') ORDER BY id")]
+        return f"@lead:{self.rng.choice(exts)}" if exts else "0"
 
     def pick_staff(self, t):
-        ids = [r[0] for r in self.db.rows(f"SELECT id FROM branchline.staff WHERE tenant_id = {t} AND status <> 'left'")]
-        return self.rng.choice(ids) if ids else None
+        ranks = [r[0] for r in self.db.rows(
+            f"SELECT n - 1 FROM (SELECT status, row_number() OVER (ORDER BY id) AS n FROM branchline.staff"
+            f" WHERE tenant_id = {t}) x WHERE status <> 'left' ORDER BY n")]
+        return f"@staff:{self.rng.choice(ranks)}" if ranks else "0"
+
+    def resolve(self, t, arg):
+        if arg.startswith("@lead:"):
+            ext = arg[len("@lead:"):].replace("'", "''")
+            return self.db.one(f"SELECT id FROM branchline.leads WHERE tenant_id = {t} AND external_id = '{ext}'") or "0"
+        if arg.startswith("@staff:"):
+            k = int(arg[len("@staff:"):])
+            return self.db.one(f"SELECT id FROM branchline.staff WHERE tenant_id = {t} ORDER BY id OFFSET {k} LIMIT 1") or "0"
+        return arg
 
     # ---- operations ----------------------------------------------------------------------
 
@@ -159,8 +196,8 @@ class Model:
     def op_cap(self, t):
         b = self.pick_unit(t, ("branch",)) or "x"
         if self.rng.random() < 0.4:
-            return ["cap", "set", b]
-        return ["cap", "set", b, "--per-day", str(self.rng.choice([1, 2, 5]))]
+            return ["cap", "unset", b]
+        return ["cap", "set", b, "--per-day", str(self.rng.choice([0, 1, 2, 5]))]
 
     def op_policy(self, t):
         at = self.pick_unit(t, ("group", "region", "city"))
@@ -181,11 +218,11 @@ class Model:
                 "--dept", self.pick_unit(t) or "/", "--function", self.rng.choice(["sales", "sales", "promotion"])]
 
     def op_staff_move(self, t):
-        return ["staff", "move", str(self.pick_staff(t) or 0), "--dept", self.pick_unit(t) or "/",
+        return ["staff", "move", self.pick_staff(t), "--dept", self.pick_unit(t) or "/",
                 "--function", "sales"]
 
     def op_staff_leave(self, t):
-        return ["staff", "leave", str(self.pick_staff(t) or 0)] + (["--status", "on_leave"] if self.rng.random() < 0.3 else [])
+        return ["staff", "leave", self.pick_staff(t)] + (["--status", "on_leave"] if self.rng.random() < 0.3 else [])
 
     def op_position(self, t):
         return ["position", "set", self.pick_unit(t) or "/", self.rng.choice(["sales", "promotion"]),
@@ -213,23 +250,18 @@ class Model:
         for _ in range(3):
             rows.append(f"i{self.rng.randrange(60)},{self.rng.choice(PROJECTS)},search,"
                         f"{self.pick_unit(t) or '/'},1390000000{self.rng.randrange(5)}")
-        path = os.path.join(self.dir, f"model-{self.seed}.csv")
-        with open(path, "w") as f:
-            f.write("\n".join(rows) + "\n")
-        return ["lead", "import", path]
+        # the rows travel in the step (@csv:...) and are written when it runs
+        return ["lead", "import", "@csv:" + ";".join(rows[1:])]
 
     def op_lead_work(self, t):
         verb = self.rng.choice(["contact", "contact", "win", "lose"])
-        lead = self.pick_lead(t, ["allocated", "contacted"])
-        return ["lead", verb, str(lead or 0)]
+        return ["lead", verb, self.pick_lead(t, ["allocated", "contacted"])]
 
     def op_reassign(self, t):
         lead = self.pick_lead(t, ["allocated", "contacted", "waiting", "unroutable"])
-        return ["lead", "reassign", str(lead or 0), "--to", self.pick_unit(t, ("branch",)) or "x", "--reason", "model"]
+        return ["lead", "reassign", lead, "--to", self.pick_unit(t, ("branch",)) or "x", "--reason", "model"]
 
     def op_sweep(self, t):
-        # the sweep as every daemon runs it, two hours later: SLAs expire, caps' days end
-        self.db.rows("SELECT * FROM branchline.sweep_at(1000, now() + interval '2 hours')")
         return None
 
     OPS = [(op_unit_add, 10), (op_unit_move, 3), (op_unit_status, 5), (op_unit_delete, 2), (op_unit_rename, 1),
@@ -243,15 +275,15 @@ class Model:
     def check_documents(self, code, t, admin):
         own = self.ctl(admin, "export")
         if own.returncode != 0:
-            self.fail(f"export of {code} exited {own.returncode}: {own.stderr.strip()}")
-        path = os.path.join(self.dir, f"model-{self.seed}.yaml")
+            raise ModelFailure("I4", f"export of {code} exited {own.returncode}: {own.stderr.strip()}")
+        path = os.path.join(self.dir, f"model-{self.seed}-{os.getpid()}.yaml")
         with open(path, "w") as f:
             f.write(own.stdout)
         d = self.ctl(admin, "diff", "-f", path)
         if d.returncode != 0:
-            self.fail(f"I4: diff of {code}'s own export exited {d.returncode}: {d.stdout}{d.stderr}")
+            raise ModelFailure("I4", f"I4: diff of {code}'s own export exited {d.returncode}: {d.stdout}{d.stderr}")
         self.scratch += 1
-        scratch = f"s{self.seed % 100000}x{self.scratch}"
+        scratch = f"s{self.seed % 100000}x{self.scratch}g{self.generation}"
         # the scratch admin's certificate moves to the new tenant (subjects are unique)
         self.db.rows(f"UPDATE branchline.principals SET subject = subject || '/old{self.scratch}'"
                      f" WHERE subject = 'CN={SCRATCH}'")
@@ -259,18 +291,21 @@ class Model:
                  "--timezone", self.db.one(f"SELECT timezone FROM branchline.tenants WHERE id = {t}"))
         a = self.ctl(SCRATCH, "apply", "-f", path)
         if a.returncode != 0:
-            self.fail(f"I4: apply of {code}'s export into an empty tenant exited {a.returncode}: {a.stderr.strip()}")
+            raise ModelFailure("I4", f"I4: apply of {code}'s export into an empty tenant exited {a.returncode}: {a.stderr.strip()}")
         again = self.ctl(SCRATCH, "export")
         # the group's name is the tenant's own
         if again.stdout != own.stdout:
-            self.fail("I4: export -> apply -> export differs:\n" + "".join(
+            raise ModelFailure("I4", "I4: export -> apply -> export differs:\n" + "".join(
                 f"  - {x}\n  + {y}\n" for x, y in zip(own.stdout.splitlines(), again.stdout.splitlines()) if x != y))
 
     # ---- the run ---------------------------------------------------------------------------
 
     def setup(self):
+        """Fresh tenants (a new generation for each replay while shortening)."""
+        self.tenants = []
+        self.generation += 1
         for i in range(self.ntenants):
-            code = f"m{self.seed % 100000}t{i}"
+            code = f"m{self.seed % 100000}t{i}" + (f"g{self.generation}" if self.generation > 1 else "")
             admin = ADMINS[i]
             self.db.rows(f"UPDATE branchline.principals SET subject = subject || '/{code}' WHERE subject = 'CN={admin}'")
             self.ctl("carol", "tenant", "create", code, "--name", code, "--admin-subject", f"CN={admin}")
@@ -278,24 +313,132 @@ class Model:
             self.tenants.append((code, tid, admin))
 
     def violations(self):
-        return self.db.rows(self.checks)
+        """The checks' rows about this generation's tenants (those of an
+        earlier replay may still fail)."""
+        ids = {str(t) for _, t, _ in self.tenants}
+        return [r for r in self.db.rows(self.checks) if len(r) > 1 and r[1] in ids]
+
+    def execute(self, st):
+        """Runs one step on the current tenants; raises ModelFailure."""
+        code, t, admin = self.tenants[st["t"]]
+        if st["kind"] == "docs":
+            self.check_documents(code, t, admin)
+        elif st["kind"] == "sweep":
+            # the sweep as every daemon runs it, two hours later: SLAs expire, caps' days end
+            self.db.rows("SELECT * FROM branchline.sweep_at(1000, now() + interval '2 hours')")
+        else:
+            argv = []
+            for a in st["argv"]:
+                if a.startswith("@csv:"):
+                    path = os.path.join(self.dir, f"model-{self.seed}-{os.getpid()}.csv")
+                    with open(path, "w") as f:
+                        f.write("external_id,project,channel,origin,phone\n"
+                                + "".join(row + "\n" for row in a[len("@csv:"):].split(";")))
+                    a = path
+                argv.append(self.resolve(t, a))
+            # refused steps (exit 4, 5, ...) changed nothing: the shortening drops them first
+            st["refused"] = self.ctl(admin, *argv).returncode != 0
+        bad = self.violations()
+        if bad:
+            raise ModelFailure(" ".join(sorted({r[0] for r in bad})), "\n".join("  " + " ".join(r) for r in bad))
+
+    def generate(self, step):
+        """The next random step, drawn against the current state."""
+        i = self.rng.randrange(len(self.tenants))
+        if step % 97 == 0:
+            return {"t": i, "kind": "docs"}
+        fn = self.rng.choices([o for o, _ in self.OPS], weights=[w for _, w in self.OPS])[0]
+        argv = fn(self, self.tenants[i][1])
+        return {"t": i, "kind": "ctl", "argv": argv} if argv else {"t": i, "kind": "sweep"}
+
+    def attempt(self, steps):
+        """Replays steps on fresh tenants: None if clean, else (failing step
+        number, the failure)."""
+        self.setup()
+        for n, st in enumerate(steps, 1):
+            try:
+                self.execute(st)
+            except ModelFailure as f:
+                return n, f
+        return None
+
+    def shrink(self, steps, failure):
+        """Delta debugging (ddmin over the steps): removes chunks while the
+        replay still fails the same way (same kind), within the time budget."""
+        deadline = time.monotonic() + self.shrink_seconds
+        tries = 0
+
+        def fails(cand):
+            nonlocal tries
+            if time.monotonic() > deadline:
+                return None
+            tries += 1
+            r = self.attempt(cand)
+            return cand[:r[0]] if r and r[1].kind == failure.kind else None
+
+        # first, in one replay, every step that was refused (it changed nothing, most likely)
+        kept = [st for st in steps if not st.get("refused")]
+        if len(kept) < len(steps):
+            smaller = fails(kept)
+            if smaller is not None:
+                steps = smaller
+        n = 2
+        while len(steps) >= 2 and time.monotonic() < deadline:
+            chunk = -(-len(steps) // n)
+            for i in range(0, len(steps), chunk):
+                smaller = fails(steps[:i] + steps[i + chunk:])
+                if smaller is not None:
+                    steps, n = smaller, max(n - 1, 2)
+                    break
+            else:
+                if chunk == 1:
+                    break
+                n = min(n * 2, len(steps))
+        done = "minimal (no step can go)" if time.monotonic() < deadline else "shortened until the time ran out"
+        print(f"model: {done} after {tries} replays", file=sys.stderr)
+        return steps
+
+    def report(self, failure):
+        print(f"model: FAILED with seed {self.seed} at step {len(self.log)}: {failure.what}", file=sys.stderr)
+        self.print_steps("the sequence", self.log)
+        print(f"model: rerun with tests/model/run.sh --steps {len(self.log)} --seed {self.seed}"
+              f" --tenants {self.ntenants}", file=sys.stderr)
+        if self.shrink_seconds > 0 and len(self.log) > 1:
+            print(f"model: shortening it (at most {self.shrink_seconds} s) ...", file=sys.stderr)
+            short = self.shrink(self.log, failure)
+            again = self.attempt(short)
+            self.print_steps("the shortest sequence found", short)
+            if again:
+                print(f"model: it fails with: {again[1].what}", file=sys.stderr)
+            out = os.path.join(os.environ.get("MODEL_REPLAY_DIR", "/tmp"),
+                               f"branchline-model-{self.seed}-{os.getpid()}.json")
+            with open(out, "w") as f:
+                json.dump({"seed": self.seed, "tenants": self.ntenants,
+                           "steps": [{k: v for k, v in st.items() if k != "refused"} for st in short]}, f, indent=1)
+            print(f"model: replay it with tests/model/run.sh --replay {out}", file=sys.stderr)
+        sys.exit(1)
 
     def run(self):
+        if self.replay:
+            with open(self.replay) as f:
+                doc = json.load(f)
+            self.ntenants = doc["tenants"]
+            self.log = doc["steps"]
+            r = self.attempt(self.log)
+            if r:
+                self.print_steps("the replayed sequence", self.log)
+                print(f"model: FAILED at step {r[0]}: {r[1].what}", file=sys.stderr)
+                sys.exit(1)
+            print(f"model: replay of {len(self.log)} steps: clean")
+            return
         self.setup()
         for step in range(1, self.steps + 1):
-            code, t, admin = self.rng.choice(self.tenants)
-            if step % 97 == 0:
-                self.log.append(f"{code}: export -> apply -> export")
-                self.check_documents(code, t, admin)
-            else:
-                fn = self.rng.choices([o for o, _ in self.OPS], weights=[w for _, w in self.OPS])[0]
-                argv = fn(self, t)
-                self.log.append(f"{code}: " + (" ".join(argv) if argv else fn.__name__[3:]))
-                if argv:
-                    self.ctl(admin, *argv)
-            bad = self.violations()
-            if bad:
-                self.fail("\n".join("  " + " ".join(r) for r in bad))
+            st = self.generate(step)
+            self.log.append(st)
+            try:
+                self.execute(st)
+            except ModelFailure as f:
+                self.report(f)
         print(f"model: {self.steps} steps over {self.ntenants} tenant(s) with seed {self.seed}: clean")
 
 
@@ -304,6 +447,9 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tenants", type=int, default=2, choices=range(1, len(ADMINS) + 1))
+    ap.add_argument("--shrink-seconds", type=int, default=600,
+                    help="time to spend shortening a failing sequence (0: do not)")
+    ap.add_argument("--replay", help="run the steps of this JSON file (written on a failure) instead")
     Model(ap.parse_args()).run()
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tests/model/run.sh [--steps N] [--seed S] [--seeds K] [--tenants T] [--build DIR]
+#                           [--shrink-seconds N] [--replay FILE]
 #
 # The randomized model test of the organization x lead invariants (README,
 # Leads: I1-I5): N random operations (default 300) over T tenants (default
@@ -7,7 +8,10 @@
 # isolation of tenants with SQL over the whole database after every step.
 # Seeded and reproducible: the same seed runs the same sequence. --seeds K
 # runs seeds S, S+1, ... S+K-1 one after the other, each on a fresh database
-# and daemon. On a failure it prints the seed and the sequence and exits 1.
+# and daemon. On a failure it prints the seed and the sequence, then the
+# shortest failing sequence it finds within --shrink-seconds (default 600;
+# 0: none), writes that one as JSON and exits 1; --replay FILE runs such a
+# file again (on a fresh database) instead of random steps.
 #
 # Uses the binaries of DIR (default build/: run tests/run.sh or cmake
 # --build build first). With BRANCHLINE_TEST_PGHOST etc. set (tests/run.sh's
@@ -28,7 +32,7 @@ usage() {
     exit 2
 }
 
-STEPS=300 SEED=1 SEEDS=1 TENANTS=2 BUILD=$ROOT/build
+STEPS=300 SEED=1 SEEDS=1 TENANTS=2 BUILD=$ROOT/build SHRINK=600 REPLAY=
 while [[ $# -gt 0 ]]; do
     [[ $# -ge 2 ]] || usage
     case $1 in
@@ -37,6 +41,8 @@ while [[ $# -gt 0 ]]; do
     --seeds) SEEDS=$2 ;;
     --tenants) TENANTS=$2 ;;
     --build) BUILD=$2 ;;
+    --shrink-seconds) SHRINK=$2 ;;
+    --replay) REPLAY=$(realpath "$2") ;;
     *) usage ;;
     esac
     shift 2
@@ -67,7 +73,8 @@ if [[ -z ${BRANCHLINE_TEST_PGHOST:-} ]]; then
     export BRANCHLINE_TEST_PGSUPER BRANCHLINE_TEST_CERTS=$TMP/certs
 fi
 export BRANCHD_BIN=$BUILD/daemon/branchd BRANCHCTL_BIN=$BUILD/client/branchctl
-export MODEL_STEPS=$STEPS MODEL_TENANTS=$TENANTS
+export MODEL_STEPS=$STEPS MODEL_TENANTS=$TENANTS MODEL_SHRINK_SECONDS=$SHRINK MODEL_REPLAY=$REPLAY
+[[ -z $REPLAY ]] || SEEDS=1
 for ((s = SEED; s < SEED + SEEDS; s++)); do
     MODEL_SEED=$s "$BUILD/tests/integration/bltest_run" "$ROOT/tests/model/scenario.sh" 2>&1 |
         grep -v '^ts=' || { note "seed $s failed"; exit 1; }
