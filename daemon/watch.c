@@ -101,6 +101,14 @@ void watch_notify(worker_t *wk, const char *payload)
     long long tenant_id = atoll(payload);
     memcpy(branch, tab1 + 1, (size_t)(tab2 - tab1 - 1));
     branch[tab2 - tab1 - 1] = '\0';
+    /* Most allocations have no watcher here: parse only for one. */
+    watch_t *w;
+    LIST_FOREACH(w, &wk->watches, link) {
+        if (w->tenant_id == tenant_id && in_scope(w->scope, branch))
+            break;
+    }
+    if (!w)
+        return;
     json_t *lead = json_loads(tab2 + 1, 0, NULL);
     if (!json_is_object(lead)) {
         json_decref(lead);
@@ -110,7 +118,6 @@ void watch_notify(worker_t *wk, const char *payload)
      * once. */
     Branchline__V1__Lead event = BRANCHLINE__V1__LEAD__INIT;
     pbjson_fill_scalars(&event.base, lead);
-    watch_t *w;
     LIST_FOREACH(w, &wk->watches, link) {
         if (w->tenant_id != tenant_id || !in_scope(w->scope, branch))
             continue;

@@ -404,20 +404,20 @@ EOF
 }
 
 # A session LISTENing on branchline_leads hears a committed allocation with
-# the payload the daemon parses (tenant, lead, status, project, branch,
+# the payload the daemon parses (tenant, branch, the lead as JSON,
 # tab-separated), and nothing of a rolled-back one.
 notify_allocations() {
     local out tenant lead
     out=$(psql "$APP dbname=$DB" -qXAt -v ON_ERROR_STOP=1 -c "LISTEN branchline_leads" \
         -c "SELECT id FROM api.tenant_list('CN=operator') WHERE code = 'lconc'" \
-        -c "SELECT id || E'\t' || status || E'\t' || project || E'\t' || branch_path
+        -c "SELECT branch_path || E'\t{\"id\": ' || id || ','
               FROM api.lead_add('CN=lconc-admin', 'notify-1', 'k', 'search', NULL, NULL, NULL, NULL, NULL)" \
         -c "BEGIN" \
         -c "SELECT 'rolled back ' || id FROM api.lead_add('CN=lconc-admin', 'notify-2', 'k', 'search', NULL, NULL, NULL, NULL, NULL)" \
         -c "ROLLBACK" -c "SELECT 'done'")
     tenant=$(sed -n 1p <<<"$out")
     lead=$(sed -n 2p <<<"$out")
-    grep -qF "with payload \"$tenant	$lead\"" <<<"$out" || die "notify: no notification of \"$lead\" in: $out"
+    grep -qF "with payload \"$tenant	$lead" <<<"$out" || die "notify: no notification of \"$lead\" in: $out"
     grep -q '^rolled back' <<<"$out" || die "notify: the rolled-back add did not run: $out"
     [[ $(grep -c 'Asynchronous notification' <<<"$out") == 1 ]] || die "notify: expected one notification: $out"
 }
