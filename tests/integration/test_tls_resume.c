@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ static void reload(void)
 
 static int copy(const char *from, const char *to)
 {
-    char cmd[1200];
+    char cmd[2 * PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", from, to);
     return fx_run(cmd, NULL, 0);
 }
