@@ -21,6 +21,14 @@
 -- or, when none does, shared among the new ones below it as evenly as whole
 -- people allow (decentralize).
 --
+-- A person is known by name within a department (documents, I4), so a
+-- plan that would put two current people of one name in one department is
+-- refused, by reorg_plan and by reorg_apply alike, naming the department
+-- and the people (staff id and where each comes from): headquarters moves
+-- one of them elsewhere or records that one left, then plans again. No one
+-- is renamed or dropped. Likewise merged planned headcounts add up, and a
+-- sum above the limit of `planned` is refused rather than cut.
+--
 -- The plan is deterministic for a given organization version. reorg_apply
 -- locks the organization, checks that its version is still the plan's and
 -- recomputes the plan: it applies only a plan that reorg_plan would make
@@ -222,6 +230,122 @@ LANGUAGE sql IMMUTABLE AS $$
                                      GROUP BY 1) x), 'none'))
 $$;
 
+-- Where the planned positions of the plan's closing departments go: per
+-- receiving department (unit and function, opened by the plan or staying)
+-- and role, the headcount added, the total afterwards and where it comes
+-- from. A closing department's positions go to the department of its
+-- function at its nearest unit above that stays or opens; without one,
+-- they are shared among those below it as evenly as whole people allow.
+-- Read before the plan is carried out (the check) and while it is, after
+-- the departments opened (reorg_apply): the same answer both times.
+CREATE FUNCTION branchline.reorg_positions(p_plan jsonb)
+RETURNS TABLE (unit_id bigint, path text, function text, role text, added bigint, total bigint, sources text)
+LANGUAGE sql STABLE AS $$
+WITH closing AS (
+    SELECT d.id, d.function, u.path, u.path_end, u.ancestors
+      FROM jsonb_to_recordset(p_plan->'close') AS x (dept_id bigint)
+      JOIN branchline.departments d ON d.tenant_id = branchline.current_tenant() AND d.id = x.dept_id
+      JOIN branchline.units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+), staying AS (
+    SELECT d.unit_id, d.function, u.path FROM branchline.departments d
+      JOIN branchline.units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+     WHERE d.tenant_id = branchline.current_tenant() AND NOT EXISTS (SELECT FROM closing cl WHERE cl.id = d.id)
+    UNION
+    SELECT u.id, o.function, u.path
+      FROM jsonb_to_recordset(p_plan->'open') AS o (path text, function text)
+      JOIN branchline.units u ON u.tenant_id = branchline.current_tenant() AND u.path = branchline.path_key(o.path)
+), above AS (
+    SELECT DISTINCT ON (cl.id) cl.id AS from_id, s.unit_id, s.path
+      FROM closing cl JOIN staying s ON s.function = cl.function AND s.unit_id = ANY (cl.ancestors)
+     ORDER BY cl.id, length(s.path) DESC
+), dest AS (
+    SELECT a.from_id, a.unit_id, a.path, 0 AS j, 1 AS n FROM above a
+    UNION ALL
+    SELECT cl.id, s.unit_id, s.path, (row_number() OVER (PARTITION BY cl.id ORDER BY s.path) - 1)::integer,
+           (count(*) OVER (PARTITION BY cl.id))::integer
+      FROM closing cl JOIN staying s ON s.function = cl.function AND s.path > cl.path AND s.path < cl.path_end
+     WHERE NOT EXISTS (SELECT FROM above a WHERE a.from_id = cl.id)
+), shares AS (
+    SELECT i.unit_id, i.path, cl.function, q.role, cl.path AS from_path,
+           (q.planned / i.n + (i.j < q.planned % i.n)::integer)::bigint AS share
+      FROM dest i JOIN closing cl ON cl.id = i.from_id
+      JOIN branchline.positions q ON q.tenant_id = branchline.current_tenant() AND q.dept_id = i.from_id
+)
+SELECT x.unit_id, x.path, x.function, x.role, sum(x.share),
+       sum(x.share) + coalesce((SELECT p.planned FROM branchline.departments d
+                                  JOIN branchline.positions p ON p.tenant_id = d.tenant_id AND p.dept_id = d.id
+                                 WHERE d.tenant_id = branchline.current_tenant() AND d.unit_id = x.unit_id
+                                   AND d.function = x.function AND p.role = x.role
+                                   AND NOT EXISTS (SELECT FROM closing cl WHERE cl.id = d.id)), 0),
+       string_agg(x.share || ' from ' || branchline.show_path(x.from_path), ', ' ORDER BY x.from_path)
+  FROM shares x
+ GROUP BY x.unit_id, x.path, x.function, x.role
+HAVING sum(x.share) > 0
+$$;
+
+-- The people the plan would leave sharing a name in one department: per
+-- department (path, function) and name, who they would be ("staff 12 from
+-- r1/b1", "staff 14, there already").
+CREATE FUNCTION branchline.reorg_name_clashes(p_plan jsonb)
+RETURNS TABLE (path text, function text, name text, people text)
+LANGUAGE sql STABLE AS $$
+WITH moves AS (
+    SELECT (m->>'staff_id')::bigint AS id, branchline.path_key(m->'to'->>'path') AS path, m->'to'->>'function' AS function,
+           branchline.path_key(m->'from'->>'path') AS from_path
+      FROM jsonb_array_elements(p_plan->'moves') m
+), receiving AS (
+    SELECT DISTINCT mv.path, mv.function FROM moves mv
+), after AS (
+    SELECT mv.path, mv.function, s.id, s.name, 'staff ' || s.id || ' from ' || branchline.show_path(mv.from_path) AS who
+      FROM moves mv JOIN branchline.staff s ON s.tenant_id = branchline.current_tenant() AND s.id = mv.id
+    UNION ALL
+    SELECT u.path, d.function, s.id, s.name, 'staff ' || s.id || ', there already'
+      FROM receiving r
+      JOIN branchline.units u ON u.tenant_id = branchline.current_tenant() AND u.path = r.path
+      JOIN branchline.departments d ON d.tenant_id = u.tenant_id AND d.unit_id = u.id AND d.function = r.function
+      JOIN branchline.staff s ON s.tenant_id = d.tenant_id AND s.dept_id = d.id AND s.status <> 'left'
+     WHERE NOT EXISTS (SELECT FROM moves mv WHERE mv.id = s.id)
+)
+SELECT a.path, a.function, a.name, string_agg(a.who, ', ' ORDER BY a.id)
+  FROM after a
+ GROUP BY a.path, a.function, a.name
+HAVING count(*) > 1
+ ORDER BY a.path, branchline.function_rank(a.function), a.name
+$$;
+
+-- Refuses a plan that would leave two current people of one name in one
+-- department, or a planned headcount above the limit (see the top).
+CREATE FUNCTION branchline.check_reorg_result(p_plan jsonb, p_field text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    clash record;
+    n bigint;
+    pos record;
+BEGIN
+    SELECT c.*, count(*) OVER () AS n INTO clash FROM reorg_name_clashes(p_plan) c LIMIT 1;
+    IF FOUND THEN
+        PERFORM fail('FAILED_PRECONDITION', p_field,
+                     'the %s department at %s would have two current people named %s (%s)%s: a person is known by '
+                     'name within a department, so the plan is refused; move one of them to another department '
+                     '(staff move ID --dept PATH --function FUNCTION) or record that they left (staff leave ID), '
+                     'then plan again',
+                     clash.function, show_path(clash.path), clash.name, clash.people,
+                     CASE WHEN clash.n > 1 THEN format(', and %s more such name(s)', clash.n - 1) ELSE '' END);
+    END IF;
+    SELECT r.*, count(*) OVER () AS n INTO pos FROM reorg_positions(p_plan) r
+     WHERE r.total > limit_of('planned') ORDER BY r.path, function_rank(r.function), r.role LIMIT 1;
+    IF FOUND THEN
+        PERFORM fail('FAILED_PRECONDITION', p_field,
+                     'the %s department at %s would plan %s %s position(s) (%s), above the limit of %s: lower the '
+                     'planned headcounts first (position set), then plan again',
+                     pos.function, show_path(pos.path), pos.total::text, pos.role,
+                     concat_ws(', ', pos.sources, CASE WHEN pos.total > pos.added
+                                                       THEN (pos.total - pos.added) || ' there already' END),
+                     limit_of('planned')::text);
+    END IF;
+END
+$$;
+
 -- mode: centralize or decentralize; functions: comma-separated; at: the unit
 -- to centralize at, or under which to decentralize (default the group);
 -- to_kind: the kind to decentralize to.
@@ -236,6 +360,7 @@ BEGIN
     PERFORM check_reorg(p_mode, at_unit, p_to_kind);
     SELECT reorg_compute(o.version, p_mode, fns, at_unit, p_to_kind) INTO plan
       FROM org_state o WHERE o.tenant_id = current_tenant();
+    PERFORM check_reorg_result(plan, 'functions');
     RETURN NEXT ROW((plan->>'version')::bigint, plan::text, reorg_summary(plan))::api.reorg_plan;
 END
 $$;
@@ -273,63 +398,56 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION api.reorg_apply(p_subject text, p_plan_json text)
-RETURNS SETOF api.reorg_apply_result LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+-- Carries out a verified plan: the departments open, the people move, the
+-- planned positions follow, the closing departments go. reorg_apply and
+-- whatif (which rolls it back) call it.
+CREATE FUNCTION branchline.reorg_carry_out(p_plan jsonb) RETURNS api.reorg_apply_result
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 DECLARE
-    c caller := auth(p_subject, 'reorg_apply', '{admin}');
-    new_version bigint := begin_change();
-    plan jsonb := verified_plan(p_plan_json, new_version - 1);
     opened integer;
     closed integer;
     moved integer;
 BEGIN
     INSERT INTO departments (tenant_id, unit_id, function, name)
     SELECT u.tenant_id, u.id, o.function, default_dept_name(u.name, o.function)
-      FROM jsonb_to_recordset(plan->'open') AS o (path text, function text)
+      FROM jsonb_to_recordset(p_plan->'open') AS o (path text, function text)
       JOIN units u ON u.tenant_id = current_tenant() AND u.path = path_key(o.path);
     GET DIAGNOSTICS opened = ROW_COUNT;
 
+    -- read before anyone moves: the positions go where the people go
+    INSERT INTO positions AS p (tenant_id, dept_id, role, planned)
+    SELECT current_tenant(), d.id, r.role, r.added
+      FROM reorg_positions(p_plan) r
+      JOIN departments d ON d.tenant_id = current_tenant() AND d.unit_id = r.unit_id AND d.function = r.function
+    ON CONFLICT (tenant_id, dept_id, role) DO UPDATE SET planned = p.planned + excluded.planned;
+
     UPDATE staff s SET dept_id = d.id, supervisor_id = (m->>'supervisor_id')::bigint
-      FROM jsonb_array_elements(plan->'moves') m
+      FROM jsonb_array_elements(p_plan->'moves') m
       JOIN units u ON u.tenant_id = current_tenant() AND u.path = path_key(m->'to'->>'path')
       JOIN departments d ON d.tenant_id = u.tenant_id AND d.unit_id = u.id AND d.function = m->'to'->>'function'
      WHERE s.tenant_id = current_tenant() AND s.id = (m->>'staff_id')::bigint;
     GET DIAGNOSTICS moved = ROW_COUNT;
 
-    WITH closing AS (
-        SELECT d.id, d.function, u.path, u.path_end, u.ancestors
-          FROM jsonb_to_recordset(plan->'close') AS x (dept_id bigint)
-          JOIN departments d ON d.tenant_id = current_tenant() AND d.id = x.dept_id
-          JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
-    ), staying AS (
-        SELECT d.id, d.function, d.unit_id, u.path FROM departments d
-          JOIN units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
-         WHERE d.tenant_id = current_tenant() AND NOT EXISTS (SELECT FROM closing cl WHERE cl.id = d.id)
-    ), above AS (
-        SELECT DISTINCT ON (cl.id) cl.id AS from_id, s.id AS to_id
-          FROM closing cl JOIN staying s ON s.function = cl.function AND s.unit_id = ANY (cl.ancestors)
-         ORDER BY cl.id, length(s.path) DESC
-    ), dest AS (
-        SELECT a.from_id, a.to_id, 0 AS j, 1 AS n FROM above a
-        UNION ALL
-        SELECT cl.id, s.id, (row_number() OVER (PARTITION BY cl.id ORDER BY s.path) - 1)::integer,
-               (count(*) OVER (PARTITION BY cl.id))::integer
-          FROM closing cl JOIN staying s ON s.function = cl.function AND s.path > cl.path AND s.path < cl.path_end
-         WHERE NOT EXISTS (SELECT FROM above a WHERE a.from_id = cl.id)
-    )
-    INSERT INTO positions AS p (tenant_id, dept_id, role, planned)
-    SELECT current_tenant(), i.to_id, q.role, least(sum(q.planned / i.n + (i.j < q.planned % i.n)::integer), limit_of('planned'))
-      FROM dest i JOIN positions q ON q.tenant_id = current_tenant() AND q.dept_id = i.from_id
-     GROUP BY i.to_id, q.role
-    HAVING sum(q.planned / i.n + (i.j < q.planned % i.n)::integer) > 0
-    ON CONFLICT (tenant_id, dept_id, role) DO UPDATE SET planned = least(p.planned + excluded.planned, limit_of('planned'));
-
     -- people who left keep their rows
-    DELETE FROM departments d USING jsonb_to_recordset(plan->'close') AS x (dept_id bigint)
+    DELETE FROM departments d USING jsonb_to_recordset(p_plan->'close') AS x (dept_id bigint)
      WHERE d.tenant_id = current_tenant() AND d.id = x.dept_id;
     GET DIAGNOSTICS closed = ROW_COUNT;
+    RETURN ROW(opened, closed, moved, NULL)::api.reorg_apply_result;
+END
+$$;
 
+CREATE FUNCTION api.reorg_apply(p_subject text, p_plan_json text)
+RETURNS SETOF api.reorg_apply_result LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
+DECLARE
+    c caller := auth(p_subject, 'reorg_apply', '{admin}');
+    new_version bigint := begin_change();
+    plan jsonb := verified_plan(p_plan_json, new_version - 1);
+    r api.reorg_apply_result;
+BEGIN
+    PERFORM check_reorg_result(plan, 'plan_json');
+    r := reorg_carry_out(plan);
+    r.version := new_version;
     PERFORM audit(plan->>'at', NULL, plan);
-    RETURN NEXT ROW(opened, closed, moved, new_version)::api.reorg_apply_result;
+    RETURN NEXT r;
 END
 $$;

@@ -226,4 +226,76 @@ eq "$(status_of "$left")" "unroutable  sla_exhausted" "no project yet"
 ok project assign r4/b43 crm --capacity 1
 eq "$(status_of "$left")" "allocated r4/b43 " "drained in the same transaction as project assign"
 
+case_ "I4: a reorg that would merge two people of one name into a department is refused, naming them"
+ok unit add r5 --kind region --name "R5"
+for b in b51 b52; do
+    ok unit add r5/$b --kind branch --name "${b^^}"
+    ok dept add r5/$b sales
+    ok staff add "王芳" --role salesperson --dept r5/$b --function sales
+done
+ok -o json staff list --under r5
+before=$(jqv 'map("\(.id)=\(.dept_path)/\(.function)") | sort | join(";")')
+for verb in plan "apply --yes"; do
+    # shellcheck disable=SC2086
+    refused 4 FAILED_PRECONDITION reorg $verb --centralize sales --at r5
+    contains "$ERR" "王芳"
+    contains "$ERR" "sales department at r5"
+    contains "$ERR" "r5/b51"
+    contains "$ERR" "r5/b52"
+    contains "$ERR" "staff move"
+done
+ok -o json staff list --under r5
+eq "$(jqv 'map("\(.id)=\(.dept_path)/\(.function)") | sort | join(";")')" "$before" "nobody moved"
+ok export
+echo "$OUT" >"$BLTEST_DIR/own5.yaml"
+ok diff -f "$BLTEST_DIR/own5.yaml"
+
+case_ "I4: ... once one of them moves, the reorg goes through and the export applies"
+ok -o json staff list --under r5/b52
+moving=$(jqv '.[0].id')
+refused 4 ALREADY_EXISTS staff move "$moving" --dept r5/b51 --function sales
+ok dept add r5/b52 promotion
+ok staff move "$moving" --dept r5/b52 --function promotion
+ok reorg apply --yes --centralize sales --at r5
+ok -o json staff list --under r5
+eq "$(jqv 'map("\(.name)@\(.dept_path):\(.function)") | sort | join(";")')" "王芳@r5/b52:promotion;王芳@r5:sales"
+ok export
+echo "$OUT" >"$BLTEST_DIR/own5.yaml"
+ok diff -f "$BLTEST_DIR/own5.yaml"
+
+case_ "I4: ... nor into a department that already has someone of that name"
+ok dept add r5/b51 sales
+ok staff add "王芳" --role manager --dept r5/b51 --function sales
+refused 4 FAILED_PRECONDITION reorg plan --centralize sales --at r5
+contains "$ERR" "王芳"
+contains "$ERR" "r5/b51"
+
+case_ "I4: ... nor when decentralizing merges branch departments into a city's"
+ok unit add r6 --kind region --name "R6"
+ok unit add r6/c61 --kind city --name "C61"
+for b in b61 b62; do
+    ok unit add r6/c61/$b --kind branch --name "${b^^}"
+    ok dept add r6/c61/$b sales
+    ok staff add "李雷" --role salesperson --dept r6/c61/$b --function sales
+done
+refused 4 FAILED_PRECONDITION reorg plan --decentralize sales --to city --at r6
+contains "$ERR" "李雷"
+contains "$ERR" "sales department at r6/c61"
+
+case_ "positions: merged planned headcounts add up, and a sum beyond the limit is refused, not cut"
+ok unit add r7 --kind region --name "R7"
+for b in b71 b72; do
+    ok unit add r7/$b --kind branch --name "${b^^}"
+    ok dept add r7/$b sales
+done
+ok position set r7/b71 sales salesperson --planned 60000
+ok position set r7/b72 sales salesperson --planned 60000
+refused 4 FAILED_PRECONDITION reorg plan --centralize sales --at r7
+contains "$ERR" "planned"
+contains "$ERR" "120000"
+ok position set r7/b72 sales salesperson --planned 3
+ok reorg apply --yes --centralize sales --at r7
+ok -o json position list --under r7
+eq "$(jqv 'map("\(.dept_path):\(.role)=\(.planned)") | join(";")')" "r7:salesperson=60003"
+
 finish

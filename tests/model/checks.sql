@@ -93,6 +93,19 @@ SELECT 'I3', coalesce(c.tenant_id, e.tenant_id),
     ON e.tenant_id = c.tenant_id AND e.branch_id = c.branch_id AND e.what = c.what
  WHERE coalesce(c.n, 0) <> coalesce(e.n, 0)
 UNION ALL
+-- a document knows a person by name within a department: after every step,
+-- not only at the export -> apply step
+SELECT 'I4', s.tenant_id, 'department ' || s.dept_id || ' has ' || count(*) || ' current people named ' || s.name
+  FROM branchline.staff s
+ WHERE s.status <> 'left'
+ GROUP BY s.tenant_id, s.dept_id, s.name
+HAVING count(*) > 1
+UNION ALL
+-- a planned headcount a document could not carry
+SELECT 'I4', p.tenant_id, 'department ' || p.dept_id || ' plans ' || p.planned || ' ' || p.role
+  FROM branchline.positions p
+ WHERE p.planned > 100000
+UNION ALL
 SELECT 'I5', u.tenant_id, 'unit ' || u.id || ' has path ' || u.path
   FROM branchline.units u
   LEFT JOIN branchline.units p ON p.tenant_id = u.tenant_id AND p.id = u.parent_id

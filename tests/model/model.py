@@ -213,25 +213,40 @@ class Model:
             return ["support", "end", b]
         return ["support", "assign", b, "--reason", "new"]
 
+    # Mostly a department that exists, so that people of one name sit in
+    # many departments and reorganizations merging them are common (seed
+    # 21004 found such a merge leaving two of one name in one department).
+    def pick_dept(self, t):
+        depts = self.db.rows(
+            f"SELECT u.path, d.function FROM branchline.departments d JOIN branchline.units u"
+            f" ON u.tenant_id = d.tenant_id AND u.id = d.unit_id WHERE d.tenant_id = {t}"
+            f" AND d.function <> 'support' ORDER BY u.path, d.function")
+        if depts and self.rng.random() < 0.8:
+            path, fn = self.rng.choice(depts)
+            return self.show(path), fn
+        return self.pick_unit(t) or "/", self.rng.choice(["sales", "sales", "promotion"])
+
     def op_staff_add(self, t):
-        return ["staff", "add", self.rng.choice(NAMES), "--role", self.rng.choice(ROLES),
-                "--dept", self.pick_unit(t) or "/", "--function", self.rng.choice(["sales", "sales", "promotion"])]
+        path, fn = self.pick_dept(t)
+        return ["staff", "add", self.rng.choice(NAMES[:2] * 2 + NAMES), "--role", self.rng.choice(ROLES),
+                "--dept", path, "--function", fn]
 
     def op_staff_move(self, t):
-        return ["staff", "move", self.pick_staff(t), "--dept", self.pick_unit(t) or "/",
-                "--function", "sales"]
+        path, fn = self.pick_dept(t)
+        return ["staff", "move", self.pick_staff(t), "--dept", path, "--function", fn]
 
     def op_staff_leave(self, t):
         return ["staff", "leave", self.pick_staff(t)] + (["--status", "on_leave"] if self.rng.random() < 0.3 else [])
 
     def op_position(self, t):
         return ["position", "set", self.pick_unit(t) or "/", self.rng.choice(["sales", "promotion"]),
-                self.rng.choice(ROLES), "--planned", str(self.rng.choice([0, 1, 3]))]
+                self.rng.choice(ROLES), "--planned", str(self.rng.choice([0, 1, 3, 3, 60000]))]
 
     def op_reorg(self, t):
         fn = self.rng.choice(["customer_service", "sales", "promotion", "customer_service,sales"])
         if self.rng.random() < 0.5:
-            return ["reorg", "apply", "--yes", "--centralize", fn]
+            at = self.pick_unit(t, ("group", "region", "city")) if self.rng.random() < 0.4 else None
+            return ["reorg", "apply", "--yes", "--centralize", fn] + (["--at", at] if at else [])
         return ["reorg", "apply", "--yes", "--decentralize", fn, "--to", self.rng.choice(["region", "city"])]
 
     def lead_flags(self, t):
@@ -266,8 +281,8 @@ class Model:
 
     OPS = [(op_unit_add, 10), (op_unit_move, 3), (op_unit_status, 5), (op_unit_delete, 2), (op_unit_rename, 1),
            (op_dept_add, 8), (op_dept_remove, 4), (op_project_add, 2), (op_assign, 8), (op_unassign, 3),
-           (op_cap, 3), (op_policy, 3), (op_support, 2), (op_staff_add, 5), (op_staff_move, 2), (op_staff_leave, 2),
-           (op_position, 2), (op_reorg, 2), (op_lead_add, 14), (op_lead_import, 4), (op_lead_work, 8),
+           (op_cap, 3), (op_policy, 3), (op_support, 2), (op_staff_add, 7), (op_staff_move, 3), (op_staff_leave, 2),
+           (op_position, 3), (op_reorg, 3), (op_lead_add, 14), (op_lead_import, 4), (op_lead_work, 8),
            (op_reassign, 3), (op_sweep, 2)]
 
     # ---- I4: export -> apply into an empty tenant -> export ----------------------------
