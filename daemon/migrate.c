@@ -245,10 +245,13 @@ int migrate_run(const char *conninfo, bool dry_run, FILE *out, int *applied, cha
         rc = 0;
         goto out;
     }
+    /* Leads placed under an older release's rules (or none) are settled
+     * here, once, rather than at the tenant's next organization change. */
     if (recreate_api(pg, objects, err, errlen) != 0 ||
+        exec_ok(pg, "SELECT branchline.settle_all_tenants()", err, errlen, "settling the leads") != 0 ||
         exec_ok(pg, "COMMIT", err, errlen, "commit") != 0)
         goto out;
-    log_info("api_recreated", "files=%d", api_files_count);
+    log_info("api_recreated", "files=%d leads_settled=all_tenants", api_files_count);
     rc = 0;
 out:
     if (PQtransactionStatus(pg) == PQTRANS_INERROR || PQtransactionStatus(pg) == PQTRANS_INTRANS)

@@ -198,3 +198,30 @@ BEGIN
     PERFORM save_pools(pools);
 END
 $$;
+
+-- Settles every tenant once: `branchd migrate` calls it after the api is
+-- re-created, in its transaction, so that a database upgraded from a
+-- release that did not keep I1/I2 (or whose rules changed) is settled at
+-- once rather than at its next organization change. The migrating owner is
+-- bound by row-level security like anyone: it lists the tenants as an
+-- operator, then settles each as that tenant. History names the operation
+-- "organization change (migrate)". Returns how many tenants it settled.
+CREATE FUNCTION branchline.settle_all_tenants() RETURNS integer
+LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
+DECLARE
+    ids bigint[];
+    tn bigint;
+BEGIN
+    PERFORM set_config('branchline.role', 'operator', true);
+    ids := ARRAY(SELECT t.id FROM tenants t ORDER BY t.id);
+    PERFORM set_config('branchline.role', '', true);
+    PERFORM set_config('branchline.operation', 'migrate', true);
+    FOREACH tn IN ARRAY ids LOOP
+        PERFORM set_config('branchline.tenant', tn::text, true);
+        PERFORM settle_leads(now(), 1000);
+    END LOOP;
+    PERFORM set_config('branchline.tenant', '', true);
+    PERFORM set_config('branchline.operation', '', true);
+    RETURN cardinality(ids);
+END
+$$;

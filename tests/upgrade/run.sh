@@ -180,8 +180,35 @@ upgrade_from() {
     same "$WORK/after" "$WORK/twice" "the second migrate changed the data"
 }
 
+# settled_from RELEASE: a database the release left unsettled (a branch
+# closed under its open leads, which that release allowed) has no open lead
+# at a closed branch after migrate, and their history names the migrate.
+settled_from() {
+    local release=$1 tag=${1//./_}
+    local db=unsettled_${tag}_$$ open_at_closed
+    open_at_closed="SELECT count(*) FROM branchline.leads l JOIN branchline.units b ON b.tenant_id = l.tenant_id AND b.id = l.branch_id
+                     WHERE l.status IN ('allocated', 'contacted') AND b.status <> 'active'"
+    case_ "$release: leads it left at a closed branch are settled by migrate (I1), once"
+    new_db "$db"
+    apply_0_1 "$db" "$WORK/$release"
+    psql_db "$db" -f "$HERE/fill_0_1.sql" >/dev/null
+    psql_db "$db" -c "SELECT id FROM api.unit_set_status('CN=up-alice', 'east/shanghai/pudong', 'closed')" >/dev/null
+    [[ $(psql_db "$db" -c "$open_at_closed") -gt 0 ]] || die "$release settled the closed branch's leads itself: nothing to test"
+    psql_db "$db" -f "$ROOT/deploy/owner-handover.sql" >/dev/null
+    migrate "$db" >/dev/null 2>"$WORK/migrate.err" || die "migrate failed: $(cat "$WORK/migrate.err")"
+    eq_db() { [[ $2 == "$3" ]] || die "$1: got $2, want $3"; }
+    eq_db "open leads at a closed branch after migrate" "$(psql_db "$db" -c "$open_at_closed")" 0
+    [[ $(psql_db "$db" -c "SELECT count(*) FROM branchline.lead_events WHERE reason LIKE '%(migrate)%'") -gt 0 ]] ||
+        die "no lead's history names the migrate"
+    state "$db" "$WORK/data.sql" "$WORK/settled"
+    migrate "$db" >/dev/null 2>&1 || die "the second migrate failed"
+    state "$db" "$WORK/data.sql" "$WORK/settled-twice"
+    same "$WORK/settled" "$WORK/settled-twice" "a second migrate settled again"
+}
+
 while read -r release commit; do
     upgrade_from "$release" "$commit"
+    settled_from "$release"
 done < <(grep -vE '^(#|$)' "$ROOT/sql/BASELINE")
 
 case_ "migrate --dry-run on an empty database lists every migration and creates nothing"
