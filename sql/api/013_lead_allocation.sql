@@ -326,19 +326,27 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- One member of a pool as a transaction works with it: what load_pool
--- read (weight, caps, counts, the stored credit in units of scale,
--- allocations and open leads) as the decisions so far changed it, and what
--- save_pool must add to the stored rows (d_alloc, d_open, d_recv; dirty:
--- credit and scale changed).
+-- read (weight, caps, counts, the credit in units of scale, allocations and
+-- open leads) as the decisions so far changed it, and what save_pool must
+-- add to the stored rows (d_alloc, d_open, d_recv; dirty: its round state
+-- changed). round_weight: its weight in the pool's round (NULL: not in
+-- it), base: its credit when the round started (in units of the round's
+-- total), picks: how often the round chose it; in a round, credit is
+-- base + rotations x round_weight - picks x round_total (090_pool_rounds).
 CREATE TYPE branchline.pool_member AS (
     branch_id bigint, path text, capacity integer, weight double precision,
     per_day integer, per_week integer, day_count bigint, week_count bigint,
     credit double precision, scale double precision, allocated bigint, open_leads bigint,
-    d_alloc integer, d_open integer, d_recv integer, dirty boolean);
+    d_alloc integer, d_open integer, d_recv integer, dirty boolean,
+    round_weight double precision, base double precision, picks bigint);
 
+-- round_total, round_members, rotations: the pool's round (0, 0, 0: none
+-- yet); round_new: a decision of this transaction started a new round, so
+-- save_pool must also take the rows it did not load out of the old one.
 CREATE TYPE branchline.pool AS (
     holder branchline.units, project_id bigint, project_code text, rule branchline.lead_rule, day date,
-    members branchline.pool_member[]);
+    members branchline.pool_member[],
+    round_total double precision, round_members integer, rotations bigint, round_new boolean);
 
 -- Reads a pool: its rule, its members and their state; the caller holds
 -- the pool's lock. p_now gives the tenant day whose caps apply.
@@ -355,6 +363,9 @@ DECLARE
     p pool;
     pol lead_rule := policy_for(p_holder, p_project);
     holder units;
+    r_total double precision := 0;
+    r_members integer := 0;
+    r_rotations bigint := 0;
 BEGIN
     SELECT * INTO holder FROM units WHERE tenant_id = current_tenant() AND id = p_holder;
     p.holder := holder;
@@ -362,16 +373,31 @@ BEGIN
     p.project_code := (SELECT j.code FROM projects j WHERE j.tenant_id = current_tenant() AND j.id = p_project);
     p.rule := pol;
     p.day := local_day(p_now);
+    SELECT r.total, r.members, r.rotations INTO r_total, r_members, r_rotations
+      FROM lead_pool_rounds r
+     WHERE r.tenant_id = holder.tenant_id AND r.holder_id = p_holder AND r.project_id = p_project;
+    IF NOT FOUND THEN
+        r_total := 0;
+        r_members := 0;
+        r_rotations := 0;
+    END IF;
+    p.round_total := r_total;
+    p.round_members := r_members;
+    p.rotations := r_rotations;
+    p.round_new := false;
     p.members := ARRAY(
         SELECT ROW(m.branch_id, m.path, m.capacity,
                    CASE WHEN pol.policy = 'performance' THEN m.capacity * (m.won + 1)::double precision / (m.won + m.lost + 2)
                         ELSE m.capacity END,
                    m.per_day, m.per_week, m.day_count, m.week_count,
-                   coalesce(s.credit, 0), coalesce(s.credit_scale, 0), coalesce(s.allocated, 0),
-                   coalesce(s.open_leads, 0), 0, 0, 0, false)::pool_member
+                   CASE WHEN s.round_weight IS NOT NULL THEN s.credit + r_rotations * s.round_weight - s.picks * r_total
+                        ELSE coalesce(s.credit, 0) END,
+                   CASE WHEN s.round_weight IS NOT NULL THEN r_total ELSE coalesce(s.credit_scale, 0) END,
+                   coalesce(s.allocated, 0), coalesce(s.open_leads, 0), 0, 0, 0, false,
+                   s.round_weight, coalesce(s.credit, 0), coalesce(s.picks, 0))::pool_member
           FROM pool_members(holder, p_project, p.day, pol.policy = 'performance') m
           LEFT JOIN LATERAL (
-                SELECT x.credit, x.credit_scale, x.allocated, x.open_leads FROM lead_pool_state x
+                SELECT x.credit, x.credit_scale, x.allocated, x.open_leads, x.round_weight, x.picks FROM lead_pool_state x
                  WHERE x.tenant_id = holder.tenant_id AND x.holder_id = p_holder AND x.project_id = p_project
                    AND x.branch_id = m.branch_id
                 OFFSET 0) s ON true
@@ -380,18 +406,43 @@ BEGIN
 END
 $$;
 
--- Writes what the transaction's decisions changed in a pool.
+-- Writes what the transaction's decisions changed in a pool: the rows of
+-- the members whose round state or counts changed (one per allocation
+-- while the round goes on) and the round. When a decision started a new
+-- round, the rows still in the old one that the transaction did not load
+-- (branches that left the pool) leave it first, with the credit the old
+-- round gave them, read from the round row before it is overwritten.
 CREATE FUNCTION branchline.save_pool(p branchline.pool) RETURNS void
 LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 BEGIN
+    IF p.round_new THEN
+        UPDATE lead_pool_state s
+           SET credit = s.credit + r.rotations * s.round_weight - s.picks * r.total, credit_scale = r.total,
+               round_weight = NULL, picks = 0
+          FROM lead_pool_rounds r
+         WHERE r.tenant_id = (p.holder).tenant_id AND r.holder_id = (p.holder).id AND r.project_id = p.project_id
+           AND s.tenant_id = r.tenant_id AND s.holder_id = r.holder_id AND s.project_id = r.project_id
+           AND s.round_weight IS NOT NULL
+           AND s.branch_id <> ALL (ARRAY(SELECT m.branch_id FROM unnest(p.members) m));
+    END IF;
     INSERT INTO lead_pool_state AS s (tenant_id, holder_id, project_id, branch_id, credit, credit_scale,
-                                      allocated, open_leads)
-    SELECT (p.holder).tenant_id, (p.holder).id, p.project_id, m.branch_id, m.credit, m.scale, m.d_alloc, m.d_open
+                                      allocated, open_leads, round_weight, picks)
+    SELECT (p.holder).tenant_id, (p.holder).id, p.project_id, m.branch_id,
+           CASE WHEN m.round_weight IS NOT NULL THEN m.base ELSE m.credit END,
+           CASE WHEN m.round_weight IS NOT NULL THEN p.round_total ELSE m.scale END,
+           m.d_alloc, m.d_open, m.round_weight, m.picks
       FROM unnest(p.members) m
      WHERE m.dirty OR m.d_alloc <> 0 OR m.d_open <> 0
     ON CONFLICT (tenant_id, holder_id, project_id, branch_id) DO UPDATE
        SET credit = excluded.credit, credit_scale = excluded.credit_scale,
+           round_weight = excluded.round_weight, picks = excluded.picks,
            allocated = s.allocated + excluded.allocated, open_leads = s.open_leads + excluded.open_leads;
+    IF EXISTS (SELECT FROM unnest(p.members) m WHERE m.dirty) THEN
+        INSERT INTO lead_pool_rounds AS r (tenant_id, holder_id, project_id, total, members, rotations)
+        VALUES ((p.holder).tenant_id, (p.holder).id, p.project_id, p.round_total, p.round_members, p.rotations)
+        ON CONFLICT (tenant_id, holder_id, project_id) DO UPDATE
+           SET total = excluded.total, members = excluded.members, rotations = excluded.rotations;
+    END IF;
     INSERT INTO lead_day_counts AS x (tenant_id, branch_id, day, project_id, holder_id, received)
     SELECT (p.holder).tenant_id, m.branch_id, p.day, p.project_id, (p.holder).id, m.d_recv
       FROM unnest(p.members) m
@@ -433,7 +484,8 @@ CREATE FUNCTION branchline.pool_slot(INOUT p_pools branchline.pool[], p_holder b
                                      p_now timestamptz, OUT slot integer)
 LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 BEGIN
-    SELECT x.n INTO slot FROM unnest(p_pools) WITH ORDINALITY AS x (holder, project_id, project_code, rule, day, members, n)
+    SELECT x.n INTO slot FROM unnest(p_pools) WITH ORDINALITY AS x (holder, project_id, project_code, rule, day, members,
+                                                           round_total, round_members, rotations, round_new, n)
      WHERE (x.holder).id = p_holder AND x.project_id = p_project;
     IF slot IS NULL THEN
         p_pools := coalesce(p_pools, '{}') || load_pool(p_holder, p_project, p_now);
@@ -501,6 +553,9 @@ DECLARE
     d decision;
     how text;
     capped integer;
+    same_round boolean;
+    k bigint;
+    total double precision;
 BEGIN
     d.policy := pol.policy;
     d.sla_minutes := pol.sla_minutes;
@@ -512,15 +567,22 @@ BEGIN
                     WHEN m.week_count >= m.per_week THEN 'at weekly cap (' || m.per_week || ')' END AS blocked
           FROM unnest(p.members) WITH ORDINALITY AS m
     ), t AS (
-        SELECT count(*) FILTER (WHERE x.blocked IS NULL) AS k, sum(x.weight) FILTER (WHERE x.blocked IS NULL) AS total
+        SELECT count(*) FILTER (WHERE x.blocked IS NULL) AS k, sum(x.weight) FILTER (WHERE x.blocked IS NULL) AS total,
+               -- the candidates are the round's, with its weights: the round goes on
+               count(*) FILTER (WHERE x.blocked IS NULL) = p.round_members
+               AND sum(x.weight) FILTER (WHERE x.blocked IS NULL) = p.round_total
+               AND coalesce(bool_and(coalesce(x.round_weight = x.weight, false)) FILTER (WHERE x.blocked IS NULL), false)
+               AS same_round
           FROM x
-    ), y AS (
-        SELECT x.*, t.k, t.total,
+    ), v AS (
+        SELECT x.*, t.k, t.total, t.same_round,
                CASE WHEN x.blocked IS NOT NULL OR x.scale = 0 THEN 0
                     WHEN x.scale = t.total THEN x.credit
-                    ELSE x.credit * t.total / x.scale END
-               + CASE WHEN x.blocked IS NULL THEN x.weight ELSE 0 END AS credited
+                    ELSE x.credit * t.total / x.scale END AS rescaled
           FROM x, t
+    ), y AS (
+        SELECT v.*, v.rescaled + CASE WHEN v.blocked IS NULL THEN v.weight ELSE 0 END AS credited
+          FROM v
     ), r AS (
         SELECT y.*,
                row_number() OVER (ORDER BY
@@ -547,7 +609,7 @@ BEGIN
         SELECT z.*, z.how = 'rotation' AND z.blocked IS NULL AS rotate, z.chosen::integer AS got FROM z
     )
     SELECT max(w.branch_id) FILTER (WHERE w.chosen), max(w.path) FILTER (WHERE w.chosen), max(w.how),
-           count(*) FILTER (WHERE w.blocked IS NOT NULL AND NOT w.excluded),
+           count(*) FILTER (WHERE w.blocked IS NOT NULL AND NOT w.excluded), bool_and(w.same_round), max(w.k), max(w.total),
            coalesce(jsonb_agg(jsonb_build_array(
                         w.branch_id, w.weight, w.allocated,
                         CASE WHEN pol.policy = 'least_loaded' THEN w.open_leads::double precision / w.capacity
@@ -559,15 +621,44 @@ BEGIN
                                                  WHEN w.chosen AND w.how = 'lead' THEN 'lead branch'
                                                  ELSE '' END))
                         ORDER BY w.ordinality), '[]'),
+           -- A rotation in the same round writes the chosen member's picks
+           -- (and the round's rotations); one that starts a new round
+           -- writes every candidate (its credit so far becomes its base)
+           -- and takes the old round's other members out of it with the
+           -- credit they reached.
            coalesce(array_agg(ROW(w.branch_id, w.path, w.capacity, w.weight, w.per_day, w.per_week,
                                   w.day_count + w.got, w.week_count + w.got,
-                                  CASE WHEN w.rotate THEN w.credited - w.got * w.total ELSE w.credit END,
+                                  CASE WHEN w.rotate AND w.same_round
+                                       THEN w.base + (p.rotations + 1) * w.round_weight - (w.picks + w.got) * w.total
+                                       WHEN w.rotate THEN w.rescaled + 1 * w.weight - w.got * w.total
+                                       ELSE w.credit END,
                                   CASE WHEN w.rotate THEN w.total ELSE w.scale END,
                                   w.allocated + w.got, w.open_leads + w.got,
-                                  w.d_alloc + w.got, w.d_open + w.got, w.d_recv + w.got, w.dirty OR w.rotate)::pool_member
+                                  w.d_alloc + w.got, w.d_open + w.got, w.d_recv + w.got,
+                                  w.dirty OR (w.rotate AND (w.got = 1 OR NOT w.same_round))
+                                  OR (w.how = 'rotation' AND NOT w.same_round AND w.round_weight IS NOT NULL),
+                                  CASE WHEN w.rotate AND w.same_round THEN w.round_weight
+                                       WHEN w.rotate THEN w.weight
+                                       WHEN w.how = 'rotation' AND NOT w.same_round THEN NULL
+                                       ELSE w.round_weight END,
+                                  CASE WHEN w.rotate AND NOT w.same_round THEN w.rescaled ELSE w.base END,
+                                  CASE WHEN w.rotate AND w.same_round THEN w.picks + w.got
+                                       WHEN w.rotate THEN w.got
+                                       WHEN w.how = 'rotation' AND NOT w.same_round THEN 0
+                                       ELSE w.picks END)::pool_member
                               ORDER BY w.ordinality), '{}')
-      INTO d.branch_id, d.branch_key, how, capped, d.explain, p.members
+      INTO d.branch_id, d.branch_key, how, capped, same_round, k, total, d.explain, p.members
       FROM w;
+    IF how = 'rotation' THEN
+        IF same_round THEN
+            p.rotations := p.rotations + 1;
+        ELSE
+            p.round_total := total;
+            p.round_members := k;
+            p.rotations := 1;
+            p.round_new := true;
+        END IF;
+    END IF;
     d.pool := p;
 
     IF d.branch_id IS NOT NULL THEN

@@ -93,6 +93,20 @@ SELECT 'I3', coalesce(c.tenant_id, e.tenant_id),
     ON e.tenant_id = c.tenant_id AND e.branch_id = c.branch_id AND e.what = c.what
  WHERE coalesce(c.n, 0) <> coalesce(e.n, 0)
 UNION ALL
+-- a pool's round (sql/schema/090) is the rows in it: as many, weighing its
+-- total, chosen once per rotation
+SELECT 'I3', coalesce(r.tenant_id, s.tenant_id),
+       'round of pool (' || coalesce(r.holder_id, s.holder_id) || ', ' || coalesce(r.project_id, s.project_id)
+       || '): ' || coalesce(r.members, 0) || ' members, total ' || coalesce(r.total, 0) || ', '
+       || coalesce(r.rotations, 0) || ' rotations; rows in it say ' || coalesce(s.n, 0) || ', '
+       || coalesce(s.total, 0) || ', ' || coalesce(s.picks, 0)
+  FROM branchline.lead_pool_rounds r
+  FULL JOIN (SELECT tenant_id, holder_id, project_id, count(*) AS n, sum(round_weight) AS total, sum(picks) AS picks
+               FROM branchline.lead_pool_state WHERE round_weight IS NOT NULL GROUP BY 1, 2, 3) s
+    ON s.tenant_id = r.tenant_id AND s.holder_id = r.holder_id AND s.project_id = r.project_id
+ WHERE coalesce(r.members, 0) <> coalesce(s.n, 0) OR coalesce(r.rotations, 0) <> coalesce(s.picks, 0)
+    OR abs(coalesce(r.total, 0) - coalesce(s.total, 0)) > 1e-9 * greatest(coalesce(r.total, 0), 1)
+UNION ALL
 -- a document knows a person by name within a department: after every step,
 -- not only at the export -> apply step
 SELECT 'I4', s.tenant_id, 'department ' || s.dept_id || ' has ' || count(*) || ' current people named ' || s.name

@@ -544,6 +544,32 @@ SELECT pg_temp.eq((SELECT max(abs(expected_share - actual_share) * 10000) < 1
                      FROM api.lead_stats('CN=lp-admin', NULL, NULL, NULL) WHERE branch_path LIKE 'w%'),
                   true, 'stats: expected and actual shares agree');
 
+-- O(1) writes (issue 18, sql/schema/090): while a pool's candidates stay
+-- the same, one allocation writes the chosen branch's state row and the
+-- pool's round, not every member; a cap that takes a branch out starts a
+-- new round, which writes the pool once (the 7 candidates and the capped
+-- branch leaving the round), and then single rows again. Rows a
+-- transaction wrote: those whose xmin is its id.
+CREATE FUNCTION pg_temp.add_writes(p_external_id text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    b text;
+BEGIN
+    SELECT l.branch_path INTO b FROM api.lead_add('CN=lp-admin', p_external_id, 'w', 'search', NULL, NULL, NULL, NULL, NULL) l;
+    RETURN format('%s state rows, %s round',
+                  (SELECT count(*) FROM branchline.lead_pool_state s WHERE s.xmin = pg_current_xact_id()::xid),
+                  (SELECT count(*) FROM branchline.lead_pool_rounds r WHERE r.xmin = pg_current_xact_id()::xid));
+END
+$$;
+SELECT pg_temp.eq(pg_temp.add_writes('ws-1'), '1 state rows, 1 round', 'an allocation in a stable pool writes two rows');
+SELECT pg_temp.eq(pg_temp.add_writes('ws-2'), '1 state rows, 1 round', 'and the next one too');
+SELECT count(*) FROM api.cap_set('CN=lp-admin', 'w8', 0, NULL);
+SELECT pg_temp.eq(pg_temp.add_writes('ws-3'), '8 state rows, 1 round', 'a branch capped: a new round writes the pool once');
+SELECT pg_temp.eq(pg_temp.add_writes('ws-4'), '1 state rows, 1 round', 'then one row again');
+SELECT count(*) FROM api.cap_unset('CN=lp-admin', 'w8');
+SELECT pg_temp.eq(pg_temp.add_writes('ws-5'), '8 state rows, 1 round', 'the branch back: a new round');
+SELECT pg_temp.eq(pg_temp.add_writes('ws-6'), '1 state rows, 1 round', 'then one row again');
+
 -- least_loaded: fewest open leads per capacity, ties to the lowest id, also
 -- after 500 of ll3's leads are lost
 SELECT pg_temp.eq(pg_temp.import('CN=lp-admin', 'll-', 1, 5000, 'll'), 5000::bigint, '5,000 least loaded');
@@ -814,7 +840,7 @@ DECLARE
     t text;
     n bigint;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['leads', 'lead_events', 'lead_pool_state', 'lead_day_counts', 'lead_caps', 'lead_policies',
+    FOREACH t IN ARRAY ARRAY['leads', 'lead_events', 'lead_pool_state', 'lead_pool_rounds', 'lead_day_counts', 'lead_caps', 'lead_policies',
                              'lead_view', 'policy_view'] LOOP
         EXECUTE format('SELECT count(*) FROM branchline.%I', t) INTO n;
         PERFORM pg_temp.eq(n, 0::bigint, t || ' without a tenant');
