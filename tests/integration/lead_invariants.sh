@@ -282,6 +282,22 @@ refused 4 FAILED_PRECONDITION reorg plan --decentralize sales --to city --at r6
 contains "$ERR" "李雷"
 contains "$ERR" "sales department at r6/c61"
 
+case_ "I4: under every operation, a transaction that would leave two of one name in a department fails at commit"
+tenant=$(psql_admin "SELECT id FROM branchline.tenants WHERE code = 'inv'")
+dept_of() {
+    psql_admin "SELECT d.id FROM branchline.departments d JOIN branchline.units u ON u.tenant_id = d.tenant_id AND u.id = d.unit_id
+                 WHERE d.tenant_id = $tenant AND u.path = '/$1/' AND d.function = 'sales'"
+}
+into=$(dept_of r6/c61/b61)
+from=$(dept_of r6/c61/b62)
+rc=0
+out=$(psql_app "BEGIN; SELECT set_config('branchline.tenant', '$tenant', true);
+                UPDATE branchline.staff SET dept_id = $into WHERE tenant_id = $tenant AND dept_id = $from AND name = '李雷';
+                COMMIT" 2>&1) || rc=$?
+[[ $rc != 0 ]] || fail "the commit went through: $out"
+contains "$out" "the sales department at r6/c61/b61 would have two current people named 李雷"
+eq "$(psql_admin "SELECT count(*) FROM branchline.staff WHERE tenant_id = $tenant AND dept_id = $from AND status <> 'left'")" "1" "rolled back"
+
 case_ "positions: merged planned headcounts add up, and a sum beyond the limit is refused, not cut"
 ok unit add r7 --kind region --name "R7"
 for b in b71 b72; do
