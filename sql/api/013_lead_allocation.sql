@@ -726,16 +726,27 @@ $$;
 CREATE FUNCTION branchline.notify_lead(p_lead bigint, p_status text, p_project_code text, p_branch_key text)
 RETURNS void LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 DECLARE
-    head text := current_tenant() || E'\t' || show_path(p_branch_key) || E'\t';
     lead jsonb;
 BEGIN
     SELECT to_jsonb(v.wire) - 'created' INTO lead FROM lead_view v WHERE v.tenant_id = current_tenant() AND v.id = p_lead;
-    lead := coalesce(lead, jsonb_build_object('id', p_lead))
-            || jsonb_build_object('status', p_status, 'project', p_project_code, 'branch_path', show_path(p_branch_key));
+    PERFORM pg_notify('branchline_leads',
+                      lead_notice(coalesce(lead, jsonb_build_object('id', p_lead)), p_status, p_project_code, p_branch_key));
+END
+$$;
+
+-- notify_lead's payload for a lead as JSON (lead_view's wire without
+-- "created"); api.lead_import (017) sends many at once.
+CREATE FUNCTION branchline.lead_notice(p_lead jsonb, p_status text, p_project_code text, p_branch_key text)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    head text := current_tenant() || E'\t' || show_path(p_branch_key) || E'\t';
+    lead jsonb := p_lead || jsonb_build_object('status', p_status, 'project', p_project_code,
+                                               'branch_path', show_path(p_branch_key));
+BEGIN
     IF octet_length(head || lead::text) > 7900 THEN
         lead := lead || '{"note": ""}';
     END IF;
-    PERFORM pg_notify('branchline_leads', head || lead::text);
+    RETURN head || lead::text;
 END
 $$;
 

@@ -16,6 +16,8 @@
 #   - a concurrency test: several sessions changing one tree at once
 #   - test_leads.sql, as the daemon's role (and as the owner for the sweep
 #     with a faked clock): intake, allocation policies, caps, SLA, visibility
+#   - test_import.sql: lead_import gives what lead_add one lead at a time
+#     in file order gives
 #   - lead concurrency: 16 sessions adding 5,000 leads to one pool (and the
 #     same external ids) at once; 20 sessions adding and importing leads with
 #     the same phones and e-mails into different pools at once; two sweeps
@@ -456,6 +458,8 @@ concurrency
 echo "run.sh: concurrency test passed"
 psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -v app="$APP dbname=$DB" -v super="$SUPER dbname=$DB" \
     -v owner="$OWNER" -f "$HERE/test_leads.sql"
+psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -f "$HERE/test_import.sql"
+echo "run.sh: import test passed"
 lead_concurrency
 echo "run.sh: lead concurrency test passed"
 duplicate_concurrency
