@@ -1,10 +1,10 @@
 /*
  * lead import: the file is read whole first (leadfile.h), so a bad header
  * sends nothing and the progress bar knows the total. The batches then go
- * out pipelined on one connection, at most IMPORT_WINDOW unanswered at a
- * time, and each answer is matched to its batch by request id. The first
- * failed request stops the sending; the answers already on their way are
- * still read, so what was imported is reported exactly.
+ * out on one connection, at most IMPORT_WINDOW unanswered at a time, and
+ * each answer is matched to its batch by request id. The first failed
+ * request stops the sending; the answers already on their way are still
+ * read, so what was imported is reported exactly.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,9 +21,13 @@
 
 #define CODE(name) BRANCHLINE__V1__STATUS__CODE__##name
 #define WANT BRANCHLINE__V1__RESPONSE__RESULT_LEAD_IMPORT
-/* Batches sent and not yet answered: enough to keep the daemon busy, few
- * enough that neither side ever holds many unread answers. */
-#define IMPORT_WINDOW 8
+/* Batches sent and not yet answered: one. A batch is one transaction that
+ * takes the leads in as single adds in file order would (sql/api/017);
+ * two batches in flight would run at once on the daemon's connections and
+ * the later one could take a pool's lock first, allocating its leads
+ * before the earlier batch's. With up to 5,000 leads a batch, the round
+ * trip between batches is a small part of the time (tests/bench/RESULTS.md). */
+#define IMPORT_WINDOW 1
 
 typedef Branchline__V1__LeadImportRow import_row_t;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tests/bench/run.sh [--quick] [--build DIR] [--out DIR]
+# Usage: tests/bench/run.sh [--quick] [--import-only] [--build DIR] [--out DIR]
 #
 # The performance benchmark of issue #7, in one run on this machine: starts
 # a throwaway PostgreSQL (TLS on, in a temporary directory, always stopped
@@ -53,6 +53,8 @@
 # with 1 and 2 workers, BENCH_DURATION and BENCH_WARMUP (seconds) override
 # the run lengths; BENCH_CLI_RUNS (default 1000, 200 in --quick) the
 # branchctl runs of each kind.
+# --import-only: the data set and the import scenario alone (the import
+# line), for work on lead import.
 # Loopback only; every run is bounded in time.
 
 # shellcheck source-path=SCRIPTDIR/../..
@@ -72,12 +74,14 @@ usage() {
 
 QUICK=0
 READ_POOL=0
+IMPORT_ONLY=0
 BUILD=$ROOT/build
 OUT=
 while [[ $# -gt 0 ]]; do
     case $1 in
     --quick) QUICK=1 ;;
     --read-pool) READ_POOL=1 ;;
+    --import-only) IMPORT_ONLY=1 ;;
     --build)
         [[ $# -ge 2 ]] || usage
         BUILD=$(realpath -m "$2")
@@ -577,14 +581,23 @@ make_tmp
 start_cluster
 quietly "$ROOT/deploy/dev-certs.sh" "$TMP/certs" bench-admin big-admin
 generate
-size_setup
-tpcb_setup
+if ((!IMPORT_ONLY)); then
+    size_setup
+    tpcb_setup
+fi
 if [[ $EUID -eq 0 ]]; then
     ulimit -Hn $((IDLE * 2 + 1024)) 2>/dev/null || true
 fi
 ulimit -n "$(ulimit -Hn)"
 start_daemon 2
 note "branchd pid $DAEMON_PID on $SERVER; $CONNS connections, depth $DEPTH, ${WARMUP}s warm-up, ${DURATION}s runs"
+
+if ((IMPORT_ONLY)); then
+    echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores, load average $(cut -d ' ' -f 1-3 /proc/loadavg);" \
+        "import only: branches=$((REGIONS * CITIES * BRANCHES)) leads=$LEADS_SMALL quick=$QUICK"
+    import_run
+    exit 0
+fi
 
 if ((READ_POOL)); then
     note "starting a streaming standby for the read pool"

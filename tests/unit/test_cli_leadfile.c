@@ -117,7 +117,7 @@ static void test_batches_of_1000(void **state)
     leadfile_t lf;
     size_t len;
     char *text = generated(2500, &len);
-    assert_int_equal(read_text(text, len, LEADFILE_BATCH_ROWS, LEADFILE_BATCH_BYTES, &lf, err,
+    assert_int_equal(read_text(text, len, 1000, LEADFILE_BATCH_BYTES, &lf, err,
                                sizeof err),
                      LEADFILE_OK);
     assert_int_equal(lf.rows, 2500);
