@@ -3,10 +3,11 @@
 -- given (file order), but set-based: the statements run once per request,
 -- not once per lead.
 --
---   1. check every lead: all at once when every lead is good (one
---      statement), else one by one, each in a subtransaction that catches
---      our own errors only, so that a bad lead is "rejected" with its field
---      and reason and the others go in;
+--   1. check every lead: each project and origin named once (not once per
+--      lead: resolving them is most of check_lead's cost), then all leads
+--      in one statement when every lead is good, else one by one, each in
+--      a subtransaction that catches our own errors only, so that a bad
+--      lead is "rejected" with its field and reason and the others go in;
 --   2. the locks of 013's order: the pool and cap locks of every good lead
 --      at once, then every contact lock;
 --   3. one statement plans the request: which leads exist (by external_id,
@@ -43,15 +44,126 @@ CREATE TYPE branchline.import_plan AS (
     phone_no integer, email_no integer,  -- its contact keys, numbered within the request
     dup_of bigint, dup_branch bigint);   -- the oldest open stored lead with its phone or e-mail
 
--- Step 1 when every lead is good; raises the first lead's error otherwise.
-CREATE FUNCTION branchline.check_leads(c branchline.caller, p_leads jsonb) RETURNS branchline.lead_input[]
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(branchline.check_lead(c, nullif(e ->> 'external_id', ''), nullif(e ->> 'project', ''),
-                                                    nullif(e ->> 'channel', ''), nullif(e ->> 'origin', ''),
-                                                    nullif(e ->> 'name', ''), nullif(e ->> 'phone', ''),
-                                                    nullif(e ->> 'email', ''), nullif(e ->> 'note', ''))
-                              ORDER BY x.n), '{}')
-      FROM jsonb_array_elements(p_leads) WITH ORDINALITY AS x (e, n)
+-- Step 1. A project or origin named in the request, resolved once for all
+-- its leads: the project or unit, or the error resolving it gave (raised
+-- again at the field of each lead naming it, in check_lead's order).
+CREATE TYPE branchline.import_name AS (
+    name text, id bigint, holder_id bigint, state text, field text, message text);
+
+CREATE FUNCTION branchline.import_names(c branchline.caller, p_leads jsonb, p_key text)
+RETURNS SETOF branchline.import_name LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    r import_name;
+    u units;
+BEGIN
+    FOR r.name IN SELECT DISTINCT nullif(e ->> p_key, '') FROM jsonb_array_elements(p_leads) e LOOP
+        BEGIN
+            IF p_key = 'project' THEN
+                r.id := (project_at(r.name, 'project')).id;
+                r.holder_id := NULL;
+            ELSE
+                u := scoped_unit(c, r.name, 'origin');
+                r.id := u.id;
+                r.holder_id := holder_of(u);
+            END IF;
+            r.state := NULL;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS r.state = RETURNED_SQLSTATE, r.field = COLUMN_NAME, r.message = MESSAGE_TEXT;
+            IF r.state NOT LIKE 'BL%' THEN
+                RAISE;
+            END IF;
+        END;
+        RETURN NEXT r;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION branchline.raise_name(p branchline.import_name) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p.state IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = p.state, COLUMN = coalesce(p.field, ''), MESSAGE = p.message;
+    END IF;
+END
+$$;
+
+-- check_lead (013) with the project and origin resolved: the same checks,
+-- in the same order, with the same results.
+CREATE FUNCTION branchline.check_lead_named(p_external_id text, p_project branchline.import_name, p_channel text,
+                                            p_origin branchline.import_name, p_name text, p_phone text,
+                                            p_email text, p_note text, p_channels text[])
+RETURNS branchline.lead_input LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    r lead_input;
+BEGIN
+    r.external_id := check_external_id(p_external_id, 'external_id');
+    PERFORM raise_name(p_project);
+    r.project_id := p_project.id;
+    r.channel := check_choice(p_channel, 'channel', p_channels);
+    PERFORM raise_name(p_origin);
+    r.origin_id := p_origin.id;
+    r.name := CASE WHEN p_name IS NOT NULL THEN check_text(p_name, 'name', 200) END;
+    r.phone_key := phone_key(p_phone, 'phone');
+    r.phone := btrim(p_phone);
+    r.email := check_email(p_email, 'email');
+    r.email_key := lower(r.email);
+    r.note := check_note(p_note, 'note');
+    r.holder_id := p_origin.holder_id;
+    RETURN r;
+END
+$$;
+
+-- Every lead checked (check_lead_named), in request order; p_strict:
+-- raise the first error, else NULL for a bad lead and its error in p_bad.
+CREATE FUNCTION branchline.check_leads(c branchline.caller, p_leads jsonb, p_first_line integer, p_strict boolean,
+                                       OUT inputs branchline.lead_input[], OUT bad api.lead_import_row[])
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+DECLARE
+    projects import_name[] := ARRAY(SELECT x FROM import_names(c, p_leads, 'project') x);
+    origins import_name[] := ARRAY(SELECT x FROM import_names(c, p_leads, 'origin') x);
+    channels text[] := lead_channels();
+    e jsonb;
+    i integer;
+    st text;
+    col text;
+    msg text;
+BEGIN
+    IF p_strict THEN
+        inputs := ARRAY(
+            SELECT check_lead_named(nullif(x.e ->> 'external_id', ''), pj, nullif(x.e ->> 'channel', ''), og,
+                                    nullif(x.e ->> 'name', ''), nullif(x.e ->> 'phone', ''),
+                                    nullif(x.e ->> 'email', ''), nullif(x.e ->> 'note', ''), channels)
+              FROM jsonb_array_elements(p_leads) WITH ORDINALITY AS x (e, n)
+              JOIN unnest(projects) pj ON coalesce(pj.name, '') = coalesce(x.e ->> 'project', '')
+              JOIN unnest(origins) og ON coalesce(og.name, '') = coalesce(x.e ->> 'origin', '')
+             ORDER BY x.n);
+        bad := '{}';
+        RETURN;
+    END IF;
+    -- one slot per lead, so that positions match whichever are rejected
+    inputs := array_fill(NULL::lead_input, ARRAY[jsonb_array_length(p_leads)]);
+    bad := '{}';
+    FOR i IN 1 .. jsonb_array_length(p_leads) LOOP
+        e := p_leads -> (i - 1);
+        BEGIN
+            inputs[i] := check_lead_named(nullif(e ->> 'external_id', ''),
+                                          (SELECT pj FROM unnest(projects) pj
+                                            WHERE pj.name IS NOT DISTINCT FROM nullif(e ->> 'project', '')),
+                                          nullif(e ->> 'channel', ''),
+                                          (SELECT og FROM unnest(origins) og
+                                            WHERE og.name IS NOT DISTINCT FROM nullif(e ->> 'origin', '')),
+                                          nullif(e ->> 'name', ''), nullif(e ->> 'phone', ''),
+                                          nullif(e ->> 'email', ''), nullif(e ->> 'note', ''), channels);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME, msg = MESSAGE_TEXT;
+            IF st NOT LIKE 'BL%' THEN
+                RAISE;
+            END IF;
+            bad := bad || ROW(p_first_line + i - 1, coalesce(e ->> 'external_id', ''), 'rejected', 0,
+                              '', '', coalesce(col, ''), msg)::api.lead_import_row;
+        END;
+    END LOOP;
+END
 $$;
 
 -- Step 3. p_dups: whether the tenant's duplicate window is open (> 0 days).
@@ -252,12 +364,8 @@ DECLARE
     inputs lead_input[];
     rejected api.lead_import_row[] := '{}';
     created boolean[];
-    e jsonb;
-    i integer;
     tries integer := 0;
     st text;
-    col text;
-    msg text;
 BEGIN
     PERFORM check_range(p_first_line, 'first_line', 1, 'first_line'); -- line numbers stay integers
     IF jsonb_typeof(leads_in) <> 'array' THEN
@@ -268,30 +376,13 @@ BEGIN
     END IF;
     PERFORM guard_units();
     BEGIN
-        inputs := check_leads(c, leads_in);
+        SELECT x.inputs INTO inputs FROM check_leads(c, leads_in, first_line, true) x;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
         IF st NOT LIKE 'BL%' THEN
             RAISE;
         END IF;
-        -- one slot per lead, so that positions match whichever are rejected
-        inputs := array_fill(NULL::lead_input, ARRAY[jsonb_array_length(leads_in)]);
-        FOR i IN 1 .. jsonb_array_length(leads_in) LOOP
-            e := leads_in -> (i - 1);
-            BEGIN
-                inputs[i] := check_lead(c, nullif(e ->> 'external_id', ''), nullif(e ->> 'project', ''),
-                                        nullif(e ->> 'channel', ''), nullif(e ->> 'origin', ''),
-                                        nullif(e ->> 'name', ''), nullif(e ->> 'phone', ''),
-                                        nullif(e ->> 'email', ''), nullif(e ->> 'note', ''));
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, col = COLUMN_NAME, msg = MESSAGE_TEXT;
-                IF st NOT LIKE 'BL%' THEN
-                    RAISE;
-                END IF;
-                rejected := rejected || ROW(first_line + i - 1, coalesce(e ->> 'external_id', ''), 'rejected', 0,
-                                            '', '', coalesce(col, ''), msg)::api.lead_import_row;
-            END;
-        END LOOP;
+        SELECT x.inputs, x.bad INTO inputs, rejected FROM check_leads(c, leads_in, first_line, false) x;
     END;
 
     PERFORM lock_keys(pool_lock_keys(ARRAY(SELECT x.holder_id FROM unnest(inputs) x),
