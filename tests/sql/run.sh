@@ -162,6 +162,61 @@ SELECT 1/0;
 EOF
 }
 
+# Two imports of the same ten external_ids into different pools (holders
+# r1 and r2 of tenant im, test_import.sql): the first holds its
+# transaction open after its import, the second plans before the first
+# commits, waits on the unique index and, when the first commits, plans
+# again (sql/api/017): its rows are duplicates of the first's leads and its
+# pool stays as it was. Afterwards each id is one lead of r1 with one
+# event, and the pool state and day counts of the tenant equal its leads.
+import_race() {
+    local rows_a rows_b a
+    rows_a=$(printf '{"external_id": "race-%s", "project": "pw", "channel": "search", "origin": "r1"},' $(seq 1 10))
+    rows_b=${rows_a//\"r1\"/\"r2\"}
+    psql "$APP dbname=$DB" -qXAt -v ON_ERROR_STOP=1 >"$WORK/race_a.out" <<EOF &
+BEGIN;
+SELECT result FROM api.lead_import('CN=im-admin', '[${rows_a%,}]', 1);
+SELECT pg_sleep(4);
+COMMIT;
+EOF
+    a=$!
+    sleep 2
+    psql "$APP dbname=$DB" -qXAt -v ON_ERROR_STOP=1 \
+        -c "SELECT result || ' ' || lead_id FROM api.lead_import('CN=im-admin', '[${rows_b%,}]', 1)" \
+        >"$WORK/race_b.out" || die "import race: the second import failed"
+    wait "$a" || die "import race: the first import failed"
+    [[ $(grep -c '^created$' "$WORK/race_a.out") == 10 ]] || die "import race: the first import did not create its 10 leads"
+    [[ $(grep -c '^duplicate [0-9]' "$WORK/race_b.out") == 10 ]] ||
+        die "import race: the second import did not find the first's leads: $(tr '\n' ' ' <"$WORK/race_b.out")"
+    psql "$SUPER dbname=$DB" -qXAt -v ON_ERROR_STOP=1 <<'EOF' || die "import race: counts disagree"
+SELECT id AS t FROM branchline.tenants WHERE code = 'im' \gset
+SELECT count(*) = 10 AND bool_and(l.holder_id = r1.id)
+       AND bool_and((SELECT count(*) FROM branchline.lead_events e WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.id) = 1) AS once
+  FROM branchline.leads l JOIN branchline.units r1 ON r1.tenant_id = l.tenant_id AND r1.path = '/r1/'
+ WHERE l.tenant_id = :t AND l.external_id LIKE 'race-%' \gset
+\if :once
+\else
+\warn 'the raced ids are not 10 leads of r1 with one event each'
+SELECT 1/0;
+\endif
+WITH leads_at AS (SELECT holder_id, project_id, branch_id, count(*) AS n FROM branchline.leads
+                   WHERE tenant_id = :t AND branch_id IS NOT NULL GROUP BY 1, 2, 3),
+     state AS (SELECT holder_id, project_id, branch_id, allocated AS n FROM branchline.lead_pool_state
+                WHERE tenant_id = :t AND allocated > 0),
+     days AS (SELECT holder_id, project_id, branch_id, sum(received) AS n FROM branchline.lead_day_counts
+               WHERE tenant_id = :t GROUP BY 1, 2, 3)
+SELECT count(*) FILTER (WHERE r.n IS DISTINCT FROM s.n OR r.n IS DISTINCT FROM d.n) = 0 AS counters
+  FROM state s
+  FULL JOIN leads_at r USING (holder_id, project_id, branch_id)
+  FULL JOIN days d USING (holder_id, project_id, branch_id) \gset
+\if :counters
+\else
+\warn 'pool state or day counts differ from the leads'
+SELECT 1/0;
+\endif
+EOF
+}
+
 # 16 sessions add 5,000 leads to tenant lconc's pool at once (12 one lead
 # per statement, 4 by imports of 25), each also adding the same ten
 # external ids. Afterwards: 5,010 leads, one allocation each, one creation
@@ -459,6 +514,7 @@ echo "run.sh: concurrency test passed"
 psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -v app="$APP dbname=$DB" -v super="$SUPER dbname=$DB" \
     -v owner="$OWNER" -f "$HERE/test_leads.sql"
 psql "$APP dbname=$DB" -qX -v ON_ERROR_STOP=1 -f "$HERE/test_import.sql"
+import_race
 echo "run.sh: import test passed"
 lead_concurrency
 echo "run.sh: lead concurrency test passed"
