@@ -27,7 +27,8 @@
 # branchctl CLI_RUNS times with full handshakes against resumed sessions
 # (the daemon's CPU and the script's wall time), ping with 2 workers against
 # 1 (printed, no target: see RESULTS.md), and branchd's memory per idle
-# mutual-TLS connection with ping p99 beside them.
+# mutual-TLS connection with ping p99 beside them, and what a bare libevent +
+# OpenSSL server holds per idle connection (tls_idle_floor) against it.
 #
 #   --quick      2,000 branches, 10,000 then 100,000 leads, 100 extra
 #                tenants, 2,000 idle connections, 4 s runs, 200 branchctl runs: about 3 minutes
@@ -147,13 +148,14 @@ trap 'exit 143' TERM
 build() {
     note "building $BUILD (branchd, blbench)"
     if ! quietly cmake -S "$ROOT" -B "$BUILD" ||
-        ! quietly cmake --build "$BUILD" -j"$THREADS" --target branchd blbench branchctl tls_floor; then
+        ! quietly cmake --build "$BUILD" -j"$THREADS" --target branchd blbench branchctl tls_floor tls_idle_floor; then
         die "the build failed"
     fi
     BRANCHD=$BUILD/daemon/branchd
     BLBENCH=$BUILD/tests/bench/blbench
     BRANCHCTL=$BUILD/client/branchctl
     TLS_FLOOR=$BUILD/tests/bench/tls_floor
+    TLS_IDLE_FLOOR=$BUILD/tests/bench/tls_idle_floor
 }
 
 # The temporary directory must be reachable by postgres when we are root.
@@ -677,7 +679,7 @@ tls_branchctl() {
 # branchd's memory per idle connection (a fresh daemon) with ping p99
 # beside it. Sets many, per_conn and idle_ratio.
 tls_idle() {
-    local few rss_few rss_many p99_few p99_many
+    local few rss_few rss_many p99_few p99_many floor
     idle_run
     # RSS from the first time at each count (memory given back is not measured);
     # ping p99 the better of the two runs at each count: a sub-millisecond p99
@@ -694,6 +696,11 @@ tls_idle() {
     p99_few=$(best_p99 100)
     p99_many=$(best_p99 "$IDLE")
     idle_ratio=$(ratio "${p99_many:-nan}" "${p99_few:-nan}")
+    # The same count held by a bare libevent + OpenSSL server with branchd's
+    # TLS settings (tls_idle_floor): what the libraries alone keep.
+    floor=$("$TLS_IDLE_FLOOR" "$TMP/certs/server.crt" "$TMP/certs/server.key" "$TMP/certs/ca.crt" \
+        "$TMP/certs/bench-admin.crt" "$TMP/certs/bench-admin.key" "$IDLE" 100 2>&1 || true)
+    echo "$floor daemon_over_floor=$(ratio "$per_conn" "$(kv "$floor" rss_per_conn_kib)")"
     echo "idle_conns=$IDLE rss_per_conn_kib=$per_conn ping_p99_ms_idle$IDLE=${p99_many:-nan}" \
         "ping_p99_ms_idle100=${p99_few:-nan} rss_kib_idle100=${rss_few:-nan} rss_kib_idle$IDLE=${rss_many:-nan}" \
         "p99_ratio=$idle_ratio p99_runs=$(awk '/^idle=/ { for (i = 1; i <= NF; i++) { split($i, kv, "=");
