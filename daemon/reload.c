@@ -10,6 +10,7 @@
 #include "log.h"
 #include "usage_limits.h"
 #include "sweeper.h"
+#include "tenant_cache.h"
 #include "tls.h"
 #include "tls_tickets.h"
 
@@ -35,6 +36,9 @@ static void reapply_cb(evutil_socket_t fd, short what, void *arg)
                          (double)cfg->tenant_rate_burst / w->server->nworkers);
     if (w->sweeper)
         sweeper_configure(w->sweeper, cfg->sweep_interval_ms, cfg->sweep_batch);
+    /* A reload may bring a new CA or CRL: subjects are looked up afresh. */
+    if (w->tenants)
+        tenant_cache_clear(w->tenants);
     http_worker_configure(w);
 }
 

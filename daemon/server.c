@@ -20,6 +20,7 @@
 #include "metrics_core.h"
 #include "session.h"
 #include "sweeper.h"
+#include "tenant_cache.h"
 #include "usage_limits.h"
 #include "watch.h"
 
@@ -295,7 +296,8 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
                              (double)cfg->tenant_rate_burst / srv->nworkers);
     w->handshakes = handshake_limit_new((double)cfg->handshake_rate_per_addr / srv->nworkers,
                                         (double)cfg->handshake_burst_per_addr / srv->nworkers);
-    if (!w->rate || !w->handshakes) {
+    w->tenants = tenant_cache_new(TENANT_CACHE_TTL_MS);
+    if (!w->rate || !w->handshakes || !w->tenants) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -434,6 +436,7 @@ void server_free(server_t *srv)
         cache_free(w->cache);
         rate_limit_free(w->rate);
         handshake_limit_free(w->handshakes);
+        tenant_cache_free(w->tenants);
         if (w->stop_event)
             event_free(w->stop_event);
         if (w->drain_timer)

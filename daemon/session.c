@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 #include "dispatch.h"
 #include "metrics_core.h"
 #include "request.h"
+#include "tenant_cache.h"
 
 struct session {
     worker_t *worker;
@@ -68,13 +70,18 @@ static void tenant_known(void *arg, const db_result_t *res)
         /* No principal (UNAUTHENTICATED) and operators share tenant 0's bucket. */
         bool found = res->code == BRANCHLINE__V1__STATUS__CODE__OK && PQntuples(res->result) == 1;
         s->tenant = found ? atoll(PQgetvalue(res->result, 0, 0)) : 0;
+        if (s->tenant > 0 && s->worker->tenants)
+            tenant_cache_put(s->worker->tenants, s->subject, s->tenant, now_ms());
     }
     request_finish(r);
 }
 
-/* Which tenant the subject belongs to, asked once per session. */
+/* Which tenant the subject belongs to, asked once per session unless its
+ * worker remembers it (tenant_cache.h). */
 static void lookup_tenant(session_t *s)
 {
+    if (s->worker->tenants && tenant_cache_get(s->worker->tenants, s->subject, now_ms(), &s->tenant))
+        return;
     request_t *r = session_request(s, NULL);
     if (!r)
         return;

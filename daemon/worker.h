@@ -43,6 +43,7 @@ typedef struct worker {
     struct http_server *http;   /* its HTTP listener (http.c), or NULL */
     struct health *health;      /* its heartbeat (health.c) */
     struct handshake_limit *handshakes; /* its share of each source address's handshake rate */
+    struct tenant_cache *tenants; /* subjects' tenants it looked up lately (tenant_cache.h) */
     bool draining;
     uint64_t drain_deadline_ms;
 } worker_t;
