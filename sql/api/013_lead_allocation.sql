@@ -325,6 +325,34 @@ LANGUAGE sql STABLE AS $$
                           OFFSET 0) du)
 $$;
 
+-- pool_members for a pool whose branches are known (091: the pool's kept
+-- members, in path order, with their paths and capacities): the same rows,
+-- read by key per member instead of from the organization.
+CREATE FUNCTION branchline.pool_members_kept(p_tenant bigint, p_ids bigint[], p_paths text[], p_capacities integer[],
+                                             p_project bigint, p_day date, p_with_outcomes boolean)
+RETURNS TABLE (branch_id bigint, path text, capacity integer, won bigint, lost bigint,
+               per_day integer, per_week integer, day_count bigint, week_count bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT b.id, b.path, b.capacity, coalesce(o.won, 0), coalesce(o.lost, 0),
+           c.per_day, c.per_week, coalesce(dc.n, 0), coalesce(wc.n, 0)
+      FROM unnest(p_ids, p_paths, p_capacities) AS b (id, path, capacity)
+      LEFT JOIN LATERAL (
+            SELECT x.per_day, x.per_week FROM branchline.lead_caps x
+             WHERE x.tenant_id = p_tenant AND x.branch_id = b.id
+            OFFSET 0) c ON true
+      LEFT JOIN LATERAL (
+            SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
+             WHERE c.per_day IS NOT NULL AND d.tenant_id = p_tenant AND d.branch_id = b.id AND d.day = p_day) dc ON true
+      LEFT JOIN LATERAL (
+            SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
+             WHERE c.per_week IS NOT NULL AND d.tenant_id = p_tenant AND d.branch_id = b.id
+               AND d.day BETWEEN date_trunc('week', p_day)::date AND p_day) wc ON true
+      LEFT JOIN LATERAL (
+            SELECT sum(d.won) AS won, sum(d.lost) AS lost FROM branchline.lead_day_counts d
+             WHERE p_with_outcomes AND d.tenant_id = p_tenant AND d.branch_id = b.id
+               AND d.day > p_day - 30 AND d.day <= p_day AND d.project_id = p_project) o ON true
+$$;
+
 -- One member of a pool as a transaction works with it: what load_pool
 -- read (weight, caps, counts, the credit in units of scale, allocations and
 -- open leads) as the decisions so far changed it, and what save_pool must
@@ -343,10 +371,15 @@ CREATE TYPE branchline.pool_member AS (
 -- round_total, round_members, rotations: the pool's round (0, 0, 0: none
 -- yet); round_new: a decision of this transaction started a new round, so
 -- save_pool must also take the rows it did not load out of the old one.
+-- members_read_at: the organization version at which load_pool read the
+-- members from the organization, for save_pool to keep them (091); -1
+-- when there is nothing to keep (never NULL: callers test the whole value
+-- with IS NOT NULL, which a NULL field would make false).
 CREATE TYPE branchline.pool AS (
     holder branchline.units, project_id bigint, project_code text, rule branchline.lead_rule, day date,
     members branchline.pool_member[],
-    round_total double precision, round_members integer, rotations bigint, round_new boolean);
+    round_total double precision, round_members integer, rotations bigint, round_new boolean,
+    members_read_at bigint);
 
 -- Reads a pool: its rule, its members and their state; the caller holds
 -- the pool's lock. p_now gives the tenant day whose caps apply.
@@ -366,6 +399,11 @@ DECLARE
     r_total double precision := 0;
     r_members integer := 0;
     r_rotations bigint := 0;
+    v bigint;
+    kept boolean;
+    ids bigint[];
+    paths text[];
+    capacities integer[];
 BEGIN
     SELECT * INTO holder FROM units WHERE tenant_id = current_tenant() AND id = p_holder;
     p.holder := holder;
@@ -385,6 +423,19 @@ BEGIN
     p.round_members := r_members;
     p.rotations := r_rotations;
     p.round_new := false;
+    -- one snapshot for the whole function (STABLE): the version and the
+    -- members read below are of the same organization
+    SELECT o.version, k.org_version = o.version, k.branch_ids, k.paths, k.capacities
+      INTO v, kept, ids, paths, capacities
+      FROM org_state o
+      LEFT JOIN lead_pool_members k ON k.tenant_id = o.tenant_id AND k.holder_id = p_holder AND k.project_id = p_project
+     WHERE o.tenant_id = holder.tenant_id;
+    kept := coalesce(kept, false);
+    -- kept only from outside organization changes: a transaction that
+    -- changes the organization (begin_change set branchline.version) may
+    -- change it further under the same version after this read
+    p.members_read_at := CASE WHEN NOT kept AND nullif(current_setting('branchline.version', true), '') IS NULL
+                              THEN v ELSE -1 END;
     p.members := ARRAY(
         SELECT ROW(m.branch_id, m.path, m.capacity,
                    CASE WHEN pol.policy = 'performance' THEN m.capacity * (m.won + 1)::double precision / (m.won + m.lost + 2)
@@ -395,7 +446,10 @@ BEGIN
                    CASE WHEN s.round_weight IS NOT NULL THEN r_total ELSE coalesce(s.credit_scale, 0) END,
                    coalesce(s.allocated, 0), coalesce(s.open_leads, 0), 0, 0, 0, false,
                    s.round_weight, coalesce(s.credit, 0), coalesce(s.picks, 0))::pool_member
-          FROM pool_members(holder, p_project, p.day, pol.policy = 'performance') m
+          FROM (SELECT * FROM pool_members(holder, p_project, p.day, pol.policy = 'performance') x WHERE NOT kept
+                UNION ALL
+                SELECT * FROM pool_members_kept(holder.tenant_id, ids, paths, capacities, p_project, p.day,
+                                                pol.policy = 'performance') x WHERE kept) m
           LEFT JOIN LATERAL (
                 SELECT x.credit, x.credit_scale, x.allocated, x.open_leads, x.round_weight, x.picks FROM lead_pool_state x
                  WHERE x.tenant_id = holder.tenant_id AND x.holder_id = p_holder AND x.project_id = p_project
@@ -437,6 +491,17 @@ BEGIN
        SET credit = excluded.credit, credit_scale = excluded.credit_scale,
            round_weight = excluded.round_weight, picks = excluded.picks,
            allocated = s.allocated + excluded.allocated, open_leads = s.open_leads + excluded.open_leads;
+    IF p.members_read_at >= 0 THEN
+        INSERT INTO lead_pool_members AS k (tenant_id, holder_id, project_id, org_version, branch_ids, paths, capacities)
+        VALUES ((p.holder).tenant_id, (p.holder).id, p.project_id, p.members_read_at,
+                ARRAY(SELECT m.branch_id FROM unnest(p.members) WITH ORDINALITY m ORDER BY m.ordinality),
+                ARRAY(SELECT m.path FROM unnest(p.members) WITH ORDINALITY m ORDER BY m.ordinality),
+                ARRAY(SELECT m.capacity FROM unnest(p.members) WITH ORDINALITY m ORDER BY m.ordinality))
+        ON CONFLICT (tenant_id, holder_id, project_id) DO UPDATE
+           SET org_version = excluded.org_version, branch_ids = excluded.branch_ids, paths = excluded.paths,
+               capacities = excluded.capacities
+         WHERE k.org_version < excluded.org_version;
+    END IF;
     IF EXISTS (SELECT FROM unnest(p.members) m WHERE m.dirty) THEN
         INSERT INTO lead_pool_rounds AS r (tenant_id, holder_id, project_id, total, members, rotations)
         VALUES ((p.holder).tenant_id, (p.holder).id, p.project_id, p.round_total, p.round_members, p.rotations)
@@ -485,7 +550,8 @@ CREATE FUNCTION branchline.pool_slot(INOUT p_pools branchline.pool[], p_holder b
 LANGUAGE plpgsql SET search_path = branchline, pg_temp AS $$
 BEGIN
     SELECT x.n INTO slot FROM unnest(p_pools) WITH ORDINALITY AS x (holder, project_id, project_code, rule, day, members,
-                                                           round_total, round_members, rotations, round_new, n)
+                                                           round_total, round_members, rotations, round_new,
+                                                           members_read_at, n)
      WHERE (x.holder).id = p_holder AND x.project_id = p_project;
     IF slot IS NULL THEN
         p_pools := coalesce(p_pools, '{}') || load_pool(p_holder, p_project, p_now);

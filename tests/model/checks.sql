@@ -107,6 +107,38 @@ SELECT 'I3', coalesce(r.tenant_id, s.tenant_id),
  WHERE coalesce(r.members, 0) <> coalesce(s.n, 0) OR coalesce(r.rotations, 0) <> coalesce(s.picks, 0)
     OR abs(coalesce(r.total, 0) - coalesce(s.total, 0)) > 1e-9 * greatest(coalesce(r.total, 0), 1)
 UNION ALL
+-- a pool's kept members (sql/schema/091) at the tenant's current
+-- organization version are the branches that fit the pool now, with their
+-- paths and capacities, in path order
+SELECT 'I3', coalesce(k.tenant_id, f.tenant_id),
+       'kept members of pool (' || coalesce(k.holder_id, f.holder) || ', ' || coalesce(k.project_id, f.project_id)
+       || '): branch ' || coalesce(k.branch_id, f.branch_id) || ' kept as ' || coalesce(k.path || ' x' || k.capacity, 'absent')
+       || ', the organization says ' || coalesce(f.path || ' x' || f.capacity, 'absent')
+  FROM (SELECT k.tenant_id, k.holder_id, k.project_id, x.branch_id, x.path, x.capacity
+          FROM branchline.lead_pool_members k
+          JOIN branchline.org_state o ON o.tenant_id = k.tenant_id AND o.version = k.org_version
+         CROSS JOIN LATERAL unnest(k.branch_ids, k.paths, k.capacities) x (branch_id, path, capacity)) k
+  FULL JOIN (SELECT f.tenant_id, f.holder, f.project_id, f.branch_id, b.path,
+                    coalesce(bp.capacity,
+                             (SELECT count(s.id) FROM branchline.departments d
+                                LEFT JOIN branchline.staff s ON s.tenant_id = d.tenant_id AND s.dept_id = d.id
+                                                            AND s.role = 'salesperson' AND s.status = 'active'
+                               WHERE d.tenant_id = b.tenant_id AND d.unit_id = b.id AND d.function = 'sales' GROUP BY d.id),
+                             1) AS capacity
+               FROM fit f
+               JOIN branchline.units b ON b.tenant_id = f.tenant_id AND b.id = f.branch_id
+               JOIN branchline.branch_projects bp ON bp.tenant_id = f.tenant_id AND bp.branch_id = f.branch_id
+                                                 AND bp.project_id = f.project_id
+               JOIN branchline.lead_pool_members k ON k.tenant_id = f.tenant_id AND k.holder_id = f.holder
+                                                  AND k.project_id = f.project_id
+               JOIN branchline.org_state o ON o.tenant_id = k.tenant_id AND o.version = k.org_version) f
+    ON f.tenant_id = k.tenant_id AND f.holder = k.holder_id AND f.project_id = k.project_id AND f.branch_id = k.branch_id
+ WHERE k.path IS DISTINCT FROM f.path OR k.capacity IS DISTINCT FROM f.capacity
+UNION ALL
+SELECT 'I3', k.tenant_id, 'kept members of pool (' || k.holder_id || ', ' || k.project_id || ') not in path order'
+  FROM branchline.lead_pool_members k
+ WHERE k.paths <> ARRAY(SELECT x FROM unnest(k.paths) x ORDER BY x)
+UNION ALL
 -- a document knows a person by name within a department: after every step,
 -- not only at the export -> apply step
 SELECT 'I4', s.tenant_id, 'department ' || s.dept_id || ' has ' || count(*) || ' current people named ' || s.name

@@ -569,6 +569,28 @@ SELECT pg_temp.eq(pg_temp.add_writes('ws-4'), '1 state rows, 1 round', 'then one
 SELECT count(*) FROM api.cap_unset('CN=lp-admin', 'w8');
 SELECT pg_temp.eq(pg_temp.add_writes('ws-5'), '8 state rows, 1 round', 'the branch back: a new round');
 SELECT pg_temp.eq(pg_temp.add_writes('ws-6'), '1 state rows, 1 round', 'then one row again');
+-- the pool's members are kept at the organization's version (091); an
+-- organization change makes the next allocation read them again (a new
+-- weight: a new round) and keep them at the new version
+CREATE FUNCTION pg_temp.kept_w() RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_temp.use_tenant('lp');
+    RETURN (SELECT format('%s %s', k.org_version = o.version, k.capacities)
+              FROM branchline.lead_pool_members k
+              JOIN branchline.org_state o ON o.tenant_id = k.tenant_id
+              JOIN branchline.projects j ON j.tenant_id = k.tenant_id AND j.id = k.project_id
+             WHERE j.code = 'w');
+END
+$$;
+SELECT pg_temp.eq(pg_temp.kept_w(), 't {29,29,3,3,3,3,2,1}', 'members kept at the current version');
+SELECT count(*) FROM api.project_assign('CN=lp-admin', 'w8', 'w', 4);
+SELECT pg_temp.eq(pg_temp.kept_w(), 'f {29,29,3,3,3,3,2,1}', 'an organization change: the kept members are old');
+SELECT pg_temp.eq(pg_temp.add_writes('ws-7'), '8 state rows, 1 round', 'read again: a new weight, a new round');
+SELECT pg_temp.eq(pg_temp.kept_w(), 't {29,29,3,3,3,3,2,4}', 'and kept at the new version');
+SELECT pg_temp.eq((SELECT weight FROM api.lead_explain('CN=lp-admin', pg_temp.lead('lp', 'ws-7')) WHERE branch_path = 'w8'),
+                  4::double precision, 'the new weight decides');
+SELECT pg_temp.eq(pg_temp.add_writes('ws-8'), '1 state rows, 1 round', 'then one row again');
 
 -- least_loaded: fewest open leads per capacity, ties to the lowest id, also
 -- after 500 of ll3's leads are lost
