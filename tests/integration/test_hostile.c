@@ -372,8 +372,11 @@ static void *stream_pings(void *arg)
  * takes a bounded turn of its input at a time and goes back to its other
  * sockets and timers in between, so a client already connected is answered
  * and a new one is let in meanwhile. (Before the turn went back through
- * epoll, a new connection waited seconds.) The bounds are ten times what
- * the plain build shows; AddressSanitizer's build only prints the figures.
+ * epoll, a new connection waited until the streamer stopped: the whole
+ * 3 s loop and more.) The bounds sit between the two: about 20 times what
+ * the plain build shows on a quiet machine (a loaded one reached 1,054 ms
+ * for connect+ping), below the 3 s a starved worker would show;
+ * AddressSanitizer's build only prints the figures.
  */
 static void test_streaming_client_shares_its_worker(void **state)
 {
@@ -422,8 +425,8 @@ static void test_streaming_client_shares_its_worker(void **state)
     assert_int_equal(fx_cleanup(&one, false), 0);
     assert_true(sent_kib > 1024); /* it did stream */
     if (!getenv("BLTEST_SANITIZED")) {
-        assert_true(worst_ping < 500);
-        assert_true(worst_connect < 1000);
+        assert_true(worst_ping < 1000);
+        assert_true(worst_connect < 2500);
     }
 }
 
