@@ -124,7 +124,11 @@ static void test_client_that_never_reads_is_closed(void **state)
     char err[512];
     blc_t *hog = fx_connect(&idle, "alice", err, sizeof err);
     assert_non_null(hog);
-    blc_set_timeout(hog, 500);
+    /* Longer than idle_timeout_ms: the client stops sending only once the
+     * daemon has stopped reading for good (and closed), never because a
+     * slow, sanitized daemon paused; a pause ended with the daemon idle and
+     * closing for idle_timeout instead. */
+    blc_set_timeout(hog, 3000);
     /* No bystander here: with idle_timeout_ms = 1000 a bystander waiting
      * between pings longer than that (a slow, sanitized build) is closed
      * too. That others are served meanwhile is test_client_that_never_reads'. */
