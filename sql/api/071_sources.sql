@@ -145,6 +145,9 @@ $$;
 
 -- A new token; the old one keeps working for grace_minutes (default 60,
 -- 0: ends now, at most a week), so that pages can be updated meanwhile.
+-- The end is a whole second, as the daemon's receipt time of a submission
+-- is (web_source compares the two): a fractional end let a token whose
+-- grace of 0 was over work until the end of that second.
 CREATE FUNCTION api.source_rotate(p_subject text, p_name text, p_grace_minutes integer)
 RETURNS SETOF api.source LANGUAGE plpgsql SET search_path = branchline, pg_temp SET jit = off AS $$
 DECLARE
@@ -157,7 +160,7 @@ BEGIN
     IF grace NOT BETWEEN 0 AND 10080 THEN
         PERFORM fail('INVALID_ARGUMENT', 'grace_minutes', 'grace_minutes must be 0 to 10080 (a week)');
     END IF;
-    UPDATE channel_sources SET old_token_hash = token_hash, old_token_until = now() + make_interval(mins => grace),
+    UPDATE channel_sources SET old_token_hash = token_hash, old_token_until = date_trunc('second', now()) + make_interval(mins => grace),
                                token_hash = source_token_hash(token)
      WHERE tenant_id = s.tenant_id AND id = s.id
     RETURNING * INTO s;
