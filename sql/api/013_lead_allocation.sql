@@ -216,6 +216,22 @@ BEGIN
 END
 $$;
 
+-- The contact fields of a lead (name, phone, email, note), checked in that
+-- order; errors name the field. Shared by check_lead and the import's
+-- check_lead_named (017), so that both validate each field one way.
+CREATE FUNCTION branchline.check_contact(INOUT r branchline.lead_input, p_name text, p_phone text, p_email text,
+                                         p_note text)
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+BEGIN
+    r.name := CASE WHEN p_name IS NOT NULL THEN check_text(p_name, 'name', 200) END;
+    r.phone_key := phone_key(p_phone, 'phone');
+    r.phone := btrim(p_phone);
+    r.email := check_email(p_email, 'email');
+    r.email_key := lower(r.email);
+    r.note := check_note(p_note, 'note');
+END
+$$;
+
 -- Checks the fields of a lead in field order; errors name the field. The
 -- origin defaults to the caller's scope unit (the group for an admin).
 CREATE FUNCTION branchline.check_lead(c branchline.caller, p_external_id text, p_project text, p_channel text,
@@ -230,12 +246,7 @@ BEGIN
     r.channel := check_choice(p_channel, 'channel', lead_channels());
     origin := scoped_unit(c, p_origin, 'origin');
     r.origin_id := origin.id;
-    r.name := CASE WHEN p_name IS NOT NULL THEN check_text(p_name, 'name', 200) END;
-    r.phone_key := phone_key(p_phone, 'phone');
-    r.phone := btrim(p_phone);
-    r.email := check_email(p_email, 'email');
-    r.email_key := lower(r.email);
-    r.note := check_note(p_note, 'note');
+    r := check_contact(r, p_name, p_phone, p_email, p_note);
     r.holder_id := holder_of(origin);
     RETURN r;
 END

@@ -102,12 +102,7 @@ BEGIN
     r.channel := check_choice(p_channel, 'channel', p_channels);
     PERFORM raise_name(p_origin);
     r.origin_id := p_origin.id;
-    r.name := CASE WHEN p_name IS NOT NULL THEN check_text(p_name, 'name', 200) END;
-    r.phone_key := phone_key(p_phone, 'phone');
-    r.phone := btrim(p_phone);
-    r.email := check_email(p_email, 'email');
-    r.email_key := lower(r.email);
-    r.note := check_note(p_note, 'note');
+    r := check_contact(r, p_name, p_phone, p_email, p_note);
     r.holder_id := p_origin.holder_id;
     RETURN r;
 END

@@ -308,6 +308,14 @@ void fx_ping_init(Branchline__V1__Request *req, Branchline__V1__PingRequest *pin
     req->ping = ping;
 }
 
+void fx_whoami_init(Branchline__V1__Request *req, Branchline__V1__WhoAmIRequest *who)
+{
+    branchline__v1__request__init(req);
+    branchline__v1__who_am_irequest__init(who);
+    req->op_case = BRANCHLINE__V1__REQUEST__OP_WHOAMI;
+    req->whoami = who;
+}
+
 blc_t *fx_connect_ok(const fx_t *fx, const char *cert_name)
 {
     char err[512];

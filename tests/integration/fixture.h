@@ -83,4 +83,7 @@ void fx_assert_ping(blc_t *c);
 /* A ping request; free nothing (static storage is not used). */
 void fx_ping_init(Branchline__V1__Request *req, Branchline__V1__PingRequest *ping, uint32_t delay_ms);
 
+/* A whoami request in req (id 0), its body in *who. */
+void fx_whoami_init(Branchline__V1__Request *req, Branchline__V1__WhoAmIRequest *who);
+
 #endif

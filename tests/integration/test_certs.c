@@ -140,10 +140,7 @@ static bool whoami_session(const char *dir, const char *name, int version, SSL_S
     bool answered = false;
     Branchline__V1__Request req;
     Branchline__V1__WhoAmIRequest who;
-    branchline__v1__request__init(&req);
-    branchline__v1__who_am_irequest__init(&who);
-    req.op_case = BRANCHLINE__V1__REQUEST__OP_WHOAMI;
-    req.whoami = &who;
+    fx_whoami_init(&req, &who);
     req.id = 1;
     uint8_t frame[64], in[4096];
     size_t len = branchline__v1__request__get_packed_size(&req);

@@ -250,10 +250,7 @@ static int whoami_code(blc_t *c)
 {
     Branchline__V1__Request req;
     Branchline__V1__WhoAmIRequest who;
-    branchline__v1__request__init(&req);
-    branchline__v1__who_am_irequest__init(&who);
-    req.op_case = BRANCHLINE__V1__REQUEST__OP_WHOAMI;
-    req.whoami = &who;
+    fx_whoami_init(&req, &who);
     assert_int_equal(blc_send(c, &req), 0);
     Branchline__V1__Response *r = blc_recv(c);
     assert_non_null(r);
