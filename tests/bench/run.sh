@@ -13,6 +13,11 @@
 # then the physical references of issue 18 (pgbench alone, as branchd):
 #   alloc_over_tpcb: alloc against pgbench's built-in tpcb-like at scale
 #     CONNS (one branch row per client);
+#   alloc_floor: what one steady-state allocation cannot avoid reading and
+#     writing with this schema, in one statement (tests/bench/ref/
+#     alloc_floor.sql, on a tenant "floor" of its own), printed as
+#     alloc_floor_over_tpcb (the schema's writes against TPC-B's) and
+#     alloc_over_floor (what the allocation's logic adds);
 #   leads_over_select50: leads against a plain SELECT of the same 50 rows
 #     (tests/bench/ref/select50.sql);
 #   import: branchctl lead import of 100,000 leads (quick: 5,000) from a
@@ -534,6 +539,66 @@ select50_reference() {
     PGBENCH_OPTIONS="-c branchline.tenant=$tenant" reference select50 ../ref/select50.sql
 }
 
+# The alloc_floor reference (tests/bench/ref/alloc_floor.sql) runs on a
+# tenant of its own, "floor", of the bench tenant's shape, so that its
+# writes (which keep no invariant: a random member gets each lead) touch
+# no other scenario's pools or counters. Its pools are written warm, as
+# allocations leave them, directly: each pool's kept members at the
+# tenant's organization version (sql/schema/091), its round (090) and a
+# lead_pool_state row in the round per member. Sets FLOOR_TENANT.
+floor_setup() {
+    note "generating tenant floor: $((REGIONS * CITIES * BRANCHES)) branches, its pools warm"
+    "$HERE/gendata.sh" "$SUPER_CI" org --tenant floor --admin CN=floor-admin --regions "$REGIONS" \
+        --cities "$CITIES" --branches "$BRANCHES" --projects "$PROJECTS" >&2
+    FLOOR_TENANT=$(psql "$SUPER_CI" -XAtc "SELECT id FROM branchline.tenants WHERE code = 'floor'")
+    [[ $FLOOR_TENANT =~ ^[0-9]+$ ]] || die "no floor tenant"
+    psql "$SUPER_CI" -XqAt -v ON_ERROR_STOP=1 -v tid="$FLOOR_TENANT" >"$TMP/out/floor-setup.txt" 2>&1 <<'SQL' ||
+BEGIN;
+-- a region's pools: the branches under it handling the project (gendata
+-- gives every branch a sales department and a capacity of 1 to 4)
+INSERT INTO branchline.lead_pool_members (tenant_id, holder_id, project_id, org_version, branch_ids, paths, capacities)
+SELECT r.tenant_id, r.id, bp.project_id, o.version,
+       array_agg(b.id ORDER BY b.path), array_agg(b.path ORDER BY b.path), array_agg(bp.capacity ORDER BY b.path)
+  FROM branchline.units r
+  JOIN branchline.org_state o ON o.tenant_id = r.tenant_id
+  JOIN branchline.units b ON b.tenant_id = r.tenant_id AND b.kind = 'branch' AND r.id = ANY (b.ancestors)
+  JOIN branchline.branch_projects bp ON bp.tenant_id = b.tenant_id AND bp.branch_id = b.id AND bp.capacity > 0
+ WHERE r.tenant_id = :tid AND r.kind = 'region'
+ GROUP BY r.tenant_id, r.id, bp.project_id, o.version;
+INSERT INTO branchline.lead_pool_rounds (tenant_id, holder_id, project_id, total, members, rotations)
+SELECT k.tenant_id, k.holder_id, k.project_id, (SELECT sum(c) FROM unnest(k.capacities) c), cardinality(k.branch_ids), 0
+  FROM branchline.lead_pool_members k WHERE k.tenant_id = :tid;
+INSERT INTO branchline.lead_pool_state (tenant_id, holder_id, project_id, branch_id, credit, credit_scale, round_weight, picks)
+SELECT k.tenant_id, k.holder_id, k.project_id, m.b, 0, r.total, m.c, 0
+  FROM branchline.lead_pool_members k
+  JOIN branchline.lead_pool_rounds r ON r.tenant_id = k.tenant_id AND r.holder_id = k.holder_id AND r.project_id = k.project_id
+ CROSS JOIN LATERAL unnest(k.branch_ids, k.capacities) AS m (b, c)
+ WHERE k.tenant_id = :tid;
+COMMIT;
+ANALYZE branchline.lead_pool_members, branchline.lead_pool_rounds, branchline.lead_pool_state;
+SELECT count(*) || ' pools, ' || sum(cardinality(branch_ids)) || ' members'
+  FROM branchline.lead_pool_members WHERE tenant_id = :tid;
+SQL
+        die "floor setup failed: $(tail -n 3 "$TMP/out/floor-setup.txt")"
+}
+
+# alloc_floor: the pgbench side alone, as branchd with the floor tenant
+# set, beside alloc and tpcb of the same run; then that its writes were
+# done (a statement whose pool read found nothing would insert nothing and
+# look fast): the floor tenant's leads, picks and rotations agree.
+alloc_floor_run() {
+    local done_line
+    PGBENCH_OPTIONS="-c branchline.tenant=$FLOOR_TENANT" reference alloc_floor ../ref/alloc_floor.sql
+    done_line=$(psql "$SUPER_CI" -XAt -F ' ' -c "
+        SELECT (SELECT count(*) FROM branchline.leads WHERE tenant_id = $FLOOR_TENANT),
+               (SELECT sum(picks) FROM branchline.lead_pool_state WHERE tenant_id = $FLOOR_TENANT),
+               (SELECT sum(rotations) FROM branchline.lead_pool_rounds WHERE tenant_id = $FLOOR_TENANT)")
+    echo "alloc_floor alloc_rps=$small_alloc alloc_floor_tps=${REF_TPS[alloc_floor]} tpcb_tps=${REF_TPS[tpcb]}" \
+        "alloc_floor_over_tpcb=$(ratio "${REF_TPS[alloc_floor]}" "${REF_TPS[tpcb]}")" \
+        "alloc_over_floor=$(ratio "$small_alloc" "${REF_TPS[alloc_floor]}")" \
+        "floor_leads_picks_rotations=$(tr ' ' / <<<"$done_line")"
+}
+
 # ---- the read pool (--read-pool) -----------------------------------------------------------
 
 # A hot standby of the bench cluster, streaming from it (asynchronously:
@@ -771,6 +836,7 @@ generate
 if ((!IMPORT_ONLY && !TLS_ONLY)); then # the SQL references only
     size_setup
     tpcb_setup
+    floor_setup
 fi
 if [[ $EUID -eq 0 ]]; then
     ulimit -Hn $((IDLE * 2 + 1024)) 2>/dev/null || true
@@ -813,6 +879,7 @@ small_alloc=${D_RPS[alloc]}
 reference tpcb builtin:tpcb-like
 alloc_over_tpcb=$(ratio "$small_alloc" "${REF_TPS[tpcb]}")
 echo "alloc_over_tpcb alloc_rps=$small_alloc tpcb_tps=${REF_TPS[tpcb]} tpcb_scale=$TPCB_SCALE ratio=$alloc_over_tpcb"
+alloc_floor_run
 alloc_size_run
 
 note "adding leads up to $LEADS_LARGE"
