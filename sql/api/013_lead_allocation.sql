@@ -201,8 +201,11 @@ CREATE TYPE branchline.lead_input AS (
 -- The holder: the unit of the customer service department serving the
 -- unit, i.e. the nearest one on its path up to the root at an active unit
 -- (a paused or closed unit's department serves no leads); NULL if none.
+--
+-- Its generic plan is forced, as load_pool's (below): PostgreSQL's choice
+-- kept a custom plan and planned the statement again on every call.
 CREATE FUNCTION branchline.holder_of(p_unit branchline.units) RETURNS bigint
-LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     RETURN (SELECT x.unit_id
               FROM unnest(p_unit.ancestors || p_unit.id) WITH ORDINALITY AS a (unit_id, n)
@@ -401,8 +404,18 @@ CREATE TYPE branchline.pool AS (
 -- counts as converting half of them, so a new branch is not starved, and
 -- its weight moves towards capacity x its real conversion as outcomes
 -- accumulate. Every other policy weighs by capacity.
+--
+-- Its statements run with their generic plans (plan_cache_mode), which the
+-- head of this file makes the right ones and tests/sql/test_scale.sql
+-- checks at 100,000 branches. Left to choose, PostgreSQL planned the
+-- members statement again on every call: a custom plan knows which of its
+-- two branches (kept or read from the organization) runs and how many
+-- members the kept arrays hold, so the generic plan, which must keep both,
+-- never looked cheaper. That planning was 28% of a steady-state lead_add
+-- (tests/bench/RESULTS.md, "What bounds alloc and import").
 CREATE FUNCTION branchline.load_pool(p_holder bigint, p_project bigint, p_now timestamptz)
-RETURNS branchline.pool LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp AS $$
+RETURNS branchline.pool LANGUAGE plpgsql STABLE SET search_path = branchline, pg_temp
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     p pool;
     pol lead_rule := policy_for(p_holder, p_project);
