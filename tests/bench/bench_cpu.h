@@ -4,8 +4,10 @@
 
 #include <sys/types.h>
 
-/* User plus system CPU seconds of process pid so far (from /proc/PID/stat,
- * in clock ticks: 10 ms here), or -1 when it cannot be read. */
+/* CPU seconds process pid has used so far: the sum of its threads' run
+ * times from /proc/PID/task/T/schedstat (nanoseconds), else user plus
+ * system time from /proc/PID/stat (clock ticks: 10 ms, too coarse for the
+ * few hundred milliseconds a paced run costs); -1 when neither reads. */
 double bench_cpu_s(pid_t pid);
 
 #endif

@@ -43,6 +43,13 @@ static int one_connection(const hs_config_t *cfg, char *err, size_t errlen)
     return rc;
 }
 
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
 static void *hs_worker(void *arg)
 {
     hs_worker_t *w = arg;
@@ -50,17 +57,19 @@ static void *hs_worker(void *arg)
     int ph;
     while ((ph = atomic_load(w->phase)) != HS_STOP) {
         int rc = one_connection(w->cfg, err, sizeof err);
-        if (atomic_load(w->phase) != HS_MEASURE || ph != HS_MEASURE)
-            continue; /* only connections wholly inside the window count */
-        if (rc < 0) {
+        bool counted = ph == HS_MEASURE && atomic_load(w->phase) == HS_MEASURE;
+        /* only connections wholly inside the window count */
+        if (counted && rc < 0) {
             if (!w->res.failed++)
                 snprintf(w->res.first_error, sizeof w->res.first_error, "%s", err);
-            struct timespec pause = {0, 1000000};
-            nanosleep(&pause, NULL); /* a refusing daemon is not hammered */
-            continue;
+        } else if (counted) {
+            w->res.done++;
+            w->res.resumed += (uint64_t)rc;
         }
-        w->res.done++;
-        w->res.resumed += (uint64_t)rc;
+        if (w->cfg->pause_ms > 0)
+            pause_ms(w->cfg->pause_ms);
+        else if (rc < 0)
+            pause_ms(1); /* a refusing daemon is not hammered */
     }
     return NULL;
 }

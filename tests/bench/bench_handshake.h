@@ -1,8 +1,10 @@
 /*
  * The handshake load: T threads, each in a loop of connect (a full
  * mutual-TLS handshake, or a resumed one when conn.session_dir is set),
- * one ping, close. What it measures is the daemon's cost of a new
- * connection; run.sh divides the count by the daemon's CPU time.
+ * one ping, close, and a pause of pause_ms if given. What it measures is
+ * the daemon's cost of a new connection; run.sh divides the count by the
+ * daemon's CPU time. With a pause, the daemon goes idle between
+ * connections, as it does between the runs of a script calling branchctl.
  */
 #ifndef BENCH_HANDSHAKE_H
 #define BENCH_HANDSHAKE_H
@@ -19,6 +21,7 @@ typedef struct {
     double warmup_s;
     double duration_s;
     pid_t daemon_pid;  /* 0, or the daemon whose CPU time in the window is measured */
+    int pause_ms;      /* each thread's pause between connections (a script's pace); 0: none */
 } hs_config_t;
 
 typedef struct {

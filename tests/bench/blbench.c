@@ -30,6 +30,7 @@ typedef struct {
     int n_idle;
     pid_t pid;
     bool handshake;   /* --scenario handshake: connect, ping once, close, again */
+    long pause_ms;    /* handshake: each thread's pause between connections */
 } options_t;
 
 static void usage(FILE *out)
@@ -43,7 +44,8 @@ static void usage(FILE *out)
         "scenarios: ping, tree (serving of a region), leads (lead list of a branch),\n"
         "  alloc (one lead_add), alloc-batch (lead_import of `batch` leads),\n"
         "  mixed (reads, mix_alloc%% alloc), handshake (each thread: connect, one ping,\n"
-        "  close, again; --session-dir DIR resumes sessions kept there)\n"
+        "  close, again; --session-dir DIR resumes sessions kept there; --pause-ms MS\n"
+        "  waits that long between a thread's connections, as a script's runs do)\n"
         "C connections (default 8) over T threads (default: cores), D requests in flight\n"
         "on each (default 1); a warm-up (default 1 s) then --duration S (default 10) or\n"
         "--requests N. Prints one key=value line: rps (OK answers/s), items_per_s (leads/s),\n"
@@ -94,7 +96,7 @@ static int parse_idle(options_t *o, const char *list)
 
 enum { OPT_SERVER = 256, OPT_CA, OPT_CERT, OPT_KEY, OPT_SCENARIO, OPT_CONNECTIONS, OPT_DEPTH,
        OPT_THREADS, OPT_DURATION, OPT_REQUESTS, OPT_WARMUP, OPT_TIMEOUT, OPT_JSON, OPT_PARAM,
-       OPT_IDLE, OPT_PID, OPT_SESSION_DIR, OPT_HELP };
+       OPT_IDLE, OPT_PID, OPT_SESSION_DIR, OPT_PAUSE, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"server", required_argument, NULL, OPT_SERVER}, {"ca", required_argument, NULL, OPT_CA},
@@ -108,7 +110,7 @@ static const struct option long_opts[] = {
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT}, {"json", required_argument, NULL, OPT_JSON},
     {"param", required_argument, NULL, OPT_PARAM}, {"idle", required_argument, NULL, OPT_IDLE},
     {"pid", required_argument, NULL, OPT_PID}, {"session-dir", required_argument, NULL, OPT_SESSION_DIR},
-    {"help", no_argument, NULL, OPT_HELP},
+    {"pause-ms", required_argument, NULL, OPT_PAUSE}, {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -143,6 +145,7 @@ static int apply_option(options_t *o, int opt, const char *arg, char *err, size_
     case OPT_THREADS: rc = parse_int(arg, 1, 1024, &n); l->threads = (int)n; break;
     case OPT_TIMEOUT: rc = parse_int(arg, 1, 3600000, &n); l->conn.timeout_ms = (int)n; break;
     case OPT_PID: rc = parse_int(arg, 1, INT_MAX, &n); o->pid = (pid_t)n; break;
+    case OPT_PAUSE: rc = parse_int(arg, 0, 60000, &o->pause_ms); break;
     case OPT_DURATION: rc = parse_double(arg, 0.1, &l->duration_s); break;
     case OPT_WARMUP: rc = parse_double(arg, 0, &l->warmup_s); break;
     case OPT_REQUESTS:
@@ -163,6 +166,10 @@ static int check_options(options_t *o, char *err, size_t errlen)
     load_config_t *l = &o->load;
     if (!l->conn.server || !l->conn.ca_file || !l->conn.cert_file || (int)l->kind < 0) {
         snprintf(err, errlen, "--server, --ca, --cert and --scenario are required");
+        return -1;
+    }
+    if (o->pause_ms && !o->handshake) {
+        snprintf(err, errlen, "--pause-ms is for --scenario handshake");
         return -1;
     }
     if (o->n_idle && !o->pid) {
@@ -265,7 +272,7 @@ static int run_handshakes(const options_t *o)
 {
     char err[300];
     hs_config_t cfg = {o->load.conn, o->load.threads, o->load.warmup_s,
-                       o->load.duration_s > 0 ? o->load.duration_s : 10, o->pid};
+                       o->load.duration_s > 0 ? o->load.duration_s : 10, o->pid, (int)o->pause_ms};
     hs_result_t r;
     if (hs_run(&cfg, &r, err, sizeof err) < 0) {
         fprintf(stderr, "blbench: %s\n", err);

@@ -30,9 +30,12 @@
 # against alloc, the daemon's CPU microseconds per request (ping, tree,
 # alloc, leads, mixed: /proc/PID/stat over each measured window), full
 # mutual-TLS handshakes per daemon core against what `openssl speed` says
-# one core can do (formula below), resumed handshakes, a script running
-# branchctl CLI_RUNS times with full handshakes against resumed sessions
-# (the daemon's CPU and the script's wall time), ping with 2 workers against
+# one core can do (formula below), resumed handshakes, the same loop at a
+# script's pace (one thread, PACE_MS between connections: handshakes_paced),
+# a script running branchctl CLI_RUNS times with full handshakes against
+# resumed sessions (the daemon's CPU and the script's wall time, and the
+# daemon's idle CPU per second measured just before, with the ratio net of
+# it beside the target's raw one), ping with 2 workers against
 # 1 (printed, no target: see RESULTS.md), and branchd's memory per idle
 # mutual-TLS connection with ping p99 beside them, and what a bare libevent +
 # OpenSSL server holds per idle connection (tls_idle_floor) against it.
@@ -118,6 +121,9 @@ else
     REQUEST_TIMEOUT=30 CLI_RUNS=1000 SPEED_SECONDS=3 FLOOR_HANDSHAKES=1000
 fi
 CLI_RUNS=${BENCH_CLI_RUNS:-$CLI_RUNS}
+# The paced handshake loop's pause (about one branchctl run's wall time on
+# a quiet machine) and the window of the daemon's idle baseline.
+PACE_MS=25 IDLE_WINDOW_S=$((QUICK ? 3 : 10))
 REGIONS=20 CITIES=10 PROJECTS=50 BATCH=100 MIX_ALLOC=10
 IMPORT_LEADS=$((QUICK ? 5000 : 100000))
 DURATION=${BENCH_DURATION:-$DURATION}
@@ -359,6 +365,12 @@ pgbench_run() {
 }
 
 daemon_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
+# The daemon's CPU seconds so far, exact: its threads' run times
+# (schedstat, ns); from the 10 ms clock ticks when the kernel keeps none.
+daemon_cpu_s() {
+    cat "/proc/$DAEMON_PID/task/"*/schedstat 2>/dev/null | awk -v t="$(daemon_ticks)" -v hz="$(getconf CLK_TCK)" \
+        '{ ns += $1; n++ } END { if (n) printf "%.6f\n", ns / 1e9; else printf "%.6f\n", t / hz }'
+}
 children_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 
 ratio() {
@@ -738,6 +750,18 @@ tls_handshakes() {
         "done=$(kv "$rs_line" 'done') per_daemon_core=$(kv "$rs_line" handshakes_per_daemon_cpu_s)" \
         "daemon_cpu_us=$(kv "$rs_line" daemon_cpu_us_per_handshake)" \
         "full_over_resumed_cpu=$(ratio "$(kv "$hs_line" daemon_cpu_us_per_handshake)" "$(kv "$rs_line" daemon_cpu_us_per_handshake)")"
+    # The same loop at a script's pace: one thread, PACE_MS between
+    # connections, so that the daemon goes idle between them as it does
+    # between branchctl runs (RESULTS.md, "branchctl runs: the extra per run").
+    local pf_line pr_line
+    pf_line=$(THREADS=1 handshake_run handshake-paced-full --pause-ms "$PACE_MS")
+    mkdir -p "$TMP/hs-paced-sessions"
+    pr_line=$(THREADS=1 handshake_run handshake-paced-resumed --pause-ms "$PACE_MS" --session-dir "$TMP/hs-paced-sessions")
+    echo "handshakes_paced threads=1 pause_ms=$PACE_MS done_full=$(kv "$pf_line" 'done')" \
+        "done_resumed=$(kv "$pr_line" 'done') resumed=$(kv "$pr_line" resumed)" \
+        "daemon_cpu_us_full=$(kv "$pf_line" daemon_cpu_us_per_handshake)" \
+        "daemon_cpu_us_resumed=$(kv "$pr_line" daemon_cpu_us_per_handshake)" \
+        "full_over_resumed_cpu=$(ratio "$(kv "$pf_line" daemon_cpu_us_per_handshake)" "$(kv "$pr_line" daemon_cpu_us_per_handshake)")"
 }
 
 # A script running branchctl RUNS times, once with full handshakes
@@ -751,27 +775,46 @@ branchctl_runs() {
         BRANCHLINE_CERT=$TMP/certs/bench-admin.crt BRANCHLINE_KEY=$TMP/certs/bench-admin.key \
         BRANCHLINE_SESSION_CACHE=$mode
     "$BRANCHCTL" ping >/dev/null 2>&1 || true # the session to start from
-    t0=$(daemon_ticks)
+    t0=$(daemon_cpu_s)
     w0=$(date +%s.%N)
     for _ in $(seq 1 "$CLI_RUNS"); do
         "$BRANCHCTL" ping >/dev/null 2>&1 || failed=$((failed + 1))
     done
     w1=$(date +%s.%N)
-    t1=$(daemon_ticks)
+    t1=$(daemon_cpu_s)
     unset XDG_CONFIG_HOME BRANCHLINE_SERVER BRANCHLINE_CA BRANCHLINE_CERT BRANCHLINE_KEY BRANCHLINE_SESSION_CACHE
-    awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$w1" -v hz="$(getconf CLK_TCK)" -v f="$failed" \
-        'BEGIN { printf "%.3f %.2f %d\n", (b - a) / hz, w1 - w0, f }'
+    awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$w1" -v f="$failed" \
+        'BEGIN { printf "%.3f %.2f %d\n", b - a, w1 - w0, f }'
 }
-# Both kinds of branchctl runs, the ratio printed. Sets cli_ratio.
+# The daemon's CPU while nothing talks to it (its timers: health beats,
+# the sweeper), in ms per second over IDLE_WINDOW_S: what a script's runs
+# pay for the time between them.
+daemon_idle_ms_per_s() {
+    local t0 t1
+    quiesce
+    t0=$(daemon_cpu_s)
+    sleep "$IDLE_WINDOW_S"
+    t1=$(daemon_cpu_s)
+    awk -v a="$t0" -v b="$t1" -v s="$IDLE_WINDOW_S" 'BEGIN { printf "%.3f\n", (b - a) * 1000 / s }'
+}
+# Both kinds of branchctl runs, the ratio printed (the target's figure: the
+# daemon's whole CPU over each script), and beside it the same with the
+# idle baseline (measured in this run) taken off each side. Sets cli_ratio.
 tls_branchctl() {
     local cli_cpu_full cli_wall_full cli_failed_full cli_cpu_resumed cli_wall_resumed cli_failed_resumed
+    local idle net_full net_resumed
+    idle=$(daemon_idle_ms_per_s)
     read -r cli_cpu_full cli_wall_full cli_failed_full <<<"$(branchctl_runs off)"
     read -r cli_cpu_resumed cli_wall_resumed cli_failed_resumed <<<"$(branchctl_runs on)"
     cli_ratio=$(ratio "$cli_cpu_full" "$cli_cpu_resumed")
+    net_full=$(awk -v c="$cli_cpu_full" -v w="$cli_wall_full" -v i="$idle" 'BEGIN { printf "%.3f\n", c - i * w / 1000 }')
+    net_resumed=$(awk -v c="$cli_cpu_resumed" -v w="$cli_wall_resumed" -v i="$idle" 'BEGIN { printf "%.3f\n", c - i * w / 1000 }')
     echo "branchctl_runs runs=$CLI_RUNS daemon_cpu_s_full=$cli_cpu_full daemon_cpu_s_resumed=$cli_cpu_resumed" \
         "cpu_ratio=$cli_ratio wall_s_full=$cli_wall_full wall_s_resumed=$cli_wall_resumed" \
         "failed_full=$cli_failed_full failed_resumed=$cli_failed_resumed" \
-        "session_files=$(find "$TMP/xdg" -name '*.pem' 2>/dev/null | wc -l)"
+        "session_files=$(find "$TMP/xdg" -name '*.pem' 2>/dev/null | wc -l)" \
+        "daemon_idle_cpu_ms_per_s=$idle net_cpu_s_full=$net_full net_cpu_s_resumed=$net_resumed" \
+        "net_cpu_ratio=$(ratio "$net_full" "$net_resumed")"
 }
 
 # branchd's memory per idle connection (a fresh daemon) with ping p99

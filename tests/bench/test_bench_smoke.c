@@ -2,7 +2,7 @@
  * bench.quick_smoke: blbench against a real branchd (the integration
  * fixture): ping for a fixed time and a fixed request count, pipelined, and
  * the idle mode reading the daemon's RSS, the daemon's CPU per request and
- * the handshake mode (full and resumed). Only `ping`: the other scenarios
+ * the handshake mode (full, resumed and paced). Only `ping`: the other scenarios
  * need gendata.sh's tenant (tests/bench/run.sh).
  */
 #include <setjmp.h>
@@ -130,6 +130,21 @@ static void test_handshakes(void **state)
     assert_true(value(out, "resumed") >= value(out, "done") - 2);
 }
 
+/* A script's pace: one thread pausing 300 ms after each connection makes
+ * at most 7 in a 2 s window (1 + 2000 / 300), however fast the daemon. */
+static void test_handshakes_paced(void **state)
+{
+    (void)state;
+    char out[8192], args[600];
+    snprintf(args, sizeof args, "--scenario handshake --threads 1 --connections 1 --warmup 0.1 "
+             "--duration 2 --pause-ms 300 --session-dir '%s/paced' --pid %d", fx.dir, (int)fx.pid);
+    assert_int_equal(blbench(args, out, sizeof out), 0);
+    assert_true(value(out, "done") >= 1);
+    assert_true(value(out, "done") <= 7);
+    assert_int_equal(value(out, "failed"), 0);
+    assert_true(value(out, "daemon_cpu_us_per_handshake") > 0);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -137,6 +152,8 @@ static void test_usage_errors(void **state)
     assert_int_equal(blbench("--scenario nosuch", out, sizeof out), 2);
     assert_int_equal(blbench("--scenario ping --param colour=red", out, sizeof out), 2);
     assert_int_equal(blbench("--scenario ping --idle 10", out, sizeof out), 2);
+    assert_int_equal(blbench("--scenario ping --pause-ms 10", out, sizeof out), 2);
+    assert_int_equal(blbench("--scenario handshake --pause-ms -1", out, sizeof out), 2);
 }
 
 int main(void)
@@ -146,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_ping_requests),
         cmocka_unit_test(test_idle_reads_rss),
         cmocka_unit_test(test_handshakes),
+        cmocka_unit_test(test_handshakes_paced),
         cmocka_unit_test(test_usage_errors),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
