@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tests/bench/profile.sh [--build DIR] [--seconds S] [--out DIR]
+# Usage: tests/bench/profile.sh [--build DIR] [--seconds S] [--out DIR] [--big N]
 #
 # Where alloc, lead import and lead list spend their time in PostgreSQL
 # (issue 18): a throwaway cluster with pg_stat_statements (track = all: the
@@ -16,6 +16,10 @@
 #                round started); this leaves every pool warm;
 #   alloc-warm-sweep  the same sweep again: the same calls with every pool
 #                warm, in the same conditions (one session, no contention);
+#   big-cold, big-warm-sweep  with --big N: the same two sweeps over the
+#                same 1,000 pools (regions r1..r20) of a second tenant of N
+#                branches in the same shape (gendata.sh org --size N):
+#                the first touch and the steady state against tenant size;
 #   import-warm  the same import again, pools warm, rolled back;
 #   import-floor what a set-based import cannot go below here: the same
 #                5,000 leads and their events inserted by one
@@ -56,18 +60,20 @@ usage() {
     exit 2
 }
 
-BUILD=$ROOT/build SECONDS_EACH=10 OUT=
+BUILD=$ROOT/build SECONDS_EACH=10 OUT='' BIG=''
 while [[ $# -gt 0 ]]; do
     [[ $# -ge 2 ]] || usage
     case $1 in
     --build) BUILD=$(realpath -m "$2") ;;
     --seconds) SECONDS_EACH=$2 ;;
     --out) OUT=$(realpath -m "$2") ;;
+    --big) BIG=$2 ;;
     *) usage ;;
     esac
     shift 2
 done
 [[ $SECONDS_EACH =~ ^[1-9][0-9]*$ ]] || die "--seconds must be a positive integer"
+[[ -z $BIG || ($BIG =~ ^[1-9][0-9]*$ && $((BIG % 500)) -eq 0) ]] || die "--big must be a positive multiple of 500"
 
 TMP=
 cleanup() {
@@ -105,6 +111,10 @@ quietly "$BUILD/daemon/branchd" migrate --conninfo "$SUPER_CI" || die "branchd m
 psql "$SUPER_CI" -Xqc "CREATE EXTENSION pg_stat_statements"
 "$HERE/gendata.sh" "$SUPER_CI" org >&2
 "$HERE/gendata.sh" "$SUPER_CI" leads --count 10000 >&2
+if [[ -n $BIG ]]; then
+    "$HERE/gendata.sh" "$SUPER_CI" org --tenant big --admin CN=big-admin --size "$BIG" >&2
+    "$HERE/gendata.sh" "$SUPER_CI" leads --tenant big --count 10000 >&2
+fi
 
 TENANT=$(psql "$SUPER_CI" -XAtc "SELECT id FROM branchline.tenants WHERE code = 'bench'")
 [[ $TENANT =~ ^[0-9]+$ ]] || die "no bench tenant"
@@ -183,27 +193,28 @@ profile() {
     fi
 }
 
-# alloc_sweep PART: one api.lead_add into every pool (region x project),
-# in one session, in region and project order. The first sweep is the
+# alloc_sweep PART [SUBJECT TENANT]: one api.lead_add into every pool
+# (region x project) of regions r1..rREGIONS, as SUBJECT (default the
+# bench admin), in one session, in region and project order. The first sweep is the
 # first touch of each pool since the data was generated (members read from
 # the organization and kept, a first round started, the pool's rows written
 # once) and leaves every pool warm; a second one is the same calls warm.
 alloc_sweep() {
-    local part=$1 r p t0 t1
+    local part=$1 subject=${2:-CN=bench-admin} tenant=${3:-$TENANT} r p t0 t1
     reset_stats
     t0=$EPOCHREALTIME
     for r in $(seq 1 "$REGIONS"); do
         for p in $(seq 1 "$PROJECTS"); do
-            printf "SELECT count(*) FROM api.lead_add('CN=bench-admin', '%s-%d-%d', 'p%d', 'search', 'r%d', 'Bench lead', '1%010d', NULL, NULL);\n" \
-                "$part" "$r" "$p" "$p" "$r" "$((RANDOM * 32768 + RANDOM))"
+            printf "SELECT count(*) FROM api.lead_add('%s', '%s-%d-%d', 'p%d', 'search', 'r%d', 'Bench lead', '1%010d', NULL, NULL);\n" \
+                "$subject" "$part" "$r" "$p" "$p" "$r" "$((RANDOM * 32768 + RANDOM))"
         done
     done | psql "$APP_CI" -XqAt -v ON_ERROR_STOP=1 >/dev/null || die "the pool sweep failed"
     t1=$EPOCHREALTIME
     echo "== $part: $((REGIONS * PROJECTS)) calls, one per pool, one session, in" \
         "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }') (load average $(cut -d ' ' -f 1 /proc/loadavg));" \
         "pools with kept members and a round now:" \
-        "$(psql "$SUPER_CI" -XAtc "SELECT (SELECT count(*) FROM branchline.lead_pool_members WHERE tenant_id = $TENANT)
-                                   || ' and ' || (SELECT count(*) FROM branchline.lead_pool_rounds WHERE tenant_id = $TENANT)")"
+        "$(psql "$SUPER_CI" -XAtc "SELECT (SELECT count(*) FROM branchline.lead_pool_members WHERE tenant_id = $tenant)
+                                   || ' and ' || (SELECT count(*) FROM branchline.lead_pool_rounds WHERE tenant_id = $tenant)")"
     report "$part" lead_add
 }
 
@@ -388,6 +399,11 @@ import_profile import-cold
 alloc_sweep alloc-cold
 # the same sweep again: every pool warm, in the same conditions
 alloc_sweep alloc-warm-sweep
+if [[ -n $BIG ]]; then
+    big_tenant=$(psql "$SUPER_CI" -XAtc "SELECT id FROM branchline.tenants WHERE code = 'big'")
+    alloc_sweep big-cold CN=big-admin "$big_tenant"
+    alloc_sweep big-warm-sweep CN=big-admin "$big_tenant"
+fi
 import_profile import-warm
 import_floor
 profile alloc alloc.sql lead_add
