@@ -25,7 +25,8 @@
 #   alloc_size: alloc on a tenant of 10x the branches (100,000; quick:
 #     20,000) in the same shape against alloc on the bench tenant, both
 #     with every pool allocated into once before (warm_pools), and the
-#     first run on the large tenant before its pools were warmed;
+#     first run on the large tenant before its pools were warmed, and one
+#     with origins in as many regions (pools) as the bench tenant has;
 # then: alloc with many leads stored against few, alloc-batch leads/s
 # against alloc, the daemon's CPU microseconds per request (ping, tree,
 # alloc, leads, mixed: /proc/PID/stat over each measured window), full
@@ -499,7 +500,7 @@ warm_pools() {
 # after warm_pools too): ratio is the steady state, ratio_first_touch the
 # run with most of big's pools touched for the first time.
 alloc_size_run() {
-    local cold warm cold_rps big
+    local cold warm cold_rps big same
     cold=$(blbench alloc-big-first alloc --cert "$TMP/certs/big-admin.crt" --key "$TMP/certs/big-admin.key" \
         --param regions="$BIG_REGIONS")
     cold_rps=$(kv "$cold" rps)
@@ -508,11 +509,19 @@ alloc_size_run() {
     warm=$(blbench alloc-big alloc --cert "$TMP/certs/big-admin.crt" --key "$TMP/certs/big-admin.key" \
         --param regions="$BIG_REGIONS")
     big=$(kv "$warm" rps)
+    # The same tenant with origins in its first REGIONS regions only: as
+    # many pools in use as on the bench tenant (its load spreads over 10x
+    # the pools otherwise), so that the tenant's size is compared apart
+    # from the size of the working set the load touches.
+    same=$(blbench alloc-big-same-pools alloc --cert "$TMP/certs/big-admin.crt" --key "$TMP/certs/big-admin.key" \
+        --param regions="$REGIONS")
     SIZE_RATIO=$(ratio "$big" "$small_alloc")
     echo "alloc_size branches_small=$((REGIONS * CITIES * BRANCHES)) rps_small=$small_alloc" \
         "branches_large=$BIG_BRANCHES rps_large=$big ratio=$SIZE_RATIO" \
         "rps_large_first_touch=$cold_rps ratio_first_touch=$(ratio "$cold_rps" "$small_alloc")" \
-        "daemon_errors=$(kv "$warm" errors) daemon_errors_first_touch=$(kv "$cold" errors)"
+        "rps_large_same_pools=$(kv "$same" rps) ratio_same_pools=$(ratio "$(kv "$same" rps)" "$small_alloc")" \
+        "daemon_errors=$(kv "$warm" errors) daemon_errors_first_touch=$(kv "$cold" errors)" \
+        "daemon_errors_same_pools=$(kv "$same" errors)"
 }
 
 # lead import of IMPORT_LEADS leads (random projects and origins, as the
