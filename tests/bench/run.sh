@@ -513,7 +513,7 @@ alloc_size_run() {
     # many pools in use as on the bench tenant (its load spreads over 10x
     # the pools otherwise), so that the tenant's size is compared apart
     # from the size of the working set the load touches.
-    same=$(blbench alloc-big-same-pools alloc --cert "$TMP/certs/big-admin.crt" --key "$TMP/certs/big-admin.key" \
+    same=$(blbench alloc-big-same alloc --cert "$TMP/certs/big-admin.crt" --key "$TMP/certs/big-admin.key" \
         --param regions="$REGIONS")
     SIZE_RATIO=$(ratio "$big" "$small_alloc")
     echo "alloc_size branches_small=$((REGIONS * CITIES * BRANCHES)) rps_small=$small_alloc" \
