@@ -161,9 +161,12 @@ static void account(worker_t *w, const Branchline__V1__Response *r, const slot_t
     }
 }
 
-/* One answer: frees its slot. Answers that arrive inside the window are
- * counted; so is the latency of an answer to a request sent inside it that
- * arrives later, lest the slowest requests escape the percentiles. */
+/* One answer: frees its slot. In a timed window the answers that arrive
+ * inside it are counted (a rate); with --requests N, the answers to the N
+ * requests sent inside it, not those to warm-up requests still in flight
+ * when it opened. The latency of an answer to a request sent inside the
+ * window that arrives later is recorded too, lest the slowest requests
+ * escape the percentiles. */
 static bool complete(worker_t *w, bconn_t *bc, const Branchline__V1__Response *r)
 {
     uint64_t slot = (r->id & ((1u << SLOT_BITS) - 1)) - 1;
@@ -171,7 +174,8 @@ static bool complete(worker_t *w, bconn_t *bc, const Branchline__V1__Response *r
         return false;
     uint64_t now = load_now_ns();
     w->last_answer_ns = now;
-    if (phase(w) == PHASE_MEASURE)
+    bool counted = phase(w) == PHASE_MEASURE && (w->sh->cfg->requests == 0 || bc->slots[slot].in_window);
+    if (counted)
         account(w, r, &bc->slots[slot], now);
     else if (bc->slots[slot].in_window)
         hist_record(&w->res.hist, now - bc->slots[slot].start_ns);
