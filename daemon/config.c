@@ -39,6 +39,7 @@ static const option_t options[] = {
     INT(workers, "0", 0, 256, "worker threads, each with its own event loop; 0 = one per core"),
     INT(db_pool_size, "2", 1, 64, "database connections per worker"),
     INT(db_read_pool_size, "2", 1, 64, "read pool connections per worker (with db_read_conninfo)"),
+    INT(db_read_failback_s, "30", 0, 86400, "an idle read pool connection on a primary this long is made anew, so it may reach a standby (after a failover); 0 = never"),
     INT(db_queue_max, "4096", 1, 1000000, "requests a worker queues while its database connections are busy"),
     INT(db_queue_per_conn, "64", 1, 1000000, "of those, requests of one client connection; beyond: RESOURCE_EXHAUSTED"),
     INT(db_statement_timeout_ms, "60000", 0, 86400000, "deadline of every database statement (statement_timeout, then the daemon's own); 0 = none"),

@@ -21,6 +21,7 @@ typedef struct {
     int workers;
     int db_pool_size;
     int db_read_pool_size;
+    int db_read_failback_s;     /* read pool back to a standby after a failover; 0: off */
     int db_queue_max;
     int db_queue_per_conn;
     int db_statement_timeout_ms;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db_queue.h"
 #include "log.h"
 #include "metrics_core.h"
@@ -15,6 +16,10 @@
 /* The daemon's own deadline comes this long after the server's
  * statement_timeout, which normally answers first (57014). */
 #define DEADLINE_GRACE_MS 1000
+/* A failback renewal must be ready, and a standby probe answered, within
+ * this (PQconnectPoll does not apply libpq's connect_timeout). */
+#define FAILBACK_DEADLINE_MS 10000
+#define FAILBACK_TICK_MS 1000
 
 typedef enum { DBC_DOWN, DBC_CONNECTING, DBC_PREPARING, DBC_IDLE, DBC_BUSY, DBC_LISTENING } dbc_state_t;
 
@@ -32,8 +37,15 @@ typedef struct db_conn {
     struct event *deadline;     /* armed while a query runs */
     int backoff_ms;
     int prepare_next;
-    db_query_t *current;
+    db_query_t *current;        /* NULL while BUSY: a standby probe (failback) */
     PGresult *last;
+    /* Which node the connection is on, from the server's in_hot_standby as
+     * of its last statement (PostgreSQL reports a promotion only then). */
+    bool on_primary;            /* in_hot_standby off */
+    bool on_standby;            /* in_hot_standby on; neither: not known (before 14) */
+    uint64_t primary_since_ms;  /* when it was first seen on a primary */
+    uint64_t checked_ms;        /* when in_hot_standby was last reported */
+    bool renewing;              /* closed by failback, connecting again */
 } db_conn_t;
 
 struct db_pool {
@@ -49,6 +61,10 @@ struct db_pool {
     bool read_only;
     int statement_timeout_ms;   /* 0: none */
     unsigned worker;
+    uint64_t failback_ms;       /* 0: no failback (the primary pool, or turned off) */
+    struct event *failback;     /* its tick */
+    bool renewing;              /* one connection is being renewed */
+    uint64_t next_renewal_ms;   /* none before this */
 };
 
 static void dbc_connect(db_conn_t *c);
@@ -86,8 +102,11 @@ static void dbc_set_state(db_conn_t *c, dbc_state_t state, const char *why)
 int db_pool_up(const db_pool_t *pool)
 {
     int up = 0;
+    /* A connection being renewed counts: queries wait for it rather than
+     * fail, and the pool stays ready; if it cannot connect it is lost. */
     for (int i = 0; i < pool->size; i++)
-        up += pool->conns[i].state >= DBC_PREPARING && pool->conns[i].state <= DBC_BUSY;
+        up += (pool->conns[i].state >= DBC_PREPARING && pool->conns[i].state <= DBC_BUSY) ||
+              pool->conns[i].renewing;
     return up;
 }
 
@@ -99,6 +118,15 @@ void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued)
         *idle += pool->conns[i].state == DBC_IDLE;
     }
     *queued = pool->queue.queued;
+}
+
+int db_pool_on_primary(const db_pool_t *pool)
+{
+    int n = 0;
+    for (int i = 0; i < pool->size; i++)
+        n += pool->conns[i].on_primary && pool->conns[i].state >= DBC_PREPARING &&
+             pool->conns[i].state <= DBC_BUSY;
+    return n;
 }
 
 const char *db_pool_name(const db_pool_t *pool)
@@ -141,6 +169,14 @@ static void dbc_lost(db_conn_t *c, const char *why)
     c->last = NULL;
     PQfinish(c->pg);
     c->pg = NULL;
+    c->on_primary = c->on_standby = false;
+    if (c->renewing) {
+        /* The renewal failed: the connection comes back by the usual backoff;
+         * the next renewal waits a period. */
+        c->renewing = false;
+        c->pool->renewing = false;
+        c->pool->next_renewal_ms = now_ms() + c->pool->failback_ms;
+    }
     bool was_listening = c->state == DBC_LISTENING;
     metrics_db_lost(c->pool->name, was_listening);
     dbc_set_state(c, DBC_DOWN, "lost");
@@ -228,8 +264,11 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     db_conn_t *c = arg;
     db_query_t *q = c->current;
-    if (!q)
+    if (!q) {
+        if (c->renewing || c->state == DBC_BUSY)
+            dbc_lost(c, c->renewing ? "failback renewal not ready in time" : "standby probe unanswered");
         return;
+    }
     c->current = NULL;
     log_warn("db_statement_timeout", "worker=%u pool=%s db_conn=%d statement=%s timeout_ms=%d",
              c->pool->worker, c->pool->name, c->index, stmt_def(q->stmt)->name,
@@ -254,11 +293,121 @@ static void log_internal_error(const db_conn_t *c, const db_query_t *q, const PG
               log_quote(where, sizeof where, context ? context : ""));
 }
 
-/* One statement (prepare or query) has produced all its results. */
+/*
+ * Failback of a read pool. libpq picks a node (prefer-standby) only when it
+ * connects, so after a failover a read pool stays on the promoted node.
+ * Each connection knows its node from the server's in_hot_standby, which
+ * libpq keeps from the server's reports: one at connection start and, after
+ * a promotion, one with the next statement's answer (PostgreSQL reports the
+ * change only then). An idle connection on a standby is therefore probed
+ * with an empty statement once a period; an idle connection on a primary
+ * for a period is closed and connected again, one at a time per pool, so
+ * libpq can pick a standby that came back meanwhile.
+ */
+static void dbc_note_node(db_conn_t *c)
+{
+    const char *hot_standby = PQparameterStatus(c->pg, "in_hot_standby");
+    bool primary = hot_standby && strcmp(hot_standby, "off") == 0;
+    uint64_t now = now_ms();
+    if (primary && !c->on_primary) {
+        c->primary_since_ms = now;
+        if (c->on_standby)
+            log_info("db_standby_promoted", "worker=%u pool=%s db_conn=%d", c->pool->worker,
+                     c->pool->name, c->index);
+    }
+    c->on_primary = primary;
+    c->on_standby = hot_standby && strcmp(hot_standby, "on") == 0;
+    c->checked_ms = now;
+}
+
+static void failback_deadline(db_conn_t *c)
+{
+    struct timeval tv = {FAILBACK_DEADLINE_MS / 1000, (FAILBACK_DEADLINE_MS % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+}
+
+/* An empty statement: its answer carries in_hot_standby's news. */
+static void dbc_probe(db_conn_t *c)
+{
+    dbc_set_state(c, DBC_BUSY, "standby probe");
+    if (!PQsendQuery(c->pg, "")) {
+        dbc_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    failback_deadline(c);
+    dbc_flush(c);
+}
+
+/* Closes an idle connection and connects again; until it is ready (or
+ * lost) it counts as up, so queries wait for it instead of failing. */
+static void dbc_renew(db_conn_t *c)
+{
+    db_pool_t *pool = c->pool;
+    log_info("db_failback", "worker=%u pool=%s db_conn=%d on_primary_ms=%llu", pool->worker,
+             pool->name, c->index, (unsigned long long)(now_ms() - c->primary_since_ms));
+    metrics_db_failback();
+    if (c->io) {
+        event_free(c->io);
+        c->io = NULL;
+    }
+    c->io_what = 0;
+    PQclear(c->last);
+    c->last = NULL;
+    PQfinish(c->pg);
+    c->pg = NULL;
+    c->on_primary = c->on_standby = false;
+    c->renewing = true;
+    pool->renewing = true;
+    failback_deadline(c);
+    dbc_connect(c);
+}
+
+/* A renewed connection is ready: on a primary again, the next renewal of
+ * the pool waits a period. */
+static void renewal_done(db_conn_t *c)
+{
+    if (!c->renewing)
+        return;
+    evtimer_del(c->deadline);
+    c->renewing = false;
+    c->pool->renewing = false;
+    log_info("db_failback_ready", "worker=%u pool=%s db_conn=%d node=%s", c->pool->worker,
+             c->pool->name, c->index, c->on_primary ? "primary" : c->on_standby ? "standby" : "unknown");
+    if (c->on_primary)
+        c->pool->next_renewal_ms = now_ms() + c->pool->failback_ms;
+}
+
+/* Only idle connections, and only while nothing waits for one: a probe or
+ * a renewal never delays a query that is already there. */
+static void failback_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    db_pool_t *pool = arg;
+    if (pool->queue.queued > 0)
+        return;
+    uint64_t now = now_ms();
+    db_conn_t *due = NULL;
+    for (int i = 0; i < pool->size; i++) {
+        db_conn_t *c = &pool->conns[i];
+        if (c->state != DBC_IDLE)
+            continue;
+        if (c->on_standby && now - c->checked_ms >= pool->failback_ms)
+            dbc_probe(c);
+        else if (c->on_primary && now - c->primary_since_ms >= pool->failback_ms &&
+                 (!due || c->primary_since_ms < due->primary_since_ms))
+            due = c;
+    }
+    if (due && !pool->renewing && now >= pool->next_renewal_ms)
+        dbc_renew(due);
+}
+
+/* One statement (prepare, query or probe) has produced all its results. */
 static void dbc_complete(db_conn_t *c)
 {
     PGresult *res = c->last;
     c->last = NULL;
+    dbc_note_node(c);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (c->state == DBC_PREPARING && c->listener) {
@@ -294,6 +443,7 @@ static void dbc_complete(db_conn_t *c)
         }
         c->backoff_ms = BACKOFF_MIN_MS;
         dbc_set_state(c, DBC_IDLE, "ready");
+        renewal_done(c);
         dbc_pump(c->pool);
         return;
     }
@@ -301,6 +451,17 @@ static void dbc_complete(db_conn_t *c)
     c->current = NULL;
     evtimer_del(c->deadline);
     dbc_set_state(c, DBC_IDLE, NULL);
+    if (!q) {
+        /* A standby probe answered (dbc_note_node read its news). */
+        if (PQstatus(c->pg) != CONNECTION_OK) {
+            PQclear(res);
+            dbc_lost(c, PQerrorMessage(c->pg));
+            return;
+        }
+        PQclear(res);
+        dbc_pump(c->pool);
+        return;
+    }
     db_result_t out = {BRANCHLINE__V1__STATUS__CODE__OK, "", "", res};
     metrics_db_query(c->pool->name, res, ok);
     if (!ok) {
@@ -365,6 +526,7 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
         dbc_lost(c, PQerrorMessage(c->pg));
         return;
     }
+    dbc_note_node(c);
     dbc_set_state(c, DBC_PREPARING, NULL);
     c->prepare_next = 0;
     dbc_watch(c, EV_READ | EV_PERSIST, dbc_readable);
@@ -504,6 +666,9 @@ db_pool_t *db_pool_new(struct event_base *base, const db_pool_config_t *cfg, uns
     pool->name = cfg->name ? cfg->name : "primary";
     pool->read_only = cfg->read_only;
     pool->worker = worker_index;
+    pool->failback_ms = cfg->failback_s > 0 ? (uint64_t)cfg->failback_s * 1000u : 0;
+    if (pool->failback_ms && !(pool->failback = event_new(base, -1, EV_PERSIST, failback_tick, pool)))
+        goto fail;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size + 1, sizeof *pool->conns);
     if (!pool->conninfo || !pool->conns)
@@ -529,6 +694,10 @@ void db_pool_start(db_pool_t *pool)
 {
     for (int i = 0; i < pool->size + (pool->channels != NULL); i++)
         dbc_connect(&pool->conns[i]);
+    if (pool->failback) {
+        struct timeval tv = {FAILBACK_TICK_MS / 1000, (FAILBACK_TICK_MS % 1000) * 1000};
+        evtimer_add(pool->failback, &tv);
+    }
 }
 
 void db_pool_poll_notifies(db_pool_t *pool)
@@ -567,6 +736,8 @@ void db_pool_free(db_pool_t *pool)
         PQclear(c->last);
         PQfinish(c->pg);
     }
+    if (pool->failback)
+        event_free(pool->failback);
     free(pool->conns);
     free(pool->channels);
     free(pool->conninfo);

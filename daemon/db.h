@@ -28,6 +28,8 @@ typedef struct {
     int queue_max;              /* statements waiting for a connection, in all */
     int queue_per_source;       /* ... of one source (a client connection) */
     int statement_timeout_ms;   /* every statement's deadline; 0: none */
+    int failback_s;             /* a read pool's failback (db.c): an idle connection on a
+                                 * primary this long is made anew; 0: never */
 } db_pool_config_t;
 
 db_pool_t *db_pool_new(struct event_base *base, const db_pool_config_t *cfg, unsigned worker_index);
@@ -57,6 +59,10 @@ int db_pool_up(const db_pool_t *pool);
 
 /* Query connections running a statement, idle, and queries waiting. */
 void db_pool_counts(const db_pool_t *pool, int *busy, int *idle, int *queued);
+
+/* Query connections whose server is a primary (in_hot_standby off, as
+ * reported with the connection's last statement or probe). */
+int db_pool_on_primary(const db_pool_t *pool);
 
 /* Its name in logs and metrics: "primary" or "read" (db_pool_config_t). */
 const char *db_pool_name(const db_pool_t *pool);

@@ -39,7 +39,7 @@ static size_t nroutes;
 static struct {
     metric_t *requests, *duration, *conns_open, *conns, *handshakes, *resumptions, *handshake_failures,
         *frames_refused, *pool_conns, *pool_waiting, *db_queries, *db_errors, *db_reconnects,
-        *listen_losses, *cache_hits, *cache_misses, *cache_invalidations, *leads_allocated,
+        *read_on_primary, *read_failbacks, *listen_losses, *cache_hits, *cache_misses, *cache_invalidations, *leads_allocated,
         *leads_queued, *sla_reallocations, *sweep_duration, *rate_limited, *http_requests,
         *start_time, *build_info;
 } M;
@@ -112,6 +112,13 @@ int metrics_core_register(const char *const *ops, size_t nops, const char *const
                                        "Database connections lost and scheduled to reconnect, by pool.",
                                        pl, 1, NULL, 0);
     ok = ok && M.pool_conns && M.pool_waiting && M.db_queries && M.db_errors && M.db_reconnects;
+    M.read_on_primary = reg(METRIC_GAUGE, "branchline_db_read_pool_on_primary",
+                            "Read pool connections whose server is a primary, not a standby "
+                            "(in_hot_standby as of each connection's last statement; published every 0.5 s).",
+                            NULL, NULL, 0, &ok);
+    M.read_failbacks = reg(METRIC_COUNTER, "branchline_db_read_pool_failbacks_total",
+                           "Idle read pool connections closed and made anew after db_read_failback_s "
+                           "on a primary, so that they may reach a standby.", NULL, NULL, 0, &ok);
     M.listen_losses = reg(METRIC_COUNTER, "branchline_db_listen_losses_total",
                           "Times the LISTEN connection was lost (notifications went unheard).",
                           NULL, NULL, 0, &ok);
@@ -279,6 +286,16 @@ void metrics_db_lost(const char *pool, bool was_listening)
     metrics_add(M.db_reconnects, metrics_label_index(M.db_reconnects, 0, pool), 1);
     if (was_listening)
         metrics_add(M.listen_losses, 0, 1);
+}
+
+void metrics_db_failback(void)
+{
+    metrics_add(M.read_failbacks, 0, 1);
+}
+
+void metrics_read_pool_on_primary(int n)
+{
+    metrics_set(M.read_on_primary, 0, n);
 }
 
 void metrics_sweep_done(double seconds)

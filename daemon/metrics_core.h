@@ -46,6 +46,10 @@ void metrics_db_query(const char *pool, const PGresult *res, bool ok);
 void metrics_db_unavailable(const char *pool);
 /* A database connection was lost (a reconnect is scheduled). */
 void metrics_db_lost(const char *pool, bool was_listening);
+/* A read pool connection on a primary was closed to be made anew (failback). */
+void metrics_db_failback(void);
+/* A worker's read pool connections on a primary (metrics_worker_publish). */
+void metrics_read_pool_on_primary(int n);
 /* A sweep finished (or failed) after `seconds`. */
 void metrics_sweep_done(double seconds);
 /* A sweep moved `n` overdue leads on. */

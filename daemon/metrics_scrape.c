@@ -54,6 +54,7 @@ void metrics_worker_publish(worker_t *w)
     if (w->db_read) {
         db_pool_counts(w->db_read, &busy, &idle, &waiting);
         metrics_pool_state(db_pool_name(w->db_read), busy, idle, waiting);
+        metrics_read_pool_on_primary(db_pool_on_primary(w->db_read));
     }
     if (w->cache) {
         cache_stats_t s = cache_stats(w->cache);

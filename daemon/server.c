@@ -280,6 +280,7 @@ static int worker_init(server_t *srv, worker_t *w, unsigned index, char *err, si
         read_cfg.name = "read";
         read_cfg.read_only = true;
         read_cfg.size = cfg->db_read_pool_size;
+        read_cfg.failback_s = cfg->db_read_failback_s;
         if (!(w->db_read = db_pool_new(w->base, &read_cfg, index))) {
             snprintf(err, errlen, "out of memory");
             return -1;
