@@ -34,7 +34,7 @@ typedef struct db_conn {
     struct event *io;
     short io_what;              /* what io waits for */
     struct event *retry;
-    struct event *deadline;     /* armed while a query runs */
+    struct event *deadline;     /* armed while a query, a standby probe or a renewal runs */
     int backoff_ms;
     int prepare_next;
     db_query_t *current;        /* NULL while BUSY: a standby probe (failback) */
@@ -343,7 +343,7 @@ static void dbc_probe(db_conn_t *c)
 static void dbc_renew(db_conn_t *c)
 {
     db_pool_t *pool = c->pool;
-    log_info("db_failback", "worker=%u pool=%s db_conn=%d on_primary_ms=%llu", pool->worker,
+    log_debug("db_failback", "worker=%u pool=%s db_conn=%d on_primary_ms=%llu", pool->worker,
              pool->name, c->index, (unsigned long long)(now_ms() - c->primary_since_ms));
     metrics_db_failback();
     if (c->io) {
@@ -371,8 +371,10 @@ static void renewal_done(db_conn_t *c)
     evtimer_del(c->deadline);
     c->renewing = false;
     c->pool->renewing = false;
-    log_info("db_failback_ready", "worker=%u pool=%s db_conn=%d node=%s", c->pool->worker,
-             c->pool->name, c->index, c->on_primary ? "primary" : c->on_standby ? "standby" : "unknown");
+    /* Info when it reached a standby; without one, it is the routine of every period. */
+    log_emit(c->on_primary ? LOG_DEBUG : LOG_INFO, "db_failback_ready",
+             "worker=%u pool=%s db_conn=%d node=%s", c->pool->worker, c->pool->name, c->index,
+             c->on_primary ? "primary" : c->on_standby ? "standby" : "unknown");
     if (c->on_primary)
         c->pool->next_renewal_ms = now_ms() + c->pool->failback_ms;
 }

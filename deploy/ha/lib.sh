@@ -117,7 +117,8 @@ ha_init() {
         h=HA_HTTP_PORT_b$i
         ha_fill "$HA_TEMPLATES/branchd.conf.in" "$HA_DIR/b$i/branchd.conf" \
             LISTEN_PORT="${!n}" HTTP_PORT="${!h}" DIR="$HA_DIR/b$i" CERTS="$HA_DIR/certs" \
-            PRIMARY_PORT="$HA_PRIMARY_PORT" PGPASS="$HA_DIR/pgpass" PG_PORTS="${!pg_ports},${!pg_ports2}"
+            PRIMARY_PORT="$HA_PRIMARY_PORT" PGPASS="$HA_DIR/pgpass" PG_PORTS="${!pg_ports},${!pg_ports2}" \
+            READ_FAILBACK_S="${HA_READ_FAILBACK_S:-30}"
         # inih reads lines of up to 200 characters: a longer one would be cut.
         awk 'length($0) > 198 { exit 1 }' "$HA_DIR/b$i/branchd.conf" ||
             die "$HA_DIR/b$i/branchd.conf: a line is too long for branchd (use a shorter directory)"

@@ -24,7 +24,11 @@
 # process lists leads through HAProxy all along. The test checks that the
 # read pool starts on the standby, and that lead list is served again
 # after every fault (each window between faults has successful reads);
-# it prints the reader's error seconds per fault too.
+# it prints the reader's error seconds per fault too. After every fault,
+# once the old primary is back as the synchronous standby, every daemon's
+# read pool must be whole on the standby again within 60 s (failback,
+# db_read_failback_s = 3 here): no daemon counts a read connection on a
+# primary, and the standby holds all of them; it prints how long each took.
 #
 #   --quick  each fault once, 3 clients, calls of 10 leads (a few minutes;
 #            tests/run.sh runs it)
@@ -102,6 +106,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A short failback period, so the read pools return within the quick run.
+HA_READ_FAILBACK_S=3
 ha_init "$DIR" 2
 ha_load "$DIR"
 mkdir -p "$OUT"
@@ -139,6 +145,29 @@ read_pool_on() {
 STANDBY=$(ha_other "$(ha_primary)")
 ha_wait "the read pools on the standby $STANDBY" 60 read_pool_on "$STANDBY"
 note "the read pools are on the standby $STANDBY"
+
+# Every daemon's read pool: 1 worker x db_read_pool_size 2 (branchd.conf.in).
+READ_CONNS=$((HA_BRANCHD_COUNT * 2))
+# read_pools_back: the read pools are whole on the standby. No daemon
+# counts a read connection on a primary (branchline_db_read_pool_on_primary),
+# and the standby holds READ_CONNS branchd backends (only read pools reach a
+# standby); READ_STATE says what was seen last.
+read_pools_back() {
+    local p i port gauges="" n rc=0
+    p=$(ha_primary 2>/dev/null) || return 1
+    for ((i = 1; i <= HA_BRANCHD_COUNT; i++)); do
+        port=HA_HTTP_PORT_b$i
+        n=$(curl -sS -f "http://127.0.0.1:${!port}/metrics" 2>/dev/null |
+            awk '$1 == "branchline_db_read_pool_on_primary" { print $2 }')
+        gauges+=" b$i=${n:-?}"
+        [[ $n == 0 ]] || rc=1
+    done
+    n=$(ha_node_psql "$(ha_other "$p")" -Atc "SELECT count(*) FROM pg_stat_activity
+                                             WHERE usename = 'branchd' AND pg_is_in_recovery()" 2>/dev/null)
+    READ_STATE="on a primary:$gauges; on the standby $(ha_other "$p"): ${n:-?} of $READ_CONNS"
+    [[ $n == "$READ_CONNS" ]] || rc=1
+    return $rc
+}
 
 # The reader: lead list through HAProxy (the read pool) until the stop file.
 reader() {
@@ -238,6 +267,12 @@ fault() {
     ha_wait_healthy 180
     ha_wait "branchd b1 and b2" 60 ha_both_branchd
     ha_wait "lead list through the read pool" 60 ha_quietly ha_ctl admin lead list --limit 1
+    local healthy=$SECONDS deadline=$((SECONDS + 60))
+    until read_pools_back; do
+        ((SECONDS < deadline)) || die "the read pools are not back on the standby 60 s after $1 ($READ_STATE)"
+        sleep 0.3
+    done
+    note "after $1 the read pools are on the standby within $((SECONDS - healthy)) s ($READ_STATE)"
     wait_progress
     sleep 2
 }
