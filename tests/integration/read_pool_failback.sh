@@ -29,12 +29,12 @@ backends() {
                    AND application_name $1 'branchd_read'"
 }
 
-# wait_metric URL NAME OP VALUE: polls (60 s at most) until the sample OP VALUE holds.
+# wait_metric URL NAME OP VALUE: polls (60 s at most) until `test SAMPLE OP VALUE` holds.
 wait_metric() {
     local v
     for _ in $(seq 600); do
         v=$(metric "$1" "$2")
-        (("$v" $3 $4)) && return 0
+        test "$v" "$3" "$4" && return 0
         sleep 0.1
     done
     fail "$2 stayed $v, want $3 $4"
@@ -55,7 +55,7 @@ ok -o json lead list
 eq "$(jqv '.[0].external_id')" fb-1
 
 case_ "the gauge counts the read connections on a primary: all of them"
-wait_metric "$H" branchline_db_read_pool_on_primary == "$READ_CONNS"
+wait_metric "$H" branchline_db_read_pool_on_primary -eq "$READ_CONNS"
 
 case_ "idle read connections on a primary are renewed: counted, new backends, no loss counted"
 primary_before=$(backends '<>')
@@ -63,7 +63,7 @@ read_before=$(backends '=')
 reconnects=$(metric "$H" 'branchline_db_reconnects_total{pool="read"}')
 errors=$(metric "$H" 'branchline_db_errors_total{pool="read"}')
 renewals=$(metric "$H" branchline_db_read_pool_failbacks_total)
-wait_metric "$H" branchline_db_read_pool_failbacks_total '>=' "$((renewals + 2 * READ_CONNS))"
+wait_metric "$H" branchline_db_read_pool_failbacks_total -ge "$((renewals + 2 * READ_CONNS))"
 read_after=$(backends '=')
 [[ $read_after != "$read_before" ]] || fail "the read pool's backends are the same ($read_before)"
 grep -q 'db_failback_ready.*pool=read.*node=primary' "$BLTEST_DAEMON_LOG" ||
@@ -85,7 +85,7 @@ for _ in 1 2 3; do
     reader &
     pids+=($!)
 done
-wait_metric "$H" branchline_db_read_pool_failbacks_total '>=' "$((renewals + 3 * READ_CONNS))"
+wait_metric "$H" branchline_db_read_pool_failbacks_total -ge "$((renewals + 3 * READ_CONNS))"
 touch "$rcs.stop"
 for pid in "${pids[@]}"; do
     wait "$pid"
@@ -101,7 +101,7 @@ eq "$(metric "$H" 'branchline_requests_total{operation="lead_list",code="OK"}')"
     "lead list answered OK"
 eq "$(metric "$H" 'branchline_requests_total{operation="lead_list",code="UNAVAILABLE"}')" 0 \
     "lead list answered UNAVAILABLE"
-wait_metric "$H" branchline_db_read_pool_on_primary == "$READ_CONNS"
+wait_metric "$H" branchline_db_read_pool_on_primary -eq "$READ_CONNS"
 
 case_ "the primary pools are never renewed"
 eq "$(backends '<>')" "$primary_before" "the primary pools' backends"
