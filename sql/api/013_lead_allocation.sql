@@ -432,28 +432,25 @@ BEGIN
     SELECT * INTO holder FROM units WHERE tenant_id = current_tenant() AND id = p_holder;
     p.holder := holder;
     p.project_id := p_project;
-    p.project_code := (SELECT j.code FROM projects j WHERE j.tenant_id = current_tenant() AND j.id = p_project);
     p.rule := pol;
     p.day := local_day(p_now);
-    SELECT r.total, r.members, r.rotations INTO r_total, r_members, r_rotations
-      FROM lead_pool_rounds r
-     WHERE r.tenant_id = holder.tenant_id AND r.holder_id = p_holder AND r.project_id = p_project;
-    IF NOT FOUND THEN
-        r_total := 0;
-        r_members := 0;
-        r_rotations := 0;
-    END IF;
+    -- the project's code, the round (none yet: 0, 0, 0) and the kept
+    -- members with the organization's version, in one statement; one
+    -- snapshot for the whole function (STABLE): the version and the
+    -- members read below are of the same organization
+    SELECT (SELECT j.code FROM projects j WHERE j.tenant_id = current_tenant() AND j.id = p_project),
+           coalesce(r.total, 0), coalesce(r.members, 0), coalesce(r.rotations, 0),
+           o.version, k.org_version = o.version, k.branch_ids, k.paths, k.capacities
+      INTO p.project_code, r_total, r_members, r_rotations, v, kept, ids, paths, capacities
+      FROM (VALUES (1)) one
+      LEFT JOIN lead_pool_rounds r
+             ON r.tenant_id = holder.tenant_id AND r.holder_id = p_holder AND r.project_id = p_project
+      LEFT JOIN org_state o ON o.tenant_id = holder.tenant_id
+      LEFT JOIN lead_pool_members k ON k.tenant_id = o.tenant_id AND k.holder_id = p_holder AND k.project_id = p_project;
     p.round_total := r_total;
     p.round_members := r_members;
     p.rotations := r_rotations;
     p.round_new := false;
-    -- one snapshot for the whole function (STABLE): the version and the
-    -- members read below are of the same organization
-    SELECT o.version, k.org_version = o.version, k.branch_ids, k.paths, k.capacities
-      INTO v, kept, ids, paths, capacities
-      FROM org_state o
-      LEFT JOIN lead_pool_members k ON k.tenant_id = o.tenant_id AND k.holder_id = p_holder AND k.project_id = p_project
-     WHERE o.tenant_id = holder.tenant_id;
     kept := coalesce(kept, false);
     -- kept only from outside organization changes: a transaction that
     -- changes the organization (begin_change set branchline.version) may
@@ -503,18 +500,6 @@ BEGIN
            AND s.round_weight IS NOT NULL
            AND s.branch_id <> ALL (ARRAY(SELECT m.branch_id FROM unnest(p.members) m));
     END IF;
-    INSERT INTO lead_pool_state AS s (tenant_id, holder_id, project_id, branch_id, credit, credit_scale,
-                                      allocated, open_leads, round_weight, picks)
-    SELECT (p.holder).tenant_id, (p.holder).id, p.project_id, m.branch_id,
-           CASE WHEN m.round_weight IS NOT NULL THEN m.base ELSE m.credit END,
-           CASE WHEN m.round_weight IS NOT NULL THEN p.round_total ELSE m.scale END,
-           m.d_alloc, m.d_open, m.round_weight, m.picks
-      FROM unnest(p.members) m
-     WHERE m.dirty OR m.d_alloc <> 0 OR m.d_open <> 0
-    ON CONFLICT (tenant_id, holder_id, project_id, branch_id) DO UPDATE
-       SET credit = excluded.credit, credit_scale = excluded.credit_scale,
-           round_weight = excluded.round_weight, picks = excluded.picks,
-           allocated = s.allocated + excluded.allocated, open_leads = s.open_leads + excluded.open_leads;
     IF p.members_read_at >= 0 THEN
         INSERT INTO lead_pool_members AS k (tenant_id, holder_id, project_id, org_version, branch_ids, paths, capacities)
         VALUES ((p.holder).tenant_id, (p.holder).id, p.project_id, p.members_read_at,
@@ -526,12 +511,28 @@ BEGIN
                capacities = excluded.capacities
          WHERE k.org_version < excluded.org_version;
     END IF;
-    IF EXISTS (SELECT FROM unnest(p.members) m WHERE m.dirty) THEN
+    -- the members' rows, the round (when a member's round state changed)
+    -- and the day's counts: one statement, three tables, no row twice
+    WITH state AS (
+        INSERT INTO lead_pool_state AS s (tenant_id, holder_id, project_id, branch_id, credit, credit_scale,
+                                          allocated, open_leads, round_weight, picks)
+        SELECT (p.holder).tenant_id, (p.holder).id, p.project_id, m.branch_id,
+               CASE WHEN m.round_weight IS NOT NULL THEN m.base ELSE m.credit END,
+               CASE WHEN m.round_weight IS NOT NULL THEN p.round_total ELSE m.scale END,
+               m.d_alloc, m.d_open, m.round_weight, m.picks
+          FROM unnest(p.members) m
+         WHERE m.dirty OR m.d_alloc <> 0 OR m.d_open <> 0
+        ON CONFLICT (tenant_id, holder_id, project_id, branch_id) DO UPDATE
+           SET credit = excluded.credit, credit_scale = excluded.credit_scale,
+               round_weight = excluded.round_weight, picks = excluded.picks,
+               allocated = s.allocated + excluded.allocated, open_leads = s.open_leads + excluded.open_leads
+    ), round AS (
         INSERT INTO lead_pool_rounds AS r (tenant_id, holder_id, project_id, total, members, rotations)
-        VALUES ((p.holder).tenant_id, (p.holder).id, p.project_id, p.round_total, p.round_members, p.rotations)
+        SELECT (p.holder).tenant_id, (p.holder).id, p.project_id, p.round_total, p.round_members, p.rotations
+         WHERE EXISTS (SELECT FROM unnest(p.members) m WHERE m.dirty)
         ON CONFLICT (tenant_id, holder_id, project_id) DO UPDATE
-           SET total = excluded.total, members = excluded.members, rotations = excluded.rotations;
-    END IF;
+           SET total = excluded.total, members = excluded.members, rotations = excluded.rotations
+    )
     INSERT INTO lead_day_counts AS x (tenant_id, branch_id, day, project_id, holder_id, received)
     SELECT (p.holder).tenant_id, m.branch_id, p.day, p.project_id, (p.holder).id, m.d_recv
       FROM unnest(p.members) m
@@ -916,7 +917,11 @@ $$;
 
 -- ---- intake ---------------------------------------------------------------------------------
 
-CREATE TYPE branchline.intake_result AS (lead_id bigint, created boolean, pool branchline.pool);
+-- wire, branch_key, holder_key: the created lead as lead_view has it (all
+-- NULL when intake created nothing), read once for both the notification
+-- and the caller's answer (lead_add) instead of once for each.
+CREATE TYPE branchline.intake_result AS (lead_id bigint, created boolean, pool branchline.pool,
+                                         wire api.lead, branch_key text, holder_key text);
 
 -- Takes in one checked lead and allocates it in pool p (NULL when no
 -- customer service serves its origin), in the caller's transaction; the
@@ -934,10 +939,15 @@ DECLARE
     dup_branch bigint;
     d decision;
     lead bigint;
+    w api.lead;
+    branch_key text;
+    holder_key text;
+    read_back record;
+    notice jsonb;
 BEGIN
     SELECT l.id INTO lead FROM leads l WHERE l.tenant_id = t AND l.external_id = r.external_id;
     IF FOUND THEN
-        RETURN ROW(lead, false, p);
+        RETURN ROW(lead, false, p, NULL::api.lead, NULL::text, NULL::text);
     END IF;
     IF p IS NULL THEN
         holder := (SELECT u.id FROM units u WHERE u.tenant_id = t AND u.path = '/');
@@ -950,24 +960,46 @@ BEGIN
         d := decide(p, '{}', dup_of, dup_branch);
     END IF;
 
-    INSERT INTO leads (tenant_id, external_id, project_id, channel, origin_id, holder_id, branch_id, status,
-                       reason, policy, name, phone, email, note, phone_key, email_key, duplicate_of,
-                       created_at, allocated_at, due_at)
-    VALUES (t, r.external_id, r.project_id, r.channel, r.origin_id, holder, d.branch_id, d.status,
-            CASE WHEN d.status <> 'allocated' THEN d.reason END, d.policy,
-            r.name, r.phone, r.email, r.note, r.phone_key, r.email_key, dup_of,
-            p_now, CASE WHEN d.status = 'allocated' THEN p_now END, due_after(d, p_now))
-    ON CONFLICT (tenant_id, external_id) DO NOTHING
-    RETURNING id INTO lead;
+    -- the lead and its history event (record_decision's) in one statement:
+    -- no event when the external_id turned out to be taken
+    WITH ins AS (
+        INSERT INTO leads (tenant_id, external_id, project_id, channel, origin_id, holder_id, branch_id, status,
+                           reason, policy, name, phone, email, note, phone_key, email_key, duplicate_of,
+                           created_at, allocated_at, due_at)
+        VALUES (t, r.external_id, r.project_id, r.channel, r.origin_id, holder, d.branch_id, d.status,
+                CASE WHEN d.status <> 'allocated' THEN d.reason END, d.policy,
+                r.name, r.phone, r.email, r.note, r.phone_key, r.email_key, dup_of,
+                p_now, CASE WHEN d.status = 'allocated' THEN p_now END, due_after(d, p_now))
+        ON CONFLICT (tenant_id, external_id) DO NOTHING
+        RETURNING id
+    ), ev AS (
+        INSERT INTO lead_events (tenant_id, lead_id, at, kind, from_branch_id, to_branch_id, reason, principal,
+                                 policy, explain)
+        SELECT t, ins.id, p_now, d.kind, NULL, d.branch_id,
+               coalesce(CASE WHEN dup_of IS NOT NULL AND d.kind <> 'duplicate'
+                             THEN concat_ws('; ', 'duplicate of lead ' || dup_of || ', whose branch cannot take it',
+                                            d.reason) END,
+                        d.reason),
+               p_principal, d.policy, d.explain
+          FROM ins
+    )
+    SELECT ins.id INTO lead FROM ins;
     IF lead IS NULL THEN
         SELECT l.id INTO lead FROM leads l WHERE l.tenant_id = t AND l.external_id = r.external_id;
-        RETURN ROW(lead, false, p);
+        RETURN ROW(lead, false, p, NULL::api.lead, NULL::text, NULL::text);
     END IF;
-    PERFORM record_decision(lead, d, NULL,
-                            CASE WHEN dup_of IS NOT NULL AND d.kind <> 'duplicate'
-                                 THEN concat_ws('; ', 'duplicate of lead ' || dup_of || ', whose branch cannot take it',
-                                                d.reason) END,
-                            p_principal, p_now);
-    RETURN ROW(lead, true, d.pool);
+    -- record_decision's notification (notify_lead's payload), from the one
+    -- read of the lead that also gives the caller its answer
+    SELECT v.wire, v.branch_key, v.holder_key INTO read_back FROM lead_view v WHERE v.tenant_id = t AND v.id = lead;
+    IF FOUND THEN
+        w := read_back.wire;
+        branch_key := read_back.branch_key;
+        holder_key := read_back.holder_key;
+    END IF;
+    IF d.status = 'allocated' THEN
+        notice := CASE WHEN w.id IS NOT NULL THEN to_jsonb(w) - 'created' ELSE jsonb_build_object('id', lead) END;
+        PERFORM pg_notify('branchline_leads', lead_notice(notice, d.status, (d.pool).project_code, d.branch_key));
+    END IF;
+    RETURN ROW(lead, true, d.pool, w, branch_key, holder_key);
 END
 $$;

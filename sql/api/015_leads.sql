@@ -103,7 +103,11 @@ BEGIN
     IF res.created AND res.pool IS NOT NULL THEN
         PERFORM save_pool(res.pool);
     END IF;
-    RETURN NEXT lead_wire(c, res.lead_id, res.created);
+    IF res.created AND (res.wire).id IS NOT NULL THEN
+        RETURN NEXT lead_masked(c, res.wire, res.branch_key, res.holder_key, true);
+    ELSE
+        RETURN NEXT lead_wire(c, res.lead_id, res.created);
+    END IF;
 END
 $$;
 
