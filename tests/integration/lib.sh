@@ -60,6 +60,21 @@ psql_app() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_APP_CONNINFO" -c "$1"; }
 # backends, look behind row-level security).
 psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
 
+# one_branch_org: as carol, tenant acme (admin alice); as alice, region r
+# with branch r/b, customer service at the top, sales at r/b, project seo
+# assigned to r/b with capacity 5. Ends as alice.
+one_branch_org() {
+    as carol
+    ok tenant create acme --name Acme --admin-subject CN=alice
+    as alice
+    ok unit add r --kind region --name R
+    ok unit add r/b --kind branch --name B
+    ok dept add / customer_service
+    ok dept add r/b sales
+    ok project add seo --name SEO
+    ok project assign r/b seo --capacity 5
+}
+
 finish() {
     [[ -n $CURRENT ]] && TESTS_PASSED=$((TESTS_PASSED + 1))
     echo "$TESTS_PASSED passed, 0 failed"

@@ -59,15 +59,7 @@ eq "$(listens '=')" 0 "LISTEN connections of the read pool"
 [[ $(listens '<>') -ge 2 ]] || fail "the primary pools do not LISTEN"
 
 case_ "writes and the other reads run on the primary pool"
-as carol
-ok tenant create acme --name Acme --admin-subject CN=alice
-as alice
-ok unit add r --kind region --name R
-ok unit add r/b --kind branch --name B
-ok dept add / customer_service
-ok dept add r/b sales
-ok project add seo --name SEO
-ok project assign r/b seo --capacity 5
+one_branch_org
 ok lead add --external-id rp-1 --project seo --channel search --name Ann
 ok -o json lead show 1
 eq "$(jqv .status)" allocated

@@ -41,15 +41,7 @@ wait_metric() {
 }
 
 case_ "set up: a tenant with a lead to list"
-as carol
-ok tenant create acme --name Acme --admin-subject CN=alice
-as alice
-ok unit add r --kind region --name R
-ok unit add r/b --kind branch --name B
-ok dept add / customer_service
-ok dept add r/b sales
-ok project add seo --name SEO
-ok project assign r/b seo --capacity 5
+one_branch_org
 ok lead add --external-id fb-1 --project seo --channel search --name Ann
 ok -o json lead list
 eq "$(jqv '.[0].external_id')" fb-1
