@@ -54,16 +54,8 @@ eq "$(value 'branchline_request_duration_seconds_bucket{operation="ping",le="+In
 [[ $(value 'branchline_db_queries_total{pool="primary"}') -gt 0 ]] || fail "no database queries counted"
 
 case_ "a lead allocated on intake counts under its policy; one without a pool under its reason"
-as carol
-ok tenant create acme --name Acme --admin-subject CN=alice
-as alice
-ok unit add r --kind region --name R
-ok unit add r/b --kind branch --name B
-ok dept add / customer_service
-ok dept add r/b sales
-ok project add seo --name SEO
+one_branch_org
 ok project add none --name None
-ok project assign r/b seo --capacity 2
 ok lead add --external-id m-1 --project seo --channel search
 ok lead add --external-id m-2 --project none --channel search
 M=$(scrape)
