@@ -132,6 +132,11 @@ static bool wire_valid(request_t *req, const uint8_t *wire, size_t wire_len)
         request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, err.field,
                                      "%s is longer than %ld characters", err.field, err.limit));
         return false;
+    case VALIDATE_FIELD_ZERO:
+        request_finish(request_error(req, BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT, err.field,
+                                     "%s has a field numbered 0, which protobuf does not allow",
+                                     err.field));
+        return false;
     }
     return true;
 }

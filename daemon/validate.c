@@ -75,6 +75,13 @@ static validate_status_t walk(const ProtobufCMessageDescriptor *desc, cursor_t c
         if (!read_varint(&c, &key))
             return VALIDATE_OK;
         unsigned number = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
+        /* protobuf-c decodes a tag of field 0 when its varint is padded
+         * (0x81 0x00) but not when it is minimal, so such a message could
+         * not survive being packed again (a cache key, a replay). */
+        if (number == 0) {
+            snprintf(err->field, sizeof err->field, "%s", prefix[0] && !skip ? prefix : "request");
+            return VALIDATE_FIELD_ZERO;
+        }
         if (wire == 0) {
             if (!read_varint(&c, &n))
                 return VALIDATE_OK;

@@ -17,10 +17,12 @@ typedef enum {
     VALIDATE_OK,
     VALIDATE_NUL,        /* a string field holds a NUL byte */
     VALIDATE_TOO_LONG,   /* a string field is over its limit (in characters) */
+    VALIDATE_FIELD_ZERO, /* a field numbered 0, which protobuf forbids */
 } validate_status_t;
 
 typedef struct {
-    char field[128];     /* path of the offending field, e.g. "leads[3].note" */
+    char field[128];     /* path of the offending field, e.g. "leads[3].note";
+                          * for VALIDATE_FIELD_ZERO the message holding it */
     long limit;          /* for VALIDATE_TOO_LONG */
 } validate_error_t;
 

@@ -204,6 +204,31 @@ static void test_ping_payload_too_large(void **state)
     assert_int_equal(got.answers[0]->result_case, BRANCHLINE__V1__RESPONSE__RESULT__NOT_SET);
 }
 
+/* protobuf-c decodes a padded tag of field 0 (0x81 0x00, then 8 bytes of
+ * fixed64) but not the minimal one it would pack: refused with a field. */
+static void test_field_number_zero_refused(void **state)
+{
+    (void)state;
+    Branchline__V1__Request *msg = ping_msg(9, 4, 0);
+    uint8_t wire[64];
+    size_t len = branchline__v1__request__pack(msg, wire);
+    branchline__v1__request__free_unpacked(msg, NULL);
+    static const uint8_t field_zero[] = {0x81, 0x00, 1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(wire + len, field_zero, sizeof field_zero);
+    len += sizeof field_zero;
+    msg = branchline__v1__request__unpack(NULL, len, wire);
+    assert_non_null(msg); /* the quirk this guards against */
+    request_t *r = request_new(&worker, &sink, SUBJECT, -1, msg);
+    assert_non_null(r);
+    dispatch_request(r, wire, len);
+    run_loop();
+    assert_int_equal(got.count, 1);
+    assert_int_equal(got.answers[0]->id, 9);
+    assert_int_equal(code_of(0), BRANCHLINE__V1__STATUS__CODE__INVALID_ARGUMENT);
+    assert_string_equal(field_of(0), "request");
+    assert_non_null(strstr(got.answers[0]->status->message, "field numbered 0"));
+}
+
 static void test_server_info_names_the_requests_subject(void **state)
 {
     (void)state;
@@ -394,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_operation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_echoes_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_payload_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_field_number_zero_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_info_names_the_requests_subject, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sql_operation_without_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tenant_rate_limited, setup, teardown),
