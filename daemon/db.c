@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "db_hosts.h"
 #include "db_queue.h"
 #include "log.h"
 #include "metrics_core.h"
@@ -16,8 +17,7 @@
 /* The daemon's own deadline comes this long after the server's
  * statement_timeout, which normally answers first (57014). */
 #define DEADLINE_GRACE_MS 1000
-/* A failback renewal must be ready, and a standby probe answered, within
- * this (PQconnectPoll does not apply libpq's connect_timeout). */
+/* A standby probe must be answered within this. */
 #define FAILBACK_DEADLINE_MS 10000
 #define FAILBACK_TICK_MS 1000
 
@@ -34,7 +34,7 @@ typedef struct db_conn {
     struct event *io;
     short io_what;              /* what io waits for */
     struct event *retry;
-    struct event *deadline;     /* armed while a query, a standby probe or a renewal runs */
+    struct event *deadline;     /* armed while a query, a standby probe or a connection attempt runs */
     int backoff_ms;
     int prepare_next;
     db_query_t *current;        /* NULL while BUSY: a standby probe (failback) */
@@ -46,11 +46,14 @@ typedef struct db_conn {
     uint64_t primary_since_ms;  /* when it was first seen on a primary */
     uint64_t checked_ms;        /* when in_hot_standby was last reported */
     bool renewing;              /* closed by failback, connecting again */
+    int host_first;             /* where in a multi-host list attempts start (db_hosts.h) */
+    int host_pos;               /* where this attempt is, from host_first */
 } db_conn_t;
 
 struct db_pool {
     struct event_base *base;
     char *conninfo;
+    db_hosts_t hosts;           /* its host list and connect deadline */
     db_conn_t *conns;
     int size;                   /* query connections; conns[size] is the listener */
     char *channels;             /* comma-separated */
@@ -63,7 +66,6 @@ struct db_pool {
     unsigned worker;
     uint64_t failback_ms;       /* 0: no failback (the primary pool, or turned off) */
     struct event *failback;     /* its tick */
-    bool renewing;              /* one connection is being renewed */
     uint64_t next_renewal_ms;   /* none before this */
 };
 
@@ -174,7 +176,6 @@ static void dbc_lost(db_conn_t *c, const char *why)
         /* The renewal failed: the connection comes back by the usual backoff;
          * the next renewal waits a period. */
         c->renewing = false;
-        c->pool->renewing = false;
         c->pool->next_renewal_ms = now_ms() + c->pool->failback_ms;
     }
     bool was_listening = c->state == DBC_LISTENING;
@@ -225,13 +226,53 @@ static bool dbc_flush(db_conn_t *c)
     return c->pg != NULL;
 }
 
+/*
+ * The connect deadline. libpq applies connect_timeout only in its blocking
+ * PQconnectdb; with PQconnectPoll the time is ours. Each host an attempt
+ * reaches, and then each statement it prepares (the LISTEN of the
+ * listener), must answer within the conninfo's connect_timeout (10 s
+ * without one): a server that accepts TCP and never answers no longer
+ * holds the connection for ever. db_hosts.h says why an attempt that timed
+ * out makes the next one start at the following host.
+ */
+static void connect_deadline(db_conn_t *c)
+{
+    int ms = c->pool->hosts.timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+}
+
+/* Follows libpq along the host list: each new host gets the whole deadline. */
+static void track_host(db_conn_t *c)
+{
+    int pos = db_hosts_position(&c->pool->hosts, c->host_first, c->host_pos, PQhost(c->pg),
+                                PQport(c->pg));
+    if (pos >= 0 && pos != c->host_pos) {
+        c->host_pos = pos;
+        connect_deadline(c);
+    }
+}
+
+static void attempt_timed_out(db_conn_t *c)
+{
+    char host[300];
+    log_warn("db_connect_timeout", "worker=%u pool=%s db_conn=%d host=%s port=%s phase=%s timeout_ms=%d",
+             c->pool->worker, c->pool->name, c->index, log_quote(host, sizeof host, PQhost(c->pg) ? PQhost(c->pg) : ""),
+             PQport(c->pg) ? PQport(c->pg) : "", dbc_state_names[c->state], c->pool->hosts.timeout_ms);
+    if (c->pool->hosts.count > 1)
+        c->host_first = (c->host_first + c->host_pos + 1) % c->pool->hosts.count;
+    dbc_lost(c, "connect deadline passed");
+}
+
 static void dbc_send_prepare(db_conn_t *c)
 {
     const stmt_def_t *def = stmt_def((stmt_id_t)c->prepare_next);
-    if (!PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL))
+    if (!PQsendPrepare(c->pg, def->name, def->sql, def->nparams, NULL)) {
         dbc_lost(c, PQerrorMessage(c->pg));
-    else
-        dbc_flush(c);
+        return;
+    }
+    connect_deadline(c);
+    dbc_flush(c);
 }
 
 static void dbc_send_current(db_conn_t *c)
@@ -263,10 +304,14 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     db_conn_t *c = arg;
+    if (c->state == DBC_CONNECTING || c->state == DBC_PREPARING) {
+        attempt_timed_out(c);
+        return;
+    }
     db_query_t *q = c->current;
     if (!q) {
-        if (c->renewing || c->state == DBC_BUSY)
-            dbc_lost(c, c->renewing ? "failback renewal not ready in time" : "standby probe unanswered");
+        if (c->state == DBC_BUSY)
+            dbc_lost(c, "standby probe unanswered");
         return;
     }
     c->current = NULL;
@@ -357,9 +402,7 @@ static void dbc_renew(db_conn_t *c)
     c->pg = NULL;
     c->on_primary = c->on_standby = false;
     c->renewing = true;
-    pool->renewing = true;
-    failback_deadline(c);
-    dbc_connect(c);
+    dbc_connect(c); /* within the connect deadline, like any attempt */
 }
 
 /* A renewed connection is ready: on a primary again, the next renewal of
@@ -368,15 +411,22 @@ static void renewal_done(db_conn_t *c)
 {
     if (!c->renewing)
         return;
-    evtimer_del(c->deadline);
     c->renewing = false;
-    c->pool->renewing = false;
     /* Info when it reached a standby; without one, it is the routine of every period. */
     log_emit(c->on_primary ? LOG_DEBUG : LOG_INFO, "db_failback_ready",
              "worker=%u pool=%s db_conn=%d node=%s", c->pool->worker, c->pool->name, c->index,
              c->on_primary ? "primary" : c->on_standby ? "standby" : "unknown");
     if (c->on_primary)
         c->pool->next_renewal_ms = now_ms() + c->pool->failback_ms;
+}
+
+/* One renewal at a time per pool. */
+static bool pool_renewing(const db_pool_t *pool)
+{
+    for (int i = 0; i < pool->size; i++)
+        if (pool->conns[i].renewing)
+            return true;
+    return false;
 }
 
 /* Only idle connections, and only while nothing waits for one: a probe or
@@ -400,7 +450,7 @@ static void failback_tick(evutil_socket_t fd, short what, void *arg)
                  (!due || c->primary_since_ms < due->primary_since_ms))
             due = c;
     }
-    if (due && !pool->renewing && now >= pool->next_renewal_ms)
+    if (due && !pool_renewing(pool) && now >= pool->next_renewal_ms)
         dbc_renew(due);
 }
 
@@ -418,6 +468,7 @@ static void dbc_complete(db_conn_t *c)
             dbc_lost(c, "LISTEN failed");
             return;
         }
+        evtimer_del(c->deadline);
         c->backoff_ms = BACKOFF_MIN_MS;
         dbc_set_state(c, DBC_LISTENING, "ready");
         c->pool->notify(c->pool->notify_arg, NULL, NULL);
@@ -443,6 +494,7 @@ static void dbc_complete(db_conn_t *c)
             dbc_send_prepare(c);
             return;
         }
+        evtimer_del(c->deadline);
         c->backoff_ms = BACKOFF_MIN_MS;
         dbc_set_state(c, DBC_IDLE, "ready");
         renewal_done(c);
@@ -511,7 +563,9 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     db_conn_t *c = arg;
-    switch (PQconnectPoll(c->pg)) {
+    PostgresPollingStatusType polled = PQconnectPoll(c->pg);
+    track_host(c);
+    switch (polled) {
     case PGRES_POLLING_READING:
         dbc_watch(c, EV_READ, dbc_connect_step);
         return;
@@ -531,6 +585,7 @@ static void dbc_connect_step(evutil_socket_t fd, short what, void *arg)
     dbc_note_node(c);
     dbc_set_state(c, DBC_PREPARING, NULL);
     c->prepare_next = 0;
+    connect_deadline(c); /* the LISTEN's */
     dbc_watch(c, EV_READ | EV_PERSIST, dbc_readable);
     if (!c->io)
         return;
@@ -578,14 +633,20 @@ static void dbc_connect(db_conn_t *c)
     char options[96];
     snprintf(options, sizeof options, "-c statement_timeout=%d%s", c->pool->statement_timeout_ms,
              c->pool->read_only ? " -c default_transaction_read_only=on" : "");
-    const char *const keys[] = {"options", "dbname", NULL};
-    const char *const values[] = {options, c->pool->conninfo, NULL};
+    /* Keywords after dbname (the conninfo) override it: the rotated host list. */
+    const char *keys[6] = {"options", "dbname"};
+    const char *values[6] = {options, c->pool->conninfo};
+    char hosts[1024];
+    db_hosts_rotated(&c->pool->hosts, c->host_first, keys + 2, values + 2, hosts, sizeof hosts);
     c->pg = PQconnectStartParams(keys, values, 1);
     dbc_set_state(c, DBC_CONNECTING, NULL);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         dbc_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
     }
+    c->host_pos = 0;
+    connect_deadline(c);
+    track_host(c);
     PQsetNoticeReceiver(c->pg, notice_route, c);
     dbc_watch(c, EV_WRITE, dbc_connect_step);
 }
@@ -673,7 +734,7 @@ db_pool_t *db_pool_new(struct event_base *base, const db_pool_config_t *cfg, uns
         goto fail;
     pool->conninfo = strdup(conninfo);
     pool->conns = calloc((size_t)size + 1, sizeof *pool->conns);
-    if (!pool->conninfo || !pool->conns)
+    if (!pool->conninfo || !pool->conns || db_hosts_init(&pool->hosts, conninfo) != 0)
         goto fail;
     for (int i = 0; i <= size; i++) {
         db_conn_t *c = &pool->conns[i];
@@ -743,6 +804,7 @@ void db_pool_free(db_pool_t *pool)
     free(pool->conns);
     free(pool->channels);
     free(pool->conninfo);
+    db_hosts_free(&pool->hosts);
     free(pool);
 }
 
