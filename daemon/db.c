@@ -21,6 +21,12 @@
 #define FAILBACK_DEADLINE_MS 10000
 #define FAILBACK_TICK_MS 1000
 
+/* The node a connection is on, from the server's in_hot_standby (PostgreSQL
+ * 14 and later; before, never known). The names are those of the logs. */
+typedef enum { NODE_UNKNOWN, NODE_PRIMARY, NODE_STANDBY } node_t;
+
+static const char *const node_names[] = {"unknown", "primary", "standby"};
+
 typedef enum { DBC_DOWN, DBC_CONNECTING, DBC_PREPARING, DBC_IDLE, DBC_BUSY, DBC_LISTENING } dbc_state_t;
 
 static const char *const dbc_state_names[] = {"down", "connecting", "preparing", "idle", "busy", "listening"};
@@ -41,8 +47,7 @@ typedef struct db_conn {
     PGresult *last;
     /* Which node the connection is on, from the server's in_hot_standby as
      * of its last statement (PostgreSQL reports a promotion only then). */
-    bool on_primary;            /* in_hot_standby off */
-    bool on_standby;            /* in_hot_standby on; neither: not known (before 14) */
+    node_t node;
     uint64_t primary_since_ms;  /* when it was first seen on a primary */
     uint64_t checked_ms;        /* when in_hot_standby was last reported */
     bool renewing;              /* closed by failback, connecting again */
@@ -126,7 +131,7 @@ int db_pool_on_primary(const db_pool_t *pool)
 {
     int n = 0;
     for (int i = 0; i < pool->size; i++)
-        n += pool->conns[i].on_primary && pool->conns[i].state >= DBC_PREPARING &&
+        n += pool->conns[i].node == NODE_PRIMARY && pool->conns[i].state >= DBC_PREPARING &&
              pool->conns[i].state <= DBC_BUSY;
     return n;
 }
@@ -171,7 +176,7 @@ static void dbc_lost(db_conn_t *c, const char *why)
     c->last = NULL;
     PQfinish(c->pg);
     c->pg = NULL;
-    c->on_primary = c->on_standby = false;
+    c->node = NODE_UNKNOWN;
     if (c->renewing) {
         /* The renewal failed: the connection comes back by the usual backoff;
          * the next renewal waits a period. */
@@ -256,9 +261,11 @@ static void track_host(db_conn_t *c)
 static void attempt_timed_out(db_conn_t *c)
 {
     char host[300];
-    log_warn("db_connect_timeout", "worker=%u pool=%s db_conn=%d host=%s port=%s phase=%s timeout_ms=%d",
-             c->pool->worker, c->pool->name, c->index, log_quote(host, sizeof host, PQhost(c->pg) ? PQhost(c->pg) : ""),
-             PQport(c->pg) ? PQport(c->pg) : "", dbc_state_names[c->state], c->pool->hosts.timeout_ms);
+    const char *name = PQhost(c->pg), *port = PQport(c->pg);
+    log_warn("db_connect_timeout",
+             "worker=%u pool=%s db_conn=%d host=%s port=%s phase=%s timeout_ms=%d", c->pool->worker,
+             c->pool->name, c->index, log_quote(host, sizeof host, name ? name : ""),
+             port ? port : "", dbc_state_names[c->state], c->pool->hosts.timeout_ms);
     if (c->pool->hosts.count > 1)
         c->host_first = (c->host_first + c->host_pos + 1) % c->pool->hosts.count;
     dbc_lost(c, "connect deadline passed");
@@ -352,16 +359,18 @@ static void log_internal_error(const db_conn_t *c, const db_query_t *q, const PG
 static void dbc_note_node(db_conn_t *c)
 {
     const char *hot_standby = PQparameterStatus(c->pg, "in_hot_standby");
-    bool primary = hot_standby && strcmp(hot_standby, "off") == 0;
+    node_t node = !hot_standby                       ? NODE_UNKNOWN
+                  : strcmp(hot_standby, "off") == 0 ? NODE_PRIMARY
+                  : strcmp(hot_standby, "on") == 0  ? NODE_STANDBY
+                                                    : NODE_UNKNOWN;
     uint64_t now = now_ms();
-    if (primary && !c->on_primary) {
+    if (node == NODE_PRIMARY && c->node != NODE_PRIMARY) {
         c->primary_since_ms = now;
-        if (c->on_standby)
+        if (c->node == NODE_STANDBY)
             log_info("db_standby_promoted", "worker=%u pool=%s db_conn=%d", c->pool->worker,
                      c->pool->name, c->index);
     }
-    c->on_primary = primary;
-    c->on_standby = hot_standby && strcmp(hot_standby, "on") == 0;
+    c->node = node;
     c->checked_ms = now;
 }
 
@@ -400,7 +409,7 @@ static void dbc_renew(db_conn_t *c)
     c->last = NULL;
     PQfinish(c->pg);
     c->pg = NULL;
-    c->on_primary = c->on_standby = false;
+    c->node = NODE_UNKNOWN;
     c->renewing = true;
     dbc_connect(c); /* within the connect deadline, like any attempt */
 }
@@ -413,10 +422,10 @@ static void renewal_done(db_conn_t *c)
         return;
     c->renewing = false;
     /* Info when it reached a standby; without one, it is the routine of every period. */
-    log_emit(c->on_primary ? LOG_DEBUG : LOG_INFO, "db_failback_ready",
+    log_emit(c->node == NODE_PRIMARY ? LOG_DEBUG : LOG_INFO, "db_failback_ready",
              "worker=%u pool=%s db_conn=%d node=%s", c->pool->worker, c->pool->name, c->index,
-             c->on_primary ? "primary" : c->on_standby ? "standby" : "unknown");
-    if (c->on_primary)
+             node_names[c->node]);
+    if (c->node == NODE_PRIMARY)
         c->pool->next_renewal_ms = now_ms() + c->pool->failback_ms;
 }
 
@@ -444,9 +453,9 @@ static void failback_tick(evutil_socket_t fd, short what, void *arg)
         db_conn_t *c = &pool->conns[i];
         if (c->state != DBC_IDLE)
             continue;
-        if (c->on_standby && now - c->checked_ms >= pool->failback_ms)
+        if (c->node == NODE_STANDBY && now - c->checked_ms >= pool->failback_ms)
             dbc_probe(c);
-        else if (c->on_primary && now - c->primary_since_ms >= pool->failback_ms &&
+        else if (c->node == NODE_PRIMARY && now - c->primary_since_ms >= pool->failback_ms &&
                  (!due || c->primary_since_ms < due->primary_since_ms))
             due = c;
     }
