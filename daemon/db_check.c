@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db_hosts.h"
 #include "log.h"
 
 /* Whether the schema api has a function of this name at all. */
@@ -54,7 +55,7 @@ out:
 int db_check_statements(const char *conninfo, db_check_fn check, char *err, size_t errlen)
 {
     int rc = -1;
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = db_connect_blocking(conninfo);
     if (PQstatus(pg) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect: %s", PQerrorMessage(pg));
         goto out;

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,16 @@ static int timeout_from(const char *value)
         s = INT_MAX / 1000;
     int ms = (int)s * 1000;
     return ms < DB_CONNECT_TIMEOUT_MIN_MS ? DB_CONNECT_TIMEOUT_MIN_MS : ms;
+}
+
+PGconn *db_connect_blocking(const char *conninfo)
+{
+    /* Keywords after dbname (the conninfo) override it: its own connect_timeout wins. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    char seconds[16];
+    snprintf(seconds, sizeof seconds, "%d", DB_CONNECT_TIMEOUT_DEFAULT_MS / 1000);
+    const char *const values[] = {seconds, conninfo, NULL};
+    return PQconnectdbParams(keys, values, 1);
 }
 
 int db_hosts_init(db_hosts_t *h, const char *conninfo)

@@ -12,6 +12,7 @@
 #ifndef BRANCHD_DB_HOSTS_H
 #define BRANCHD_DB_HOSTS_H
 
+#include <libpq-fe.h>
 #include <stddef.h>
 
 /* Without connect_timeout (or with 0, libpq's "forever"). */
@@ -49,5 +50,13 @@ int db_hosts_rotated(const db_hosts_t *h, int first, const char **keys, const ch
  * or after position `from`, else from the start; -1 when none does.
  */
 int db_hosts_position(const db_hosts_t *h, int first, int from, const char *host, const char *port);
+
+/*
+ * The blocking connect of start-up's checks and of the migrate commands:
+ * libpq's PQconnectdb, which applies connect_timeout itself, with the same
+ * default as the pools' attempts when the conninfo sets none (libpq would
+ * wait for a silent server for ever). PQfinish the result, as PQconnectdb's.
+ */
+PGconn *db_connect_blocking(const char *conninfo);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "db_hosts.h"
 #include "log.h"
 #include "migrations.h"
 
@@ -200,7 +202,7 @@ int migrate_run(const char *conninfo, bool dry_run, FILE *out, int *applied, cha
                 size_t errlen)
 {
     *applied = 0;
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = db_connect_blocking(conninfo);
     PGresult *done = NULL, *objects = NULL;
     int rc = -1;
     if (PQstatus(pg) != CONNECTION_OK) {
@@ -266,7 +268,7 @@ out:
 
 static int read_version(const char *conninfo, int *version, int *reachable, char *err, size_t errlen)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = db_connect_blocking(conninfo);
     int rc = -1;
     *reachable = PQstatus(pg) == CONNECTION_OK;
     if (!*reachable) {
@@ -306,23 +308,24 @@ out:
 int migrate_current_version(const char *conninfo, int timeout_ms, int *version, char *err,
                             size_t errlen)
 {
-    int waited = 0;
-    for (;;) {
+    /* The time connecting counts too: a silent server takes a whole
+     * connect_timeout per attempt. */
+    uint64_t start = now_ms();
+    for (bool warned = false;; warned = true) {
         int reachable = 0;
         if (read_version(conninfo, version, &reachable, err, errlen) == 0)
             return 0;
-        if (reachable || waited >= timeout_ms)
+        if (reachable || now_ms() - start >= (uint64_t)(timeout_ms > 0 ? timeout_ms : 0))
             return -1;
-        if (waited == 0)
+        if (!warned)
             log_warn("db_wait", "timeout_ms=%d reason=unreachable", timeout_ms);
         usleep(250 * 1000);
-        waited += 250;
     }
 }
 
 int migrate_bootstrap_operator(const char *conninfo, const char *subject, char *err, size_t errlen)
 {
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = db_connect_blocking(conninfo);
     int rc = -1;
     if (PQstatus(pg) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect: %s", PQerrorMessage(pg));

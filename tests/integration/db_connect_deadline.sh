@@ -14,6 +14,9 @@
 #    second one, and the daemon becomes ready and serves. The primary
 #    pool's conninfo has connect_timeout=2, the read pool's none (the
 #    default, 10 s); each shows in the log.
+#  - as db_conninfo without connect_timeout: start-up's blocking checks
+#    (libpq's own connect) get the same default and give up, and the
+#    start-up wait (db_startup_timeout_ms) counts the time connecting.
 # shellcheck shell=bash
 . "$(dirname "$0")/lib.sh"
 
@@ -146,5 +149,32 @@ done
 n=$(psql_admin "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
                    AND application_name = 'branchd_read'")
 [[ $n -ge 1 ]] || fail "the read pool is not on the cluster"
+
+case_ "start-up on a silent server without connect_timeout: libpq's own connect gets the default, start-up gives up"
+cat >"$BLTEST_DIR/startup.conf" <<CONF
+listen_address = 127.0.0.1
+listen_port = 0
+tls_cert = $BLTEST_CERTS/server.crt
+tls_key = $BLTEST_CERTS/server.key
+tls_ca = $BLTEST_CERTS/ca.crt
+db_conninfo = host=127.0.0.1 port=$SILENT user=branchd dbname=$DB
+db_startup_timeout_ms = 1000
+workers = 1
+CONF
+"$BRANCHD" --config "$BLTEST_DIR/startup.conf" 2>"$BLTEST_DIR/startup.log" &
+pid=$!
+PIDS+=("$pid")
+# One attempt of 10 s (the start-up wait, 1 s, is over by then); without a
+# deadline it would wait for ever.
+for _ in $(seq 400); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null && fail "start-up still waits for the silent server after 40 s"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -ne 0 ]] || fail "branchd exited 0 without a database"
+contains "$(cat "$BLTEST_DIR/startup.log")" "startup_failed reason=database"
+contains "$(cat "$BLTEST_DIR/startup.log")" "timeout expired"
 
 finish
