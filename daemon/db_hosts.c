@@ -64,7 +64,7 @@ PGconn *db_connect_blocking(const char *conninfo)
     /* Keywords after dbname (the conninfo) override it: its own connect_timeout wins. */
     static const char *const keys[] = {"connect_timeout", "dbname", NULL};
     char seconds[16];
-    snprintf(seconds, sizeof seconds, "%d", DB_CONNECT_TIMEOUT_DEFAULT_MS / 1000);
+    snprintf(seconds, sizeof seconds, "%d", timeout_from(getenv("PGCONNECT_TIMEOUT")) / 1000);
     const char *const values[] = {seconds, conninfo, NULL};
     return PQconnectdbParams(keys, values, 1);
 }
@@ -72,7 +72,8 @@ PGconn *db_connect_blocking(const char *conninfo)
 int db_hosts_init(db_hosts_t *h, const char *conninfo)
 {
     memset(h, 0, sizeof *h);
-    h->timeout_ms = DB_CONNECT_TIMEOUT_DEFAULT_MS;
+    /* libpq's environment default; the conninfo's own wins (below). */
+    h->timeout_ms = timeout_from(getenv("PGCONNECT_TIMEOUT"));
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (!opts) {

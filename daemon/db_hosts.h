@@ -28,8 +28,9 @@ typedef struct {
     int timeout_ms;     /* each host's deadline */
 } db_hosts_t;
 
-/* Reads conninfo (key=value or URI). A conninfo libpq cannot parse gives
- * no list and the default deadline (connecting then reports the error).
+/* Reads conninfo (key=value or URI); its connect_timeout, else the
+ * environment's PGCONNECT_TIMEOUT, as libpq. A conninfo libpq cannot parse
+ * gives no list and that deadline (connecting then reports the error).
  * 0, or -1 when memory runs out. */
 int db_hosts_init(db_hosts_t *h, const char *conninfo) __attribute__((warn_unused_result));
 void db_hosts_free(db_hosts_t *h);
@@ -54,8 +55,9 @@ int db_hosts_position(const db_hosts_t *h, int first, int from, const char *host
 /*
  * The blocking connect of start-up's checks and of the migrate commands:
  * libpq's PQconnectdb, which applies connect_timeout itself, with the same
- * default as the pools' attempts when the conninfo sets none (libpq would
- * wait for a silent server for ever). PQfinish the result, as PQconnectdb's.
+ * default as the pools' attempts when neither the conninfo nor
+ * PGCONNECT_TIMEOUT sets one (libpq would wait for a silent server for
+ * ever). PQfinish the result, as PQconnectdb's.
  */
 PGconn *db_connect_blocking(const char *conninfo);
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db_hosts.h"
@@ -25,6 +26,7 @@ static int timeout_of(const char *conninfo)
 static void test_deadline_follows_connect_timeout(void **state)
 {
     (void)state;
+    unsetenv("PGCONNECT_TIMEOUT");
     assert_int_equal(timeout_of("host=a dbname=x"), 10000);
     assert_int_equal(timeout_of("host=a connect_timeout=5"), 5000);
     /* libpq's minimum is 2 s; 0 (libpq: for ever) and junk get the default */
@@ -35,6 +37,12 @@ static void test_deadline_follows_connect_timeout(void **state)
     assert_int_equal(timeout_of("postgresql://a,b/db?connect_timeout=7"), 7000);
     /* A conninfo libpq cannot parse: the default; connecting reports the error. */
     assert_int_equal(timeout_of("host='unterminated"), 10000);
+    /* libpq's environment default counts, below the conninfo's own. */
+    setenv("PGCONNECT_TIMEOUT", "4", 1);
+    assert_int_equal(timeout_of("host=a"), 4000);
+    assert_int_equal(timeout_of("host=a connect_timeout=6"), 6000);
+    unsetenv("PGCONNECT_TIMEOUT");
+    assert_int_equal(timeout_of("host=a"), 10000);
 }
 
 static void test_single_host_never_rotates(void **state)
