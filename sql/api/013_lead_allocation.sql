@@ -281,18 +281,12 @@ $$;
 
 -- Every active branch under the holder (the holder itself if it is a
 -- branch) that handles the project with a capacity above 0 and has a sales
--- department at an active unit on its path up to the root (sales_served). For each: its capacity, its won
--- and lost leads of the project over the trailing 30 tenant days (only
--- when p_with_outcomes, for the performance policy), its caps and what it
--- received today and this week (only when capped). Counts come from
--- lead_day_counts: nothing here grows with the number of stored leads.
-CREATE FUNCTION branchline.pool_members(p_holder branchline.units, p_project bigint, p_day date,
-                                                   p_with_outcomes boolean)
-RETURNS TABLE (branch_id bigint, path text, capacity integer, won bigint, lost bigint,
-               per_day integer, per_week integer, day_count bigint, week_count bigint)
+-- department at an active unit on its path up to the root (sales_served),
+-- with its capacity: the pool's members as the organization defines them.
+CREATE FUNCTION branchline.pool_branches(p_holder branchline.units, p_project bigint)
+RETURNS TABLE (branch_id bigint, path text, capacity integer)
 LANGUAGE sql STABLE AS $$
-    SELECT b.id, b.path, cap.capacity, coalesce(o.won, 0), coalesce(o.lost, 0),
-           c.per_day, c.per_week, coalesce(dc.n, 0), coalesce(wc.n, 0)
+    SELECT b.id, b.path, cap.capacity
       FROM (SELECT x.branch_id, x.capacity FROM branchline.branch_projects x
              WHERE cardinality(p_holder.ancestors) = 0
                AND x.tenant_id = p_holder.tenant_id AND x.project_id = p_project
@@ -311,21 +305,6 @@ LANGUAGE sql STABLE AS $$
              WHERE x.tenant_id = p_holder.tenant_id AND x.id = bp.branch_id
             OFFSET 0) b
      CROSS JOIN LATERAL (SELECT coalesce(bp.capacity, branchline.derived_capacity(b.id)) AS capacity) cap
-      LEFT JOIN LATERAL (
-            SELECT x.per_day, x.per_week FROM branchline.lead_caps x
-             WHERE x.tenant_id = b.tenant_id AND x.branch_id = b.id
-            OFFSET 0) c ON true
-      LEFT JOIN LATERAL (
-            SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
-             WHERE c.per_day IS NOT NULL AND d.tenant_id = b.tenant_id AND d.branch_id = b.id AND d.day = p_day) dc ON true
-      LEFT JOIN LATERAL (
-            SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
-             WHERE c.per_week IS NOT NULL AND d.tenant_id = b.tenant_id AND d.branch_id = b.id
-               AND d.day BETWEEN date_trunc('week', p_day)::date AND p_day) wc ON true
-      LEFT JOIN LATERAL (
-            SELECT sum(d.won) AS won, sum(d.lost) AS lost FROM branchline.lead_day_counts d
-             WHERE p_with_outcomes AND d.tenant_id = b.tenant_id AND d.branch_id = b.id
-               AND d.day > p_day - 30 AND d.day <= p_day AND d.project_id = p_project) o ON true
      WHERE b.path >= p_holder.path AND b.path < p_holder.path_end AND b.status = 'active'
        AND cap.capacity > 0
        AND EXISTS (SELECT FROM unnest(b.ancestors || b.id) a (unit_id)
@@ -339,31 +318,37 @@ LANGUAGE sql STABLE AS $$
                           OFFSET 0) du)
 $$;
 
--- pool_members for a pool whose branches are known (091: the pool's kept
--- members, in path order, with their paths and capacities): the same rows,
--- read by key per member instead of from the organization.
-CREATE FUNCTION branchline.pool_members_kept(p_tenant bigint, p_ids bigint[], p_paths text[], p_capacities integer[],
-                                             p_project bigint, p_day date, p_with_outcomes boolean)
+-- The pool's members (pool_branches) with, for each: its won and lost
+-- leads of the project over the trailing 30 tenant days (only when
+-- p_with_outcomes, for the performance policy), its caps and what it
+-- received today and this week (only when capped). Counts come from
+-- lead_day_counts: nothing here grows with the number of stored leads.
+-- The definition the tests compare with sql/013's first one
+-- (tests/sql/pool_reference.sql); load_pool reads the same facts for all
+-- members at once instead of per member.
+CREATE FUNCTION branchline.pool_members(p_holder branchline.units, p_project bigint, p_day date,
+                                                   p_with_outcomes boolean)
 RETURNS TABLE (branch_id bigint, path text, capacity integer, won bigint, lost bigint,
                per_day integer, per_week integer, day_count bigint, week_count bigint)
 LANGUAGE sql STABLE AS $$
-    SELECT b.id, b.path, b.capacity, coalesce(o.won, 0), coalesce(o.lost, 0),
+    SELECT b.branch_id, b.path, b.capacity, coalesce(o.won, 0), coalesce(o.lost, 0),
            c.per_day, c.per_week, coalesce(dc.n, 0), coalesce(wc.n, 0)
-      FROM unnest(p_ids, p_paths, p_capacities) AS b (id, path, capacity)
+      FROM branchline.pool_branches(p_holder, p_project) b
       LEFT JOIN LATERAL (
             SELECT x.per_day, x.per_week FROM branchline.lead_caps x
-             WHERE x.tenant_id = p_tenant AND x.branch_id = b.id
+             WHERE x.tenant_id = p_holder.tenant_id AND x.branch_id = b.branch_id
             OFFSET 0) c ON true
       LEFT JOIN LATERAL (
             SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
-             WHERE c.per_day IS NOT NULL AND d.tenant_id = p_tenant AND d.branch_id = b.id AND d.day = p_day) dc ON true
+             WHERE c.per_day IS NOT NULL AND d.tenant_id = p_holder.tenant_id AND d.branch_id = b.branch_id
+               AND d.day = p_day) dc ON true
       LEFT JOIN LATERAL (
             SELECT sum(d.received) AS n FROM branchline.lead_day_counts d
-             WHERE c.per_week IS NOT NULL AND d.tenant_id = p_tenant AND d.branch_id = b.id
+             WHERE c.per_week IS NOT NULL AND d.tenant_id = p_holder.tenant_id AND d.branch_id = b.branch_id
                AND d.day BETWEEN date_trunc('week', p_day)::date AND p_day) wc ON true
       LEFT JOIN LATERAL (
             SELECT sum(d.won) AS won, sum(d.lost) AS lost FROM branchline.lead_day_counts d
-             WHERE p_with_outcomes AND d.tenant_id = p_tenant AND d.branch_id = b.id
+             WHERE p_with_outcomes AND d.tenant_id = p_holder.tenant_id AND d.branch_id = b.branch_id
                AND d.day > p_day - 30 AND d.day <= p_day AND d.project_id = p_project) o ON true
 $$;
 
@@ -457,26 +442,70 @@ BEGIN
     -- change it further under the same version after this read
     p.members_read_at := CASE WHEN NOT kept AND nullif(current_setting('branchline.version', true), '') IS NULL
                               THEN v ELSE -1 END;
+    -- The members (kept, or read from the organization) with their caps,
+    -- counts and state. Each of those is read for the whole pool by one
+    -- index scan (the caps and counts of the members by key, the pool's
+    -- state rows by the pool's key) and joined by branch in a hash: a
+    -- probe per member was five rescans per member, each with row-level
+    -- security's tenant check (tests/bench/RESULTS.md, "The members
+    -- statement in one pass"). The joins are FULL so that no plan can be a
+    -- nested loop (which cannot run a full join): with generic estimates
+    -- one could rescan the pool's rows for every member, and the group's
+    -- pools have thousands; the rows of the other sides without a member
+    -- are dropped outside (OFFSET 0 keeps that filter from turning the
+    -- joins into left joins).
     p.members := ARRAY(
-        SELECT ROW(m.branch_id, m.path, m.capacity,
-                   CASE WHEN pol.policy = 'performance' THEN m.capacity * (m.won + 1)::double precision / (m.won + m.lost + 2)
-                        ELSE m.capacity END,
-                   m.per_day, m.per_week, m.day_count, m.week_count,
-                   CASE WHEN s.round_weight IS NOT NULL THEN s.credit + r_rotations * s.round_weight - s.picks * r_total
-                        ELSE coalesce(s.credit, 0) END,
-                   CASE WHEN s.round_weight IS NOT NULL THEN r_total ELSE coalesce(s.credit_scale, 0) END,
-                   coalesce(s.allocated, 0), coalesce(s.open_leads, 0), 0, 0, 0, false,
-                   s.round_weight, coalesce(s.credit, 0), coalesce(s.picks, 0))::pool_member
-          FROM (SELECT * FROM pool_members(holder, p_project, p.day, pol.policy = 'performance') x WHERE NOT kept
+        WITH m AS MATERIALIZED (
+                SELECT x.branch_id, x.path, x.capacity FROM pool_branches(holder, p_project) x WHERE NOT kept
                 UNION ALL
-                SELECT * FROM pool_members_kept(holder.tenant_id, ids, paths, capacities, p_project, p.day,
-                                                pol.policy = 'performance') x WHERE kept) m
-          LEFT JOIN LATERAL (
-                SELECT x.credit, x.credit_scale, x.allocated, x.open_leads, x.round_weight, x.picks FROM lead_pool_state x
-                 WHERE x.tenant_id = holder.tenant_id AND x.holder_id = p_holder AND x.project_id = p_project
-                   AND x.branch_id = m.branch_id
-                OFFSET 0) s ON true
-         ORDER BY m.path);
+                SELECT x.branch_id, x.path, x.capacity
+                  FROM unnest(ids, paths, capacities) x (branch_id, path, capacity) WHERE kept),
+             c AS MATERIALIZED (
+                SELECT x.branch_id, x.per_day, x.per_week FROM lead_caps x
+                 WHERE x.tenant_id = holder.tenant_id AND x.branch_id = ANY (ARRAY(SELECT m.branch_id FROM m))),
+             -- the day's and week's received of the capped members, the
+             -- outcomes over 30 days of every member for performance
+             n AS MATERIALIZED (
+                SELECT d.branch_id,
+                       sum(d.received) FILTER (WHERE d.day = p.day) AS day_n,
+                       sum(d.received) FILTER (WHERE d.day >= date_trunc('week', p.day)::date) AS week_n,
+                       sum(d.won) FILTER (WHERE d.project_id = p_project AND d.day > p.day - 30) AS won,
+                       sum(d.lost) FILTER (WHERE d.project_id = p_project AND d.day > p.day - 30) AS lost
+                  FROM lead_day_counts d
+                 WHERE d.tenant_id = holder.tenant_id
+                   AND d.branch_id = ANY (CASE WHEN pol.policy = 'performance' THEN ARRAY(SELECT m.branch_id FROM m)
+                                               ELSE ARRAY(SELECT c.branch_id FROM c) END)
+                   AND d.day >= CASE WHEN pol.policy = 'performance' THEN p.day - 29
+                                     ELSE date_trunc('week', p.day)::date END
+                   AND d.day <= p.day
+                 GROUP BY d.branch_id),
+             s AS MATERIALIZED (
+                SELECT x.branch_id, x.credit, x.credit_scale, x.allocated, x.open_leads, x.round_weight, x.picks
+                  FROM lead_pool_state x
+                 WHERE x.tenant_id = holder.tenant_id AND x.holder_id = p_holder AND x.project_id = p_project)
+        SELECT ROW(j.branch_id, j.path, j.capacity,
+                   CASE WHEN pol.policy = 'performance'
+                        THEN j.capacity * (j.won + 1)::double precision / (j.won + j.lost + 2)
+                        ELSE j.capacity END,
+                   j.per_day, j.per_week, j.day_count, j.week_count,
+                   CASE WHEN j.round_weight IS NOT NULL THEN j.credit + r_rotations * j.round_weight - j.picks * r_total
+                        ELSE coalesce(j.credit, 0) END,
+                   CASE WHEN j.round_weight IS NOT NULL THEN r_total ELSE coalesce(j.credit_scale, 0) END,
+                   coalesce(j.allocated, 0), coalesce(j.open_leads, 0), 0, 0, 0, false,
+                   j.round_weight, coalesce(j.credit, 0), coalesce(j.picks, 0))::pool_member
+          FROM (SELECT m.branch_id, m.path, m.capacity, c.per_day, c.per_week,
+                       CASE WHEN c.per_day IS NOT NULL THEN coalesce(n.day_n, 0) ELSE 0 END AS day_count,
+                       CASE WHEN c.per_week IS NOT NULL THEN coalesce(n.week_n, 0) ELSE 0 END AS week_count,
+                       CASE WHEN pol.policy = 'performance' THEN coalesce(n.won, 0) ELSE 0 END AS won,
+                       CASE WHEN pol.policy = 'performance' THEN coalesce(n.lost, 0) ELSE 0 END AS lost,
+                       s.credit, s.credit_scale, s.allocated, s.open_leads, s.round_weight, s.picks
+                  FROM m
+                  FULL JOIN c ON c.branch_id = m.branch_id
+                  FULL JOIN n ON n.branch_id = m.branch_id
+                  FULL JOIN s ON s.branch_id = m.branch_id
+                OFFSET 0) j
+         WHERE j.branch_id IS NOT NULL
+         ORDER BY j.path);
     RETURN p;
 END
 $$;

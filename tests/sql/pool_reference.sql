@@ -63,3 +63,44 @@ BEGIN
     RETURN n;
 END
 $$;
+
+-- For the current tenant, every unit as holder and every project:
+-- load_pool's members (which read the caps, counts and state of the whole
+-- pool at once, kept or not) carry the facts pool_members gives per member,
+-- the weight of the pool's policy, and their own lead_pool_state row. Returns
+-- how many of the pools compared had members.
+CREATE FUNCTION pg_temp.check_loaded_pools(p_now timestamptz) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    h branchline.units;
+    pr bigint;
+    perf boolean;
+    got text;
+    want text;
+    n bigint := 0;
+BEGIN
+    FOR h IN SELECT * FROM branchline.units u WHERE u.tenant_id = branchline.current_tenant() ORDER BY u.path LOOP
+        FOR pr IN SELECT j.id FROM branchline.projects j WHERE j.tenant_id = h.tenant_id ORDER BY j.id LOOP
+            perf := (branchline.policy_for(h.id, pr)).policy = 'performance';
+            SELECT string_agg(format('%s %s %s %s %s %s %s %s | %s %s %s %s %s', m.branch_id, m.path, m.capacity, m.weight,
+                                     m.per_day, m.per_week, m.day_count, m.week_count,
+                                     m.allocated, m.open_leads, m.round_weight, m.base, m.picks), E'\n' ORDER BY m.ordinality)
+              INTO got
+              FROM unnest((branchline.load_pool(h.id, pr, p_now)).members) WITH ORDINALITY m;
+            SELECT string_agg(format('%s %s %s %s %s %s %s %s | %s %s %s %s %s', m.branch_id, m.path, m.capacity,
+                                     CASE WHEN perf THEN m.capacity * (m.won + 1)::double precision / (m.won + m.lost + 2)
+                                          ELSE m.capacity END,
+                                     m.per_day, m.per_week, m.day_count, m.week_count,
+                                     coalesce(s.allocated, 0), coalesce(s.open_leads, 0), s.round_weight,
+                                     coalesce(s.credit, 0), coalesce(s.picks, 0)), E'\n' ORDER BY m.path)
+              INTO want
+              FROM branchline.pool_members(h, pr, branchline.local_day(p_now), perf) m
+              LEFT JOIN branchline.lead_pool_state s
+                     ON s.tenant_id = h.tenant_id AND s.holder_id = h.id AND s.project_id = pr AND s.branch_id = m.branch_id;
+            PERFORM pg_temp.eq(got, want, format('loaded pool of %s, project %s', h.path, pr));
+            n := n + (got IS NOT NULL)::integer;
+        END LOOP;
+    END LOOP;
+    RETURN n;
+END
+$$;

@@ -855,6 +855,20 @@ BEGIN
     PERFORM pg_temp.eq(n > 20, true, 'pools with members compared');
 END
 $$;
+-- and load_pool's members, caps, counts and state against them, kept
+-- members or not (every pool allocated into above has them kept)
+DO $$
+DECLARE
+    t text;
+    n bigint := 0;
+BEGIN
+    FOR t IN SELECT code FROM api.tenant_list('CN=operator') ORDER BY code LOOP
+        PERFORM pg_temp.use_tenant(t);
+        n := n + pg_temp.check_loaded_pools(now());
+    END LOOP;
+    PERFORM pg_temp.eq(n > 20, true, 'loaded pools with members compared');
+END
+$$;
 
 -- without a tenant, no lead row is visible to the daemon's role
 DO $$
