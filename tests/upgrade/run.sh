@@ -122,6 +122,25 @@ same() {
     diff -u "$1" "$2" >"$WORK/diff" || { head -60 "$WORK/diff" >&2; die "$3"; }
 }
 
+# clear_of_midnight: waits out a tenant's midnight (fill_0_1.sql's tenants
+# are in Asia/Shanghai and UTC) when one is under UPGRADE_MARGIN_S away.
+# A fill leaves a lead waiting at its pool's daily cap; migrate settles
+# every tenant at now() (I2), so a new day between the fill and the
+# comparisons rightly drains that lead, and "every row is still there"
+# would fail (it did once, at 16:00 UTC: midnight in Shanghai).
+UPGRADE_MARGIN_S=${UPGRADE_MARGIN_S:-180}
+clear_of_midnight() {
+    local left
+    left=$(psql "$SUPER dbname=postgres" -qXAt -v ON_ERROR_STOP=1 -c "
+        SELECT ceil(min(extract(epoch FROM date_trunc('day', now() AT TIME ZONE z) + interval '1 day'
+                                           - now() AT TIME ZONE z)))::int
+          FROM unnest(ARRAY['Asia/Shanghai', 'UTC']) AS z")
+    if ((left < UPGRADE_MARGIN_S)); then
+        echo "--- a tenant's day ends in ${left}s: waiting for the next one"
+        sleep $((left + 2))
+    fi
+}
+
 TESTS=0
 case_() {
     TESTS=$((TESTS + 1))
@@ -132,6 +151,7 @@ upgrade_from() {
     local release=$1 commit=$2 tag=${1//./_}
     local old=$WORK/$release up=upgrade_${tag}_$$ fresh=fresh_${tag}_$$
     mkdir -p "$old"
+    clear_of_midnight
     git -C "$ROOT" archive "$commit" sql | tar -x -C "$old" ||
         die "cannot read sql/ of $release ($commit) from git: the upgrade test needs the repository's history (not a shallow clone)"
 
@@ -189,6 +209,7 @@ settled_from() {
     open_at_closed="SELECT count(*) FROM branchline.leads l JOIN branchline.units b ON b.tenant_id = l.tenant_id AND b.id = l.branch_id
                      WHERE l.status IN ('allocated', 'contacted') AND b.status <> 'active'"
     case_ "$release: leads it left at a closed branch are settled by migrate (I1), once"
+    clear_of_midnight
     new_db "$db"
     apply_0_1 "$db" "$WORK/$release"
     psql_db "$db" -f "$HERE/fill_0_1.sql" >/dev/null
