@@ -83,18 +83,6 @@ CONF
     fail "daemon $1 did not start: $(cat "$BLTEST_DIR/$1.log")"
 }
 
-# ready_is URL CODE SECONDS: polls URL/readyz until it answers CODE; the body is in BODY.
-ready_is() {
-    local out
-    for _ in $(seq "$(($3 * 10))"); do
-        out=$(curl -sS -w '\n%{http_code}' "$1/readyz" || true)
-        BODY=${out%$'\n'*}
-        [[ ${out##*$'\n'} == "$2" ]] && return 0
-        sleep 0.1
-    done
-    fail "$1/readyz did not become $2 in $3 s (last: $out)"
-}
-
 # timeouts LOG PATTERN: how many db_connect_timeout lines of LOG match PATTERN.
 timeouts() {
     grep -c "db_connect_timeout.*$2" "$1" || true

@@ -60,6 +60,20 @@ psql_app() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_APP_CONNINFO" -c "$1"; }
 # backends, look behind row-level security).
 psql_admin() { psql -X -A -t -v ON_ERROR_STOP=1 "$BLTEST_ADMIN_CONNINFO" -c "$1"; }
 
+# ready_is URL CODE [SECONDS]: polls URL/readyz (30 s unless SECONDS) until
+# it answers CODE; the body is in BODY.
+ready_is() {
+    local out
+    for _ in $(seq "$((${3:-30} * 10))"); do
+        out=$(curl -sS -w '\n%{http_code}' "$1/readyz" || true)
+        # shellcheck disable=SC2034 # BODY is read by the callers
+        BODY=${out%$'\n'*}
+        [[ ${out##*$'\n'} == "$2" ]] && return 0
+        sleep 0.1
+    done
+    fail "$1/readyz did not become $2 in ${3:-30} s (last: $out)"
+}
+
 # one_branch_org: as carol, tenant acme (admin alice); as alice, region r
 # with branch r/b, customer service at the top, sales at r/b, project seo
 # assigned to r/b with capacity 5. Ends as alice.

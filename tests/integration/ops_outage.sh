@@ -8,18 +8,6 @@
 
 H=http://127.0.0.1:$BLTEST_HTTP_PORT
 
-# ready_is CODE: polls /readyz (30 s at most) until it answers CODE; the body is in BODY.
-ready_is() {
-    local out
-    for _ in $(seq 300); do
-        out=$(curl -sS -w '\n%{http_code}' "$H/readyz" || true)
-        BODY=${out%$'\n'*}
-        [[ ${out##*$'\n'} == "$1" ]] && return 0
-        sleep 0.1
-    done
-    fail "/readyz did not become $1 (last: $out)"
-}
-
 metric() {
     curl -sS "$H/metrics" | awk -v k="$1" '$1 == k { print $2 }'
 }
@@ -29,13 +17,13 @@ restart_db() {
 }
 
 case_ "ready while the database is up"
-ready_is 200
+ready_is "$H" 200
 losses=$(metric branchline_db_listen_losses_total)
 
 case_ "the database stops: /readyz is 503 and says why; /livez stays 200"
 trap restart_db EXIT
 "$BRANCHLINE_TEST_PGCTL" stop >/dev/null
-ready_is 503
+ready_is "$H" 503
 contains "$BODY" "does not hear database notifications"
 eq "$(curl -sS -o /dev/null -w '%{http_code}' "$H/livez")" 200
 [[ $(metric branchline_db_listen_losses_total) -gt $losses ]] || fail "the LISTEN loss was not counted"
@@ -43,7 +31,7 @@ eq "$(curl -sS -o /dev/null -w '%{http_code}' "$H/livez")" 200
 case_ "the database comes back: ready again, without a restart"
 "$BRANCHLINE_TEST_PGCTL" start >/dev/null
 trap - EXIT
-ready_is 200
+ready_is "$H" 200
 eq "${BODY%$'\n'}" "ready"
 as carol
 ok ping

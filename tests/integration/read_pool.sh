@@ -27,18 +27,6 @@ ran_on() {
                    AND usename = 'branchd' AND query LIKE '%api.$1(%'"
 }
 
-# ready_is URL CODE: polls URL/readyz (30 s at most) until it answers CODE; the body is in BODY.
-ready_is() {
-    local out
-    for _ in $(seq 300); do
-        out=$(curl -sS -w '\n%{http_code}' "$1/readyz" || true)
-        BODY=${out%$'\n'*}
-        [[ ${out##*$'\n'} == "$2" ]] && return 0
-        sleep 0.1
-    done
-    fail "$1/readyz did not become $2 (last: $out)"
-}
-
 case_ "both pools connect: the daemon is ready with its read pool up"
 ready_is "$H" 200
 for _ in $(seq 100); do
